@@ -1,0 +1,42 @@
+"""The short public API: ``generate``, ``score`` and ``evaluate``, each mirroring its command."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+SECRET_VARIABLE = "ELSEWHERE_SECRET"
+
+
+def read_secret(secret_file: str | Path | None = None) -> str:
+    """The operator secret of the private test set, from a file or the environment; never logged."""
+    if secret_file is not None:
+        secret = Path(secret_file).read_text().strip()
+        source = f"secret file {secret_file}"
+    else:
+        secret = os.environ.get(SECRET_VARIABLE, "").strip()
+        source = f"${SECRET_VARIABLE}"
+    if len(secret) < 16:
+        raise ValueError(f"{source} is missing or shorter than 16 characters; the private test set "
+                         f"needs a secret of at least 16 characters")
+    return secret
+
+
+def generate(out: str | Path, *, protocols: str | None = None, size: str = "small", seed: int = 0,
+             workers: int | None = None, canvas: int | None = None, private: bool = False,
+             secret_file: str | Path | None = None, labels: str | Path | None = None,
+             overwrite: bool = False, progress: bool = True) -> dict:
+    """Write the benchmark dataset folder ``out``; returns its manifest (see ``elsewhere generate``)."""
+    from splits.dataset import generate as generate_folder
+    from splits.registry import parse_protocols
+    from splits.sampling import secret_words
+    from splits.shards import Job
+
+    if private and labels is None:
+        raise ValueError("--private withholds the labels; pass --labels FILE for the leaderboard's copy")
+    if labels is not None and not private:
+        raise ValueError("--labels is only for --private (public datasets keep their labels)")
+    secret = secret_words(read_secret(secret_file)) if private else ()
+    job = Job(seed=seed, size=size, canvas=canvas, secret=secret, withhold_labels=private)
+    return generate_folder(out, parse_protocols(protocols), job, workers=workers,
+                           labels_out=labels, overwrite=overwrite, progress=progress)

@@ -1,0 +1,173 @@
+"""The dataset folder: generate every shard of a suite in parallel and publish it as one folder.
+
+The folder is a Hugging Face dataset repo (card, ``data/<protocol>/<split>-*.parquet``) plus
+``elsewhere.json``, the manifest that records the seed, the protocols in full and every shard's
+checksum. It is built in a hidden sibling folder and moved into place only when complete, so a
+failed or interrupted run leaves nothing half-written behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import os
+import shutil
+from functools import partial
+from importlib import metadata
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from tqdm import tqdm
+
+from splits.card import write_card
+from splits.protocol import SIZES, Protocol
+from splits.shards import Job, Written, plan, write_shard
+
+MANIFEST = "elsewhere.json"
+MANIFEST_FORMAT = 1
+MAX_SEED = 2**63 - 1
+
+
+def check_request(out: Path, protocols: tuple[Protocol, ...], job: Job, workers: int,
+                  overwrite: bool) -> None:
+    """Refuse, with one line each, everything that would fail later or destroy something."""
+    if job.size not in SIZES:
+        raise ValueError(f"unknown size {job.size!r}; choose one of {', '.join(SIZES)}")
+    if not isinstance(job.seed, int) or not 0 <= job.seed <= MAX_SEED:
+        raise ValueError(f"bad seed {job.seed!r}; a seed is a whole number from 0 to {MAX_SEED}")
+    if workers < 1:
+        raise ValueError(f"bad --workers {workers}; use at least 1")
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"output {out} is a file; give a folder that is empty or does not exist")
+    if out.is_dir() and any(out.iterdir()):
+        if not overwrite:
+            raise ValueError(f"output folder {out} is not empty; give an empty or new folder "
+                             f"(or --overwrite to replace an elsewhere dataset)")
+        if not (out / MANIFEST).is_file():
+            raise ValueError(f"--overwrite refused: {out} holds no {MANIFEST}, so it is not an "
+                             f"elsewhere dataset; give an empty or new folder")
+    parent = out.resolve().parent
+    while not parent.exists():
+        parent = parent.parent
+    if not os.access(parent, os.W_OK):
+        raise ValueError(f"cannot write under {parent}; give an output folder you may write to")
+    for protocol in protocols:
+        job.protocol(protocol.name).check()
+
+
+def generate(out: str | Path, protocols: tuple[Protocol, ...], job: Job, *, workers: int | None = None,
+             labels_out: str | Path | None = None, overwrite: bool = False,
+             progress: bool = True) -> dict:
+    """Write the dataset folder ``out`` for ``protocols``; returns the manifest."""
+    out = Path(out)
+    workers = workers or os.cpu_count() or 1
+    check_request(out, protocols, job, workers, overwrite)
+    staging = out.resolve().parent / f".{out.name}.partial-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        written = _write_shards(staging, protocols, job, workers, progress)
+        resolved = tuple(job.protocol(p.name) for p in protocols)
+        manifest = _manifest(resolved, job, written)
+        (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+        write_card(staging, resolved, manifest, job)
+        if job.withhold_labels:
+            _write_labels(labels_out, written)
+        _move_into_place(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return manifest
+
+
+def _write_shards(root: Path, protocols, job: Job, workers: int, progress: bool) -> list[Written]:
+    shards = plan(protocols, job.size)
+    total = sum(s.stop - s.start for s in shards)
+    work = partial(write_shard, root=root, job=job)
+    written = []
+    with tqdm(total=total, unit="img", desc="generating", disable=not progress) as bar:
+        if workers == 1:
+            results = map(work, shards)
+            for result in results:
+                written.append(result)
+                bar.update(result.rows)
+        else:
+            with multiprocessing.get_context("fork").Pool(workers) as pool:
+                for result in pool.imap_unordered(work, shards):
+                    written.append(result)
+                    bar.update(result.rows)
+    return sorted(written, key=lambda w: w.shard.path)
+
+
+def fingerprint(shards: list[dict]) -> str:
+    """One checksum over a protocol's shard checksums: identifies the exact data scored against."""
+    lines = sorted(f"{s['path']} {s['sha256']}" for s in shards)
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
+def _manifest(protocols: tuple[Protocol, ...], job: Job, written: list[Written]) -> dict:
+    entries = {}
+    for protocol in protocols:
+        splits = {}
+        for split in protocol.split_names:
+            shards = [{"path": w.shard.path, "sha256": w.sha256, "rows": w.rows}
+                      for w in written if w.shard.protocol == protocol.name and w.shard.split == split]
+            splits[split] = {"rows": sum(s["rows"] for s in shards), "shards": shards}
+        all_shards = [s for split in splits.values() for s in split["shards"]]
+        entries[protocol.name] = {
+            "version": protocol.version,
+            "fingerprint": fingerprint(all_shards),
+            "splits": splits,
+            "protocol": protocol.to_dict(),
+        }
+    return {
+        "format": MANIFEST_FORMAT,
+        "generator": {"name": "elsewhere", "version": _version("elsewhere"),
+                      "packages": {p: _version(p) for p in ("numpy", "pillow", "pyarrow")}},
+        "seed": job.seed,
+        "size": job.size,
+        "variant": "private" if job.secret else "public",
+        "labels": "withheld" if job.withhold_labels else "included",
+        "protocols": entries,
+    }
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+def _write_labels(path: str | Path | None, written: list[Written]) -> None:
+    if path is None:
+        raise ValueError("labels are withheld but no labels file was given; pass --labels FILE")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table = pa.concat_tables([w.withheld for w in written if w.withheld is not None])
+    partial_path = path.with_name(f".{path.name}.partial")
+    pq.write_table(table.sort_by("id"), partial_path)
+    os.replace(partial_path, path)
+
+
+def _move_into_place(staging: Path, out: Path) -> None:
+    if out.exists():
+        retired = out.resolve().parent / f".{out.name}.replaced-{os.getpid()}"
+        os.replace(out, retired)
+        os.replace(staging, out)
+        shutil.rmtree(retired)
+    else:
+        os.replace(staging, out)
+
+
+def read_manifest(folder: str | Path) -> dict:
+    """The manifest of a dataset folder, with a clear error if the folder is not one."""
+    path = Path(folder) / MANIFEST
+    if not path.is_file():
+        raise ValueError(f"{folder} is not an elsewhere dataset folder: it has no {MANIFEST}")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path} is not valid JSON ({error}); regenerate the dataset") from None
