@@ -1,0 +1,102 @@
+"""Reading the benchmark's data for scoring: a dataset folder or a Hub repo id, through `datasets`.
+
+The harness reads the splits with ``datasets.load_dataset`` (exactly as users do) and the manifest
+``elsewhere.json`` beside them (from the folder, or from the repo through ``huggingface_hub``), and
+checks that the protocol version in the data is the one this harness knows.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import datasets
+
+from evaluation.truth import Truth
+from splits.dataset import MANIFEST, read_manifest
+from splits.distributions import Distribution
+from splits.grid import Grid
+from splits.protocol import EVALUATED_SPLITS, Protocol
+from splits.registry import get_protocol
+
+FACTOR_COLUMNS = ["id", "label", "x", "y", "rotation", "scale", "cell", "group", "region"]
+
+
+def manifest_of(data: str | Path) -> dict:
+    """The manifest of a dataset folder, or of a dataset repo on the Hub (or in its local cache)."""
+    if Path(data).is_dir():
+        return read_manifest(data)
+    from huggingface_hub import hf_hub_download
+
+    try:
+        path = hf_hub_download(str(data), MANIFEST, repo_type="dataset")
+    except Exception as error:  # the hub client raises many types; all mean "not readable"
+        raise ValueError(f"cannot read {MANIFEST} of {data!r}: it is neither a dataset folder nor "
+                         f"a reachable dataset repo ({type(error).__name__})") from None
+    return json.loads(Path(path).read_text())
+
+
+def protocol_entry(manifest: dict, data: str | Path, name: str) -> tuple[Protocol, dict]:
+    """The registered protocol ``name`` and its manifest entry, refusing version mismatches."""
+    protocol = get_protocol(name)
+    entries = manifest["protocols"]
+    if name not in entries:
+        raise ValueError(f"{data} holds no protocol {name!r}; it holds: {', '.join(entries)}")
+    entry = entries[name]
+    if entry["version"] != protocol.version:
+        raise ValueError(f"{data} has {name} version {entry['version']}, this harness scores version "
+                         f"{protocol.version}; regenerate the data or install the matching elsewhere")
+    return protocol, entry
+
+
+def load_split(data: str | Path, protocol: str, split: str) -> datasets.Dataset:
+    """One split, read by ``load_dataset`` from a folder or a repo id."""
+    try:
+        return datasets.load_dataset(str(data), protocol, split=split)
+    except (FileNotFoundError, datasets.exceptions.DatasetNotFoundError) as error:
+        raise ValueError(f"cannot load {protocol}/{split} from {data}: {error}") from None
+
+
+def evaluated_splits(protocol: Protocol) -> tuple[str, ...]:
+    return tuple(s for s in protocol.split_names if s in EVALUATED_SPLITS)
+
+
+def load_truth(data: str | Path, protocol_name: str, labels: Path | None = None) -> Truth:
+    """Labels and factors of every evaluated item (never the images).
+
+    ``labels`` is the private variant's separate labels file; without it the labels come from the
+    data, and a dataset whose labels are withheld is refused.
+    """
+    import pandas as pd
+
+    manifest = manifest_of(data)
+    protocol, entry = protocol_entry(manifest, data, protocol_name)
+    frames = []
+    for split in evaluated_splits(protocol):
+        table = load_split(data, protocol_name, split).select_columns(FACTOR_COLUMNS)
+        frame = table.to_pandas()
+        frame.insert(1, "split", split)
+        frames.append(frame)
+    frame = pd.concat(frames, ignore_index=True)
+    if labels is not None:
+        held = pd.read_parquet(labels).set_index("id")["label"]
+        missing = ~frame["id"].isin(held.index)
+        if missing.any():
+            raise ValueError(f"labels file {labels} lacks {int(missing.sum())} ids of {data}, "
+                             f"first {frame['id'][missing].head(3).tolist()}; use the labels "
+                             f"written with this dataset")
+        frame["label"] = frame["id"].map(held).to_numpy()
+    elif manifest.get("labels") == "withheld":
+        raise ValueError(f"{data} is a private variant whose labels are withheld; score it with the "
+                         f"leaderboard's labels file")
+    train = protocol.train
+    return Truth(
+        protocol=protocol.name,
+        version=protocol.version,
+        fingerprint=entry["fingerprint"],
+        class_names=protocol.class_names,
+        frame=frame,
+        grid=Grid.from_dict(entry["protocol"]["grid"]),
+        train_region=train.location if isinstance(train, Distribution) else None,
+        factors=protocol.held_out,
+    )
