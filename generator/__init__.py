@@ -1,0 +1,28 @@
+"""Scenes and their pure rendering: the first stage of ``elsewhere``.
+
+A ``Scene`` holds every factor and nuisance of one image; ``compose_scene`` draws the nuisances
+from a required generator, ``render`` turns a scene into pixels without any randomness of its own,
+and ``get_shape`` resolves the shape names of all three families (geometric, glyph, novel).
+"""
+
+from generator.appearance import Style, compose_scene
+from generator.glyphs import glyph_names
+from generator.novel import novel_names
+from generator.render import render
+from generator.scene import Background, Scene, Sprite
+from generator.shapes import ASYMMETRIC_SHAPES, GEOMETRIC_SHAPES, Shape, get_shape
+
+__all__ = [
+    "ASYMMETRIC_SHAPES",
+    "GEOMETRIC_SHAPES",
+    "Background",
+    "Scene",
+    "Shape",
+    "Sprite",
+    "Style",
+    "compose_scene",
+    "get_shape",
+    "glyph_names",
+    "novel_names",
+    "render",
+]

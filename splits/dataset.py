@@ -48,11 +48,6 @@ def check_request(out: Path, protocols: tuple[Protocol, ...], job: Job, workers:
         if not (out / MANIFEST).is_file():
             raise ValueError(f"--overwrite refused: {out} holds no {MANIFEST}, so it is not an "
                              f"elsewhere dataset; give an empty or new folder")
-    parent = out.resolve().parent
-    while not parent.exists():
-        parent = parent.parent
-    if not os.access(parent, os.W_OK):
-        raise ValueError(f"cannot write under {parent}; give an output folder you may write to")
     for protocol in protocols:
         job.protocol(protocol.name).check()
 
@@ -62,11 +57,15 @@ def generate(out: str | Path, protocols: tuple[Protocol, ...], job: Job, *, work
              progress: bool = True) -> dict:
     """Write the dataset folder ``out`` for ``protocols``; returns the manifest."""
     out = Path(out)
-    workers = workers or os.cpu_count() or 1
+    workers = os.cpu_count() or 1 if workers is None else workers
     check_request(out, protocols, job, workers, overwrite)
     staging = out.resolve().parent / f".{out.name}.partial-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
+    try:
+        staging.mkdir(parents=True)
+    except OSError as error:
+        raise ValueError(f"cannot write under {staging.parent} ({error.strerror}); give an output "
+                         f"folder you may write to") from None
     try:
         written = _write_shards(staging, protocols, job, workers, progress)
         resolved = tuple(job.protocol(p.name) for p in protocols)

@@ -1,0 +1,181 @@
+"""Shapes: the registry, the three families, and the geometry each shape promises."""
+
+import numpy as np
+import pytest
+
+from generator import (ASYMMETRIC_SHAPES, GEOMETRIC_SHAPES, Shape, get_shape, glyph_names,
+                       novel_names)
+from generator.glyphs import MASK_SIZE, glyph_mask
+from generator.novel import novel_outline
+
+SOME_GLYPHS = glyph_names("0AHR7")
+SOME_NOVEL = novel_names(0, 4) + novel_names(12345, 2, start=100)
+ALL_SWEPT = GEOMETRIC_SHAPES + SOME_GLYPHS + SOME_NOVEL
+
+GRID = np.linspace(-1.5, 1.5, 301)
+U, V = np.meshgrid(GRID, GRID)
+
+
+def test_registry_sizes_and_asymmetric_subset():
+    assert len(GEOMETRIC_SHAPES) >= 12
+    assert len(set(GEOMETRIC_SHAPES)) == len(GEOMETRIC_SHAPES)
+    assert len(ASYMMETRIC_SHAPES) >= 10
+    assert ASYMMETRIC_SHAPES == tuple(n for n in GEOMETRIC_SHAPES if get_shape(n).symmetry == 1)
+    assert {"square", "cross", "star", "hexagon", "circle"} <= set(GEOMETRIC_SHAPES)
+    assert {n: get_shape(n).symmetry for n in ("square", "cross", "star", "hexagon", "circle")} == {
+        "square": 4, "cross": 4, "star": 5, "hexagon": 6, "circle": 0}
+
+
+@pytest.mark.parametrize("name", ALL_SWEPT)
+def test_shape_contract(name):
+    shape = get_shape(name)
+    assert isinstance(shape, Shape)
+    assert shape.name == name
+    assert shape.family == {"glyph": "glyph", "novel": "novel"}.get(name.split(":")[0], "geometric")
+    hit = shape.inside(U, V)
+    assert hit.dtype == bool and hit.shape == U.shape
+    # Inside the frame, not empty, and no point beyond the bounding disc.
+    assert not hit[(np.abs(U) > 1) | (np.abs(V) > 1)].any()
+    assert hit.mean() > 0.03
+    assert not hit[np.hypot(U, V) > shape.radius + 1e-9].any()
+    assert shape.radius <= np.sqrt(2) + 1e-9
+
+
+# Star and hexagon are centred on their centre of symmetry instead; novel outlines are checked by
+# their vertices below.
+@pytest.mark.parametrize("name", [n for n in GEOMETRIC_SHAPES + SOME_GLYPHS
+                                  if n not in ("star", "hexagon")])
+def test_shape_bounding_box_is_centred_and_touches_the_frame(name):
+    fine = np.linspace(-1, 1, 801)
+    u, v = np.meshgrid(fine, fine)
+    hit = get_shape(name).inside(u, v)
+    us, vs = u[hit], v[hit]
+    lo, hi = np.array([us.min(), vs.min()]), np.array([us.max(), vs.max()])
+    step = fine[1] - fine[0]
+    assert np.allclose((lo + hi) / 2, 0, atol=2 * step)
+    assert (hi - lo).max() >= 2 - 3 * step
+
+
+def test_inside_at_known_points():
+    square, circle = get_shape("square"), get_shape("circle")
+    assert square.inside(np.array([0.99, -0.99, 1.01]), np.array([0.99, 0.5, 0.0])).tolist() == [
+        True, True, False]
+    assert circle.inside(np.array([0.7, 0.71, 0.0]), np.array([0.7, 0.71, -0.99])).tolist() == [
+        True, False, True]
+    # The P's bowl has a hole: the point at its middle is outside, the stem's middle inside.
+    p = get_shape("P")
+    assert p.inside(np.array([-0.1, -0.7]), np.array([-0.6, 0.6])).tolist() == [False, True]
+    # The arrow points right: its tip half is narrower than its head's base.
+    arrow = get_shape("arrow")
+    assert arrow.inside(np.array([0.95]), np.array([0.0]))[0]
+    assert not arrow.inside(np.array([0.95]), np.array([0.3]))[0]
+
+
+@pytest.mark.parametrize("name", GEOMETRIC_SHAPES + SOME_NOVEL)
+@pytest.mark.parametrize("angle", [0.0, 90.0, 33.3, 211.0])
+def test_polygon_scanline_raster_agrees_with_inside(name, angle):
+    shape = get_shape(name)
+    rad = np.deg2rad(angle)
+    # Generic numbers, so that no lattice point lies exactly on an edge: there the two ways of
+    # computing may round to opposite sides (e.g. 23.7 and 40.3 put column 64 on u = 1).
+    k = 23.71
+    placement = np.array([[k * np.cos(rad), k * np.sin(rad), 40.37],
+                          [-k * np.sin(rad), k * np.cos(rad), 38.91]])
+    fast = shape.raster(placement, 80, 84)
+    # The definition: map each lattice point back to the frame and ask inside().
+    rows, cols = np.mgrid[0:80, 0:84].astype(float)
+    inverse = np.linalg.inv(np.vstack([placement, [0, 0, 1]]))
+    u = inverse[0, 0] * cols + inverse[0, 1] * rows + inverse[0, 2]
+    v = inverse[1, 0] * cols + inverse[1, 1] * rows + inverse[1, 2]
+    slow = shape.inside(u, v)
+    assert fast.any()
+    assert np.array_equal(fast, slow)
+
+
+def test_get_shape_is_cached():
+    assert get_shape("kite") is get_shape("kite")
+    assert get_shape("glyph:Q") is get_shape("glyph:Q")
+    assert get_shape("novel:3:4") is get_shape("novel:3:4")
+
+
+@pytest.mark.parametrize("bad", ["blob", "", "glyph:", "glyph:AB", "glyph: ", "novel:1",
+                                 "novel:a:1", "novel:-1:2", "novel:01:2", "novel:1:2:3", "Glyph:A"])
+def test_unknown_names_are_refused_with_the_valid_families(bad):
+    with pytest.raises(ValueError) as error:
+        get_shape(bad)
+    message = str(error.value)
+    assert "\n" not in message
+    if ":" not in bad or bad.startswith("Glyph"):
+        assert "glyph:<character>" in message and "novel:<set_seed>:<k>" in message
+        assert "arrow" in message
+
+
+def test_glyph_names():
+    assert glyph_names("A7") == ("glyph:A", "glyph:7")
+    default = glyph_names()
+    assert len(default) == 36 and default[0] == "glyph:0" and default[-1] == "glyph:Z"
+
+
+def test_glyph_mask_is_centred_and_fitted():
+    for char in "AgJ1-":
+        mask = glyph_mask(char)
+        assert mask.shape == (MASK_SIZE, MASK_SIZE)
+        rows, cols = np.nonzero(mask)
+        for lo, hi in ((rows.min(), rows.max()), (cols.min(), cols.max())):
+            assert abs((lo + hi + 1) / 2 - MASK_SIZE / 2) <= 1.0
+        assert max(rows.max() - rows.min(), cols.max() - cols.min()) + 1 >= MASK_SIZE - 2
+
+
+def _turned_mismatch(mask, turns):
+    return np.count_nonzero(mask != np.rot90(mask, turns)) / np.count_nonzero(mask)
+
+
+def test_glyph_symmetry_is_measured_not_assumed():
+    # Letters that no reasonable font draws with rotational symmetry.
+    for char in "FPRL74GJ":
+        assert get_shape(f"glyph:{char}").symmetry == 1, char
+    # O and I are 2-fold symmetric in any reasonable font; the record must agree with the mask.
+    for char in "OI":
+        assert get_shape(f"glyph:{char}").symmetry == 2, char
+    for name in glyph_names():
+        mask = get_shape(name).mask
+        symmetric = _turned_mismatch(mask, 2) < 0.03
+        assert (get_shape(name).symmetry in (2, 4)) == symmetric, name
+
+
+def test_six_and_nine_are_rotations_of_each_other():
+    six, nine = get_shape("glyph:6").mask, get_shape("glyph:9").mask
+    assert np.count_nonzero(six != np.rot90(nine, 2)) / np.count_nonzero(six) < 0.05
+    assert np.count_nonzero(six != nine) / np.count_nonzero(six) > 0.2
+
+
+def test_novel_names():
+    assert novel_names(7, 3) == ("novel:7:0", "novel:7:1", "novel:7:2")
+    assert novel_names(7, 2, start=5) == ("novel:7:5", "novel:7:6")
+    assert novel_names(7, 0) == ()
+    for bad in ((-1, 2), (1, -2), (1.5, 2)):
+        with pytest.raises(ValueError):
+            novel_names(*bad)
+
+
+def test_novel_shape_is_a_pure_function_of_set_seed_and_class():
+    first = novel_outline(9, 4)
+    again = novel_outline(9, 4)
+    assert np.array_equal(first, again)
+    assert np.array_equal(get_shape("novel:9:4").contours[0], first)
+    assert not np.allclose(novel_outline(9, 5), first)
+    assert not np.allclose(novel_outline(10, 4), first)
+
+
+@pytest.mark.parametrize("name", novel_names(2024, 24))
+def test_novel_shapes_are_asymmetric_fitted_polygons(name):
+    shape = get_shape(name)
+    assert shape.family == "novel" and shape.symmetry == 1
+    (outline,) = shape.contours
+    assert outline.shape[0] >= 128
+    lo, hi = outline.min(axis=0), outline.max(axis=0)
+    assert np.allclose((lo + hi) / 2, 0, atol=1e-12)
+    assert np.isclose((hi - lo).max(), 2.0)
+    hit = shape.inside(U, V)
+    for turns in (1, 2, 3):
+        assert _turned_mismatch(hit, turns) > 0.1
