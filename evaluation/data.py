@@ -99,4 +99,5 @@ def load_truth(data: str | Path, protocol_name: str, labels: Path | None = None)
         grid=Grid.from_dict(entry["protocol"]["grid"]),
         train_region=train.location if isinstance(train, Distribution) else None,
         factors=protocol.held_out,
+        evaluated_classes=protocol.evaluated_classes,
     )
