@@ -40,3 +40,24 @@ def generate(out: str | Path, *, protocols: str | None = None, size: str = "smal
     job = Job(seed=seed, size=size, canvas=canvas, secret=secret, withhold_labels=private)
     return generate_folder(out, parse_protocols(protocols), job, workers=workers,
                            labels_out=labels, overwrite=overwrite, progress=progress)
+
+
+def score(data: str | Path, protocol: str, predictions: str | Path, *,
+          model_name: str | None = None) -> dict:
+    """Results of a predictions file on ``protocol`` (see ``elsewhere score``)."""
+    from evaluation.data import load_truth
+    from evaluation.scoring import score_file
+
+    truth = load_truth(data, protocol)
+    return score_file(truth, predictions, model={"name": model_name or Path(predictions).stem})
+
+
+def evaluate(data: str | Path, protocol: str, model: str, *, weights: str | Path | None = None,
+             device: str = "auto", batch_size: int = 256, model_name: str | None = None,
+             save_predictions: str | Path | None = None, progress: bool = True) -> dict:
+    """Results of a torch model built by ``model`` (``file.py:factory``); see ``elsewhere evaluate``."""
+    from evaluation.harness import evaluate_model
+
+    return evaluate_model(data, protocol, model, weights=weights, device=device,
+                          batch_size=batch_size, model_name=model_name,
+                          save_predictions=save_predictions, progress=progress)

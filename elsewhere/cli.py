@@ -55,6 +55,64 @@ def _publish(args: argparse.Namespace) -> None:
     print(f"uploaded {args.folder} to {url}")
 
 
+def _score(args: argparse.Namespace) -> None:
+    from elsewhere.api import score
+    from evaluation.results import write_results
+
+    results = score(args.data, args.protocol, args.predictions, model_name=args.model_name)
+    write_results(results, args.out)
+    _summarise(results, args.out)
+
+
+def _evaluate(args: argparse.Namespace) -> None:
+    from elsewhere.api import evaluate
+    from evaluation.results import write_results
+
+    results = evaluate(args.data, args.protocol, args.model, weights=args.weights, device=args.device,
+                       batch_size=args.batch_size, model_name=args.model_name,
+                       save_predictions=args.save_predictions, progress=not args.quiet)
+    write_results(results, args.out)
+    _summarise(results, args.out)
+
+
+def _train(args: argparse.Namespace) -> None:
+    from evaluation.harness import train_baseline
+
+    results = train_baseline(args.data, args.protocol, args.arch, args.out, epochs=args.epochs,
+                             seed=args.seed, device=args.device, progress=not args.quiet)
+    _summarise(results, f"{args.out}/results.json")
+
+
+def _report(args: argparse.Namespace) -> None:
+    from evaluation.report import write_report
+    from evaluation.results import load_results
+
+    for path in write_report(load_results(args.results), args.out):
+        print(path)
+
+
+def _compare(args: argparse.Namespace) -> None:
+    from evaluation.compare import compare_results
+    from evaluation.results import load_results
+
+    comparison = compare_results(load_results(args.a), load_results(args.b), split=args.split)
+    if args.json:
+        print(json.dumps(comparison, indent=2))
+        return
+    d = comparison["difference"]
+    print(f"{args.split}: A {comparison['accuracy_a']['value']:.4f}  B {comparison['accuracy_b']['value']:.4f}  "
+          f"A−B {d['value']:+.4f} (95% CI {d['ci'][0]:+.4f} to {d['ci'][1]:+.4f})  "
+          f"McNemar p = {comparison['p_value']:.4g}  on {comparison['n']} paired items")
+
+
+def _summarise(results: dict, path) -> None:
+    metrics = results["metrics"]
+    ood, iid = metrics["ood_accuracy"], metrics["id_accuracy"]
+    print(f"{results['protocol']['name']}: out-of-location accuracy {ood['value']:.4f} "
+          f"[{ood['ci'][0]:.4f}, {ood['ci'][1]:.4f}]; in-distribution {iid['value']:.4f}; "
+          f"results in {path}")
+
+
 def _add_generate(commands) -> None:
     p = commands.add_parser("generate", help="write the benchmark dataset folder")
     p.add_argument("--out", required=True, help="dataset folder to create (empty or new)")
@@ -86,7 +144,63 @@ def _add_publish(commands) -> None:
     p.set_defaults(run=_publish)
 
 
-PARSERS = [_add_generate, _add_protocols, _add_publish]
+def _add_score(commands) -> None:
+    p = commands.add_parser("score", help="score a predictions file")
+    p.add_argument("--data", required=True, help="dataset folder or Hub repo id")
+    p.add_argument("--protocol", required=True)
+    p.add_argument("--predictions", required=True, help="CSV, Parquet or JSONL: id, prediction[, probabilities]")
+    p.add_argument("--model-name", default=None, help="name recorded in the results (default: file name)")
+    p.add_argument("--out", required=True, help="results JSON to write")
+    p.set_defaults(run=_score)
+
+
+def _add_evaluate(commands) -> None:
+    p = commands.add_parser("evaluate", help="run a torch model over a protocol's test splits")
+    p.add_argument("--data", required=True, help="dataset folder or Hub repo id")
+    p.add_argument("--protocol", required=True)
+    p.add_argument("--model", required=True, help="FILE.py:FACTORY building a torch.nn.Module")
+    p.add_argument("--weights", default=None, help="weights in .safetensors (never unpickled)")
+    p.add_argument("--out", required=True, help="results JSON to write")
+    p.add_argument("--save-predictions", default=None, help="also write the predictions here")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda (default: auto)")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--model-name", default=None)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=_evaluate)
+
+
+def _add_train(commands) -> None:
+    p = commands.add_parser("train", help="train a reference baseline")
+    p.add_argument("--data", required=True, help="dataset folder or Hub repo id")
+    p.add_argument("--protocol", required=True)
+    p.add_argument("--arch", required=True, help="baseline architecture: mlp, cnn-flatten, cnn-gap, cnn-blurpool, "
+                   "coordconv, resnet-small, redgreen-{valid,same,full,circular}")
+    p.add_argument("--out", required=True, help="run folder: model.safetensors, predictions.parquet, results.json")
+    p.add_argument("--epochs", type=int, default=None, help="default: the architecture's own")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda (default: auto)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=_train)
+
+
+def _add_report(commands) -> None:
+    p = commands.add_parser("report", help="draw maps and curves of a results file")
+    p.add_argument("results")
+    p.add_argument("--out", default=".", help="folder for the PNG files (default: here)")
+    p.set_defaults(run=_report)
+
+
+def _add_compare(commands) -> None:
+    p = commands.add_parser("compare", help="paired test of two results on the same items")
+    p.add_argument("a")
+    p.add_argument("b")
+    p.add_argument("--split", default="test_ood")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=_compare)
+
+
+PARSERS = [_add_generate, _add_protocols, _add_publish, _add_score, _add_evaluate, _add_train,
+           _add_report, _add_compare]
 
 
 class _Parser(argparse.ArgumentParser):
