@@ -1,6 +1,7 @@
 """The standard suite: every protocol of the published dataset, each with why it tests what it claims.
 
-Conventions shared by the suite: canvases of 64 pixels; object centres kept far enough from the
+Conventions shared by the suite: canvases of 64 pixels; objects in random colours on a random
+uniform grey (``PLAIN``), with clutter only where a protocol says so; object centres kept far enough from the
 border that the whole object is on the canvas (``_margin``); the location grid is 8×8 over that
 valid square; validation and test_id repeat the training distribution with fresh samples.
 """
@@ -37,7 +38,7 @@ def _margin(max_scale: float, rotates: bool) -> float:
 
 def _location_protocol(name: str, title: str, description: str, rationale: str,
                        train: Region, held_out: Region, margin: float, *,
-                       classes=SHAPES, family="geometric", control=False) -> Protocol:
+                       classes=SHAPES, family="geometric", control=False, style=PLAIN) -> Protocol:
     """A protocol whose training and held-out splits differ only in where the object is."""
     valid = Rect(margin, 1 - margin, margin, 1 - margin)
     labels = tuple(range(len(classes)))
@@ -50,7 +51,7 @@ def _location_protocol(name: str, title: str, description: str, rationale: str,
         family=family, class_names=tuple(classes), held_out=("location",),
         splits={"train": at(train), "validation": at(train), "test_id": at(train),
                 "test_ood": at(held_out)},
-        grid=Grid(GRID_CELLS, margin, 1 - margin), style=CLUTTERED, control=control,
+        grid=Grid(GRID_CELLS, margin, 1 - margin), style=style, control=control,
     )
 
 
@@ -68,6 +69,13 @@ def _suite() -> list[Protocol]:
             "Train and held-out centres are separated by the line x = 0.5 (half-open), so every "
             "held-out object sits at a horizontal position never used for training.",
             Rect(0, 0.5, 0, 1), Rect(0.5, 1, 0, 1), m),
+        _location_protocol(
+            "location-halves-clutter", "Left half → right half, in clutter",
+            "As location-halves, on noisy backgrounds with up to two distractor shapes (circles, "
+            "squares, crosses) that never overlap the object.",
+            "The same held-out half, but the network must also find the object among distractors, "
+            "so position-specific shortcuts are harder to learn and to unlearn: headroom.",
+            Rect(0, 0.5, 0, 1), Rect(0.5, 1, 0, 1), m, style=CLUTTERED),
         _location_protocol(
             "location-quadrant", "Three quadrants → the fourth",
             "Training covers the canvas except the bottom-right quadrant; the held-out test lies "
@@ -139,7 +147,7 @@ def _composition(m: float) -> Protocol:
         family="geometric", class_names=SHAPES, held_out=("class-location",),
         splits={"train": train, "validation": train, "test_id": train,
                 "test_ood": mixture(lambda q: quadrants[q])},
-        grid=Grid(GRID_CELLS, m, 1 - m), style=CLUTTERED,
+        grid=Grid(GRID_CELLS, m, 1 - m), style=PLAIN,
     )
 
 
@@ -171,7 +179,7 @@ def _rotation_protocols() -> list[Protocol]:
                     "validation": Distribution(labels, valid, train, ROTATION_SCALE),
                     "test_id": Distribution(labels, valid, train, ROTATION_SCALE),
                     "test_ood": Distribution(labels, valid, held_out, ROTATION_SCALE)},
-            grid=Grid(GRID_CELLS, m, 1 - m), style=CLUTTERED,
+            grid=Grid(GRID_CELLS, m, 1 - m), style=PLAIN,
             probe=Probe("rotation", ROTATION_SWEEP),
         )
         for name, title, description, rationale, train, held_out in cases
@@ -202,7 +210,7 @@ def _scale_protocols() -> list[Protocol]:
                     "validation": Distribution(labels, valid, Value(0.0), train),
                     "test_id": Distribution(labels, valid, Value(0.0), train),
                     "test_ood": Distribution(labels, valid, Value(0.0), held_out)},
-            grid=Grid(GRID_CELLS, m, 1 - m), style=CLUTTERED,
+            grid=Grid(GRID_CELLS, m, 1 - m), style=PLAIN,
             probe=Probe("scale", SCALE_SWEEP),
         )
         for name, title, description, rationale, train, held_out in cases

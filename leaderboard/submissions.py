@@ -1,0 +1,224 @@
+"""The submission pipeline: a predictions file in, a scored and stored entry out.
+
+A submission is checked cheaply first (text fields, link, the file's size — from ``stat``, before a
+byte is read), then read and validated against the :class:`~evaluation.truth.Truth` that the
+leaderboard holds, scored by the evaluation harness, and stored in one transaction. The leaderboard
+never trusts a submitted score: the results stored are the ones computed here. Every failure is
+one-line ``ValueError`` (a :class:`~evaluation.predictions.PredictionsError`,
+:class:`~leaderboard.store.DuplicateSubmission`, :class:`~leaderboard.store.RateLimited`, ...)
+and leaves the store untouched. Uploads are parsed as data, never executed.
+
+:class:`Truths` holds the labels the leaderboard scores against: those of the public dataset
+folder (or Hub repo) given as ``--data``, or, for the private variant, the operator's separate
+labels file. Each protocol's truth is loaded on first use and kept.
+"""
+
+from __future__ import annotations
+
+import getpass
+import threading
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from evaluation.data import load_truth, manifest_of
+from evaluation.predictions import read_predictions
+from evaluation.scoring import score_predictions
+from evaluation.truth import Truth
+from leaderboard import settings
+from leaderboard.store import MAX_TEXT, Store, Submission
+
+FAMILIES = ("mlp", "cnn", "resnet", "vit", "other")
+MAX_NOTES = 2000
+MAX_FAMILY = 50
+LINK_SCHEMES = ("http", "https")
+
+
+class _Setting:
+    """The default of a keyword that is read from :mod:`leaderboard.settings` when the function runs."""
+
+    def __repr__(self) -> str:
+        return "<from settings>"
+
+
+SETTING = _Setting()
+
+
+class Truths:
+    """The truth of every protocol of one dataset, loaded lazily, once, and shared by threads.
+
+    ``data`` is a dataset folder or a Hub repo id. A private variant (labels withheld) needs
+    ``labels``, the labels file written by ``elsewhere generate --private --labels FILE``; a
+    public one must not have it. Submissions are scored, and stored, as ``self.variant``.
+    """
+
+    def __init__(self, data: str | Path, labels: str | Path | None = None) -> None:
+        manifest = manifest_of(data)
+        self.data = data
+        self.variant: str = manifest.get("variant", "public")
+        self.labels = Path(labels).expanduser() if labels is not None else None
+        if self.variant == "private" and self.labels is None:
+            raise ValueError(f"{data} is the private variant (labels withheld); give the leaderboard its labels file "
+                             "(--labels, written by elsewhere generate --private --labels FILE)")
+        if self.variant != "private" and self.labels is not None:
+            raise ValueError(f"{data} is the public variant and carries its own labels; a labels file is only for "
+                             "a private variant's data")
+        if self.labels is not None and not self.labels.is_file():
+            raise ValueError(f"labels file {str(self.labels)!r} does not exist; give the file written by "
+                             "elsewhere generate --private --labels FILE")
+        self.protocols: tuple[str, ...] = tuple(manifest["protocols"])
+        self._cache: dict[str, Truth] = {}
+        self._locks = {name: threading.Lock() for name in self.protocols}
+
+    def __repr__(self) -> str:
+        return f"Truths({str(self.data)!r}, variant={self.variant!r})"
+
+    def get(self, protocol: str) -> Truth:
+        """The truth of ``protocol``, loaded on first use (one load per protocol, even under threads)."""
+        lock = self._locks.get(protocol)
+        if lock is None:
+            raise ValueError(f"protocol {protocol!r} is not on this leaderboard; choose one of {', '.join(self.protocols)}")
+        truth = self._cache.get(protocol)
+        if truth is None:
+            with lock:
+                truth = self._cache.get(protocol)
+                if truth is None:
+                    truth = load_truth(self.data, protocol, self.labels)
+                    self._cache[protocol] = truth
+        return truth
+
+
+def submit(
+    store: Store,
+    truths: Truths,
+    *,
+    protocol: str,
+    predictions_path: str | Path,
+    model_name: str,
+    submitter: str,
+    link: str | None = None,
+    notes: str | None = None,
+    parameters: int | None = None,
+    family: str = "other",
+    variant: str = "public",
+    verified: bool = False,
+    max_bytes: int | _Setting = SETTING,
+    rate_limit_per_day: int | None | _Setting = SETTING,
+) -> Submission:
+    """Validate, score and store one predictions file; return the stored entry.
+
+    Args:
+        variant: must be the variant of ``truths`` (a leaderboard scores one variant).
+        verified: True only for entries the operator ran (baselines); the app always passes False.
+        max_bytes: the largest file accepted; omitted, the ``ELSEWHERE_MAX_UPLOAD_MB`` setting.
+        rate_limit_per_day: submissions ``submitter`` may make in any 24 hours; omitted, the
+            ``ELSEWHERE_RATE_LIMIT`` setting; None for no limit (the operator's own entries).
+
+    Raises:
+        ValueError: one line saying what was wrong and what is allowed; nothing is stored.
+    """
+    if isinstance(max_bytes, _Setting):
+        max_bytes = settings.max_upload_bytes()
+    if isinstance(rate_limit_per_day, _Setting):
+        rate_limit_per_day = settings.rate_limit_per_day()
+    model = model_metadata(link=link, notes=notes, parameters=parameters, family=family, verified=verified)
+    model_name = _required_text("model name", model_name)
+    submitter = _required_text("submitter", submitter)
+    if variant != truths.variant:
+        raise ValueError(f"variant {variant!r} cannot be scored here: this leaderboard holds the {truths.variant} "
+                         f"variant of {truths.data}; submit as {truths.variant!r}")
+    path = Path(predictions_path)
+    check_size(path, max_bytes)
+    truth = truths.get(protocol)
+    predictions = read_predictions(path, truth, max_bytes=max_bytes)
+    results = score_predictions(truth, predictions, model={"name": model_name, **model},
+                                source=f"predictions:{path.name}")
+    return store.add(
+        submitter=submitter,
+        model_name=model_name,
+        model=model,
+        protocol=truth.protocol,
+        protocol_version=truth.version,
+        variant=variant,
+        fingerprint=truth.fingerprint,
+        predictions_sha256=results["predictions_sha256"],
+        results=results,
+        rate_limit_per_day=rate_limit_per_day,
+    )
+
+
+def submit_file(
+    *,
+    data: str | Path,
+    predictions: str | Path,
+    protocol: str,
+    model_name: str,
+    db: str | Path | None = None,
+    labels: str | Path | None = None,
+    submitter: str | None = None,
+    link: str | None = None,
+    notes: str | None = None,
+    parameters: int | None = None,
+    family: str = "other",
+    verified: bool = False,
+) -> Submission:
+    """``elsewhere submit``: score ``predictions`` against ``data`` and store it in ``db``.
+
+    ``db`` defaults to the ``ELSEWHERE_DB`` setting; ``submitter`` to the operating-system user.
+    The command line is the operator's door, so no rate limit applies.
+    """
+    store = Store(db if db is not None else settings.database_path())
+    truths = Truths(data, labels)
+    return submit(
+        store, truths, protocol=protocol, predictions_path=predictions, model_name=model_name,
+        submitter=submitter if submitter is not None else getpass.getuser(), link=link, notes=notes,
+        parameters=parameters, family=family, variant=truths.variant, verified=verified,
+        rate_limit_per_day=None,
+    )
+
+
+def check_size(path: Path, max_bytes: int) -> None:
+    """Refuse a missing file or one over ``max_bytes``, reading only its size."""
+    try:
+        size = path.stat().st_size
+    except OSError as error:
+        raise ValueError(f"cannot read predictions file {path.name!r}: {error.strerror or error}; "
+                         "upload a CSV, Parquet or JSON lines file") from None
+    if size > max_bytes:
+        raise ValueError(f"predictions file {path.name!r} is {size:,} bytes, over the upload limit of {max_bytes:,}; "
+                         "drop the probabilities column or use Parquet")
+    if size == 0:
+        raise ValueError(f"predictions file {path.name!r} is empty; it needs a row per evaluated item")
+
+
+def model_metadata(*, link: str | None, notes: str | None, parameters: int | None, family: str,
+                   verified: bool) -> dict:
+    """The model metadata a submission stores, each field checked (one-line ValueError)."""
+    link = (link or "").strip() or None
+    if link is not None:
+        parts = urlsplit(link)
+        # Only web links: a javascript: or data: link would run in visitors' browsers.
+        if parts.scheme not in LINK_SCHEMES or not parts.netloc or any(c.isspace() for c in link):
+            raise ValueError(f"link {link[:80]!r} is not a web address; give an http:// or https:// URL or leave it empty")
+        if len(link) > MAX_TEXT:
+            raise ValueError(f"link is {len(link)} characters long; at most {MAX_TEXT} are allowed")
+    notes = (notes or "").strip()
+    if len(notes) > MAX_NOTES:
+        raise ValueError(f"notes are {len(notes)} characters long; at most {MAX_NOTES} are allowed")
+    if parameters is not None:
+        if isinstance(parameters, float) and parameters.is_integer():
+            parameters = int(parameters)
+        if isinstance(parameters, bool) or not isinstance(parameters, int) or parameters < 0:
+            raise ValueError(f"parameters must be a whole number of at least 0 (or empty), got {parameters!r}")
+    family = _required_text("model family", family, limit=MAX_FAMILY).lower()
+    if not isinstance(verified, bool):
+        raise ValueError(f"verified must be True or False, got {verified!r}")
+    return {"link": link, "parameters": parameters, "family": family, "training_data": notes, "verified": verified}
+
+
+def _required_text(name: str, value: object, limit: int = MAX_TEXT) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{name} is empty; give a {name} of 1 to {limit} characters")
+    value = " ".join(value.split())
+    if len(value) > limit:
+        raise ValueError(f"{name} is {len(value)} characters long; at most {limit} are allowed")
+    return value

@@ -1,0 +1,138 @@
+"""The leaderboard in a real browser: Debian's Chromium driven by Playwright against a real server.
+
+Loads the page, reads the ranked table, submits a valid predictions file through the Submit tab and
+finds its row in the table, submits a bad file and reads the error. Screenshots go to
+``$TMPDIR/elsewhere-leaderboard-*.png`` for a human to look at.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import tempfile
+from pathlib import Path
+
+import pytest
+from test_submissions import PROTOCOL, evaluated_labels, noisy_predictions, ood_accuracy, write_csv
+
+from leaderboard.store import Store
+from leaderboard.submissions import Truths, submit
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM = Path("/usr/bin/chromium")
+# Flags that work on this project's machines (see REFERENCE.md).
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+BASELINES = (("baseline-mlp", 2), ("baseline-cnn", 4), ("baseline-gap", 9))
+TIMEOUT_MS = 30_000
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def screenshot(page, name: str) -> None:
+    page.screenshot(path=str(Path(tempfile.gettempdir()) / f"elsewhere-leaderboard-{name}.png"), full_page=True)
+
+
+def column(page, header: str):
+    """A locator of the cells of one column of the Leaderboard tab's table, top to bottom."""
+    table = page.locator("#leaderboard-table")
+    headers = table.locator("th[role=columnheader]").all_inner_texts()
+    index = [h.strip() for h in headers].index(header)
+    return table.locator(f"[role=gridcell][data-col='{index}']")
+
+
+def submit_through_form(page, path: Path, model_name: str) -> None:
+    """Fill the Submit tab with ``path`` and ``model_name`` and press Submit."""
+    page.get_by_role("tab", name="Submit").click()
+    page.locator("#predictions-file input[type=file]").set_input_files(str(path))
+    page.locator("#predictions-file").get_by_text(path.name).first.wait_for()
+    page.locator("#model-name").get_by_role("textbox").fill(model_name)
+    page.locator("#submitter").get_by_role("textbox").fill("playwright")
+    page.locator("#submit-button").click()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's Chromium (apt-get update && apt-get install -y chromium) "
+                    "to run the browser tests", pytrace=False)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture(scope="module")
+def site(tiny_dataset: Path, tmp_path_factory):
+    """A running leaderboard seeded with the baselines; yields (url, store, labels, classes, accuracies)."""
+    from leaderboard.app import launch
+
+    folder = tmp_path_factory.mktemp("browser")
+    store, truths = Store(folder / "leaderboard.sqlite"), Truths(tiny_dataset)
+    labels = evaluated_labels(tiny_dataset, PROTOCOL)
+    classes = len(truths.get(PROTOCOL).class_names)
+    accuracy = {}
+    for name, every in BASELINES:
+        predictions = noisy_predictions(labels, every, classes)
+        submit(store, truths, protocol=PROTOCOL, predictions_path=write_csv(predictions, folder / f"{name}.csv"),
+               model_name=name, submitter="operator", verified=True, rate_limit_per_day=None)
+        accuracy[name] = ood_accuracy(labels, predictions)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
+        port = free_port()
+        demo = launch(store.path, tiny_dataset, port=port, prevent_thread_lock=True, quiet=True)
+        try:
+            yield f"http://127.0.0.1:{port}/", store, labels, classes, accuracy
+        finally:
+            demo.close()
+
+
+def test_table_submit_and_error_in_the_browser(browser, site, tmp_path):
+    from playwright.sync_api import expect
+
+    url, store, labels, classes, accuracy = site
+    order = sorted(accuracy, key=lambda name: -accuracy[name])
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(url)
+    page.locator("#leaderboard-table [role=gridcell]").first.wait_for()
+    # The table refreshes once the page has loaded; these assertions retry until it has settled.
+    expect(column(page, "Model")).to_have_text(order)
+    expect(column(page, "Rank")).to_have_text(["1", "2", "3"])
+    expect(column(page, "Tie")).to_have_text(["leader", re.compile(".*"), re.compile(".*")])
+    screenshot(page, "table")
+
+    predictions = noisy_predictions(labels, 3, classes, offset=2)
+    good = write_csv(predictions, tmp_path / "browser-net.csv")
+    accuracy = {**accuracy, "browser net": ood_accuracy(labels, predictions)}
+    submit_through_form(page, good, "browser net")
+    page.locator("#submit-status").get_by_text("Stored as entry").wait_for()
+    entry = store.list()[-1]
+    assert entry.model_name == "browser net"
+    screenshot(page, "submitted")
+    page.get_by_role("tab", name="Leaderboard").click()
+    # Equal accuracies go to the earlier entry; the new one is the latest.
+    ranked = sorted(accuracy, key=lambda name: (-accuracy[name], name == "browser net"))
+    expect(column(page, "Model")).to_have_text(ranked)
+    screenshot(page, "table-after-submit")
+
+    page.reload()
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,prediction\nnot-an-item,0\n")
+    submit_through_form(page, bad, "bad net")
+    error = page.get_by_text("ids are not evaluated items").first
+    expect(error).to_contain_text("not-an-item")
+    expect(error).to_be_visible()
+    page.wait_for_timeout(1000)  # let the error toast finish fading in before the screenshot
+    screenshot(page, "error")
+    assert [e.model_name for e in store.list()].count("bad net") == 0
+    page.close()

@@ -1,0 +1,190 @@
+"""The app's named API endpoints, called through ``gradio_client`` against a real server on a free port.
+
+The store is seeded with three baseline entries scored from real predictions files; the expected
+order and accuracies are computed here from the dataset's labels.
+"""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+from test_submissions import PROTOCOL, evaluated_labels, noisy_predictions, ood_accuracy, write_csv
+
+from leaderboard.store import Store
+from leaderboard.submissions import Truths, submit
+
+pytestmark = pytest.mark.slow
+
+BASELINES = (("baseline-mlp", 2), ("baseline-cnn", 4), ("baseline-gap", 9))  # model, every k-th item wrong
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def labels(tiny_dataset: Path):
+    return evaluated_labels(tiny_dataset, PROTOCOL)
+
+
+@pytest.fixture(scope="module")
+def classes(tiny_dataset: Path) -> int:
+    return len(Truths(tiny_dataset).get(PROTOCOL).class_names)
+
+
+@pytest.fixture(scope="module")
+def app(tiny_dataset: Path, labels, classes, tmp_path_factory):
+    """A running leaderboard seeded with the baselines; yields (url, store, expected baseline order)."""
+    from gradio_client import Client
+
+    from leaderboard.app import launch
+
+    folder = tmp_path_factory.mktemp("client")
+    db = folder / "leaderboard.sqlite"
+    store, truths = Store(db), Truths(tiny_dataset)
+    expected = {}
+    for name, every in BASELINES:
+        predictions = noisy_predictions(labels, every, classes)
+        submit(store, truths, protocol=PROTOCOL, predictions_path=write_csv(predictions, folder / f"{name}.csv"),
+               model_name=name, submitter="operator", family="cnn", verified=True, rate_limit_per_day=None)
+        expected[name] = ood_accuracy(labels, predictions)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
+        patch.setenv("ELSEWHERE_RATE_LIMIT", "3")
+        port = free_port()
+        demo = launch(db, tiny_dataset, host="127.0.0.1", port=port, prevent_thread_lock=True, quiet=True)
+        try:
+            yield Client(f"http://127.0.0.1:{port}/", verbose=False), store, expected
+        finally:
+            demo.close()
+
+
+def test_table_endpoint_ranks_the_baselines(app):
+    client, _, expected = app
+    table = client.predict(api_name="/table")
+    headers, rows = table["headers"], table["data"]
+    model, accuracy, rank = headers.index("Model"), headers.index("OOD accuracy (%)"), headers.index("Rank")
+    order = sorted(expected, key=lambda name: -expected[name])
+    assert [row[model] for row in rows][:3] == order
+    assert [row[accuracy] for row in rows][:3] == [round(100 * expected[name], 1) for name in order]
+    assert rows[0][rank] == 1 and rows[0][headers.index("Tie")] == "leader"
+    assert table["label"].startswith(PROTOCOL)
+
+    narrow = client.predict(view=PROTOCOL, search="gap", columns=["submitter"], api_name="/table")
+    assert [row[narrow["headers"].index("Model")] for row in narrow["data"]] == ["baseline-gap"]
+    assert "Submitter" in narrow["headers"] and "Family" not in narrow["headers"]
+
+    suite = client.predict(view="suite", api_name="/table")
+    assert "Mean OOD accuracy (%)" in suite["headers"] and len(suite["data"]) >= 3
+
+
+def test_unknown_view_is_an_app_error(app):
+    from gradio_client.exceptions import AppError
+
+    client, _, _ = app
+    with pytest.raises(AppError, match="unknown view 'nowhere'"):
+        client.predict(view="nowhere", api_name="/table")
+
+
+def test_submit_endpoint_scores_stores_and_shows_the_row(app, labels, classes, tmp_path):
+    from gradio_client import handle_file
+
+    client, store, _ = app
+    predictions = noisy_predictions(labels, 3, classes, offset=1)
+    path = write_csv(predictions, tmp_path / "mine.csv")
+    status, row = client.predict(handle_file(str(path)), PROTOCOL, "my <b>net</b>", "carol", "https://example.org/x",
+                                 "notes", "5k", "resnet", api_name="/submit")
+    entry = store.list()[-1]
+    assert entry.model_name == "my <b>net</b>" and entry.submitter == "carol" and entry.model["parameters"] == 5000
+    assert entry.ood_accuracy == pytest.approx(ood_accuracy(labels, predictions))
+    assert f"entry #{entry.id}" in status and "<b>" not in status and "&lt;b&gt;" in status
+    assert row["data"][0][row["headers"].index("Model")] == "my <b>net</b>"
+    table = client.predict(api_name="/table")
+    assert "my <b>net</b>" in [r[table["headers"].index("Model")] for r in table["data"]]
+
+
+def test_bad_file_is_a_one_line_app_error_and_stores_nothing(app, tmp_path):
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    client, store, _ = app
+    before = len(store.list(variant=None, include_hidden=True))
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,prediction\nlocation-halves/test_ood/9999999,0\n")
+    with pytest.raises(AppError) as error:
+        client.predict(handle_file(str(bad)), PROTOCOL, "bad", "dave", "", "", "", "other", api_name="/submit")
+    message = str(error.value)
+    assert "not evaluated items" in message and "\n" not in message
+    assert len(store.list(variant=None, include_hidden=True)) == before
+
+
+def test_rate_limit_and_upload_cap_are_read_when_submitting(app, labels, classes, tmp_path, monkeypatch):
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    client, store, _ = app
+    paths = [write_csv(noisy_predictions(labels, 5 + k, classes, offset=2), tmp_path / f"r{k}.csv") for k in range(4)]
+    for path in paths[:3]:
+        client.predict(handle_file(str(path)), PROTOCOL, "busy", "erin", "", "", "", "other", api_name="/submit")
+    with pytest.raises(AppError, match="limit is 3"):
+        client.predict(handle_file(str(paths[3])), PROTOCOL, "busy", "erin", "", "", "", "other", api_name="/submit")
+    monkeypatch.setenv("ELSEWHERE_MAX_UPLOAD_MB", str(100 / 2**20))
+    with pytest.raises(AppError, match="over the upload limit of 100"):
+        client.predict(handle_file(str(paths[3])), PROTOCOL, "big", "frank", "", "", "", "other", api_name="/submit")
+    assert [e.submitter for e in store.list()].count("erin") == 3
+
+
+def test_model_endpoint_compares_two_entries_on_the_same_items(app, labels):
+    client, store, expected = app
+    entries = {e.model_name: e for e in store.list(protocol=PROTOCOL)}
+    a, b = entries["baseline-gap"], entries["baseline-mlp"]
+    summary_a, heatmap_a, curves_a, summary_b, _, _, metrics, comparison = client.predict(a.id, b.id, api_name="/model")
+    # The paired counts, worked out here from the two prediction patterns on test_ood.
+    ood = labels["split"].to_numpy() == "test_ood"
+    position = labels.index.to_numpy()
+    right = {name: (position % every != 0)[ood] for name, every in BASELINES}
+    a_only = int((right["baseline-gap"] & ~right["baseline-mlp"]).sum())
+    b_only = int((~right["baseline-gap"] & right["baseline-mlp"]).sum())
+    assert f"Only A right on {a_only}, only B right on {b_only} items" in comparison
+    assert f"{100 * expected['baseline-gap']:.1f}% vs {100 * expected['baseline-mlp']:.1f}%" in comparison
+    assert "McNemar exact p" in comparison
+    assert summary_a.startswith(f"### #{a.id} baseline") and "verified" in summary_a
+    assert summary_b.startswith(f"### #{b.id} baseline")
+    for image in (heatmap_a, curves_a):
+        assert Path(image).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    rows = {row[0]: row for row in metrics["data"]}
+    assert rows["OOD accuracy (test_ood)"][1] == pytest.approx(expected["baseline-gap"], abs=1e-4)
+
+
+def test_model_page_escapes_user_text(app, labels, classes, tmp_path):
+    from gradio_client import handle_file
+
+    client, store, _ = app
+    path = write_csv(noisy_predictions(labels, 7, classes, offset=4), tmp_path / "x.csv")
+    name = "![x](https://example.org/t.png) <img src=x onerror=alert(1)>"
+    client.predict(handle_file(str(path)), PROTOCOL, name, "mallory", "https://example.org/a(b)", "*bold*", "", "other",
+                   api_name="/submit")
+    entry = store.list()[-1]
+    assert entry.model_name == name
+    summary = client.predict(entry.id, None, api_name="/model")[0]
+    assert "<img" not in summary and "&lt;img" in summary and "!\\[x\\]" in summary
+    assert "Notes: \\*bold\\*" in summary and "(https://example.org/a%28b%29)" in summary
+
+
+def test_hidden_entries_leave_the_table_and_the_model_page(app, labels, classes, tmp_path):
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    client, store, _ = app
+    path = write_csv(noisy_predictions(labels, 11, classes, offset=5), tmp_path / "h.csv")
+    client.predict(handle_file(str(path)), PROTOCOL, "to hide", "grace", "", "", "", "other", api_name="/submit")
+    entry = store.list()[-1]
+    store.hide(entry.id, "test")
+    table = client.predict(api_name="/table")
+    assert "to hide" not in [row[table["headers"].index("Model")] for row in table["data"]]
+    with pytest.raises(AppError, match=f"no entry {entry.id}"):
+        client.predict(entry.id, None, api_name="/model")
