@@ -15,8 +15,16 @@ $(BIN)/elsewhere: pyproject.toml
 
 install: $(BIN)/elsewhere
 
+# The demo's baselines: the two heads of the location comparison and the Red-Green paddings.
+DEMO_PROTOCOLS ?= location-halves,red-green
+DEMO_ARCHS ?= cnn-flatten,cnn-gap,redgreen-valid,redgreen-same,redgreen-full,redgreen-circular
+
 demo: install
-	$(BIN)/elsewhere generate --out $(OUT)/dataset --size small --overwrite
+	test -f $(OUT)/dataset/elsewhere.json || $(BIN)/elsewhere generate --out $(OUT)/dataset --size small
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/baselines.py --data $(OUT)/dataset --runs $(OUT)/runs \
+		--protocols $(DEMO_PROTOCOLS) --archs $(DEMO_ARCHS)
+	HF_HUB_OFFLINE=1 $(BIN)/elsewhere leaderboard --db $(OUT)/leaderboard.sqlite --data $(OUT)/dataset \
+		--baselines $(OUT)/runs
 
 test: install
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q

@@ -105,6 +105,32 @@ def _compare(args: argparse.Namespace) -> None:
           f"McNemar p = {comparison['p_value']:.4g}  on {comparison['n']} paired items")
 
 
+def _submit(args: argparse.Namespace) -> None:
+    from leaderboard.submissions import submit_file
+
+    entry = submit_file(data=args.data, predictions=args.predictions, protocol=args.protocol,
+                        model_name=args.model_name, db=args.db, labels=args.labels,
+                        submitter=args.submitter, link=args.link, notes=args.notes,
+                        parameters=args.parameters, family=args.family, verified=args.verified)
+    print(f"stored entry #{entry.id}: {entry.model_name} on {entry.protocol}, "
+          f"out-of-location accuracy {entry.ood_accuracy:.4f}")
+
+
+def _leaderboard(args: argparse.Namespace) -> None:
+    from leaderboard.app import launch
+
+    if args.baselines:
+        from leaderboard import settings
+        from leaderboard.baselines import seed_baselines
+        from leaderboard.store import Store
+        from leaderboard.submissions import Truths
+
+        store = Store(args.db if args.db is not None else settings.database_path())
+        for line in seed_baselines(store, Truths(args.data, args.labels), args.baselines):
+            print(line)
+    launch(args.db, args.data, host=args.host, port=args.port, labels=args.labels)
+
+
 def _summarise(results: dict, path) -> None:
     metrics = results["metrics"]
     ood, iid = metrics["ood_accuracy"], metrics["id_accuracy"]
@@ -199,8 +225,37 @@ def _add_compare(commands) -> None:
     p.set_defaults(run=_compare)
 
 
+def _add_submit(commands) -> None:
+    p = commands.add_parser("submit", help="score predictions and store them on the leaderboard")
+    p.add_argument("--data", required=True, help="dataset folder or Hub repo id holding the labels")
+    p.add_argument("--predictions", required=True)
+    p.add_argument("--protocol", required=True)
+    p.add_argument("--model-name", required=True)
+    p.add_argument("--db", default=None, help="SQLite store (default: $ELSEWHERE_DB or the cache)")
+    p.add_argument("--labels", default=None, help="labels file of a private variant")
+    p.add_argument("--submitter", default=None, help="default: your user name")
+    p.add_argument("--link", default=None)
+    p.add_argument("--notes", default=None)
+    p.add_argument("--parameters", type=int, default=None)
+    p.add_argument("--family", default="other", help="e.g. cnn, mlp, resnet, other")
+    p.add_argument("--verified", action="store_true", help="an operator-run entry (baselines)")
+    p.set_defaults(run=_submit)
+
+
+def _add_leaderboard(commands) -> None:
+    p = commands.add_parser("leaderboard", help="serve the leaderboard app")
+    p.add_argument("--db", default=None, help="SQLite store (default: $ELSEWHERE_DB or the cache)")
+    p.add_argument("--data", required=True, help="dataset folder or Hub repo id it scores against")
+    p.add_argument("--labels", default=None, help="labels file of a private variant")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--baselines", default=None,
+                   help="runs folder of `elsewhere train` (RUNS/<protocol>/<arch>) to store first")
+    p.set_defaults(run=_leaderboard)
+
+
 PARSERS = [_add_generate, _add_protocols, _add_publish, _add_score, _add_evaluate, _add_train,
-           _add_report, _add_compare]
+           _add_report, _add_compare, _add_submit, _add_leaderboard]
 
 
 class _Parser(argparse.ArgumentParser):

@@ -18,7 +18,7 @@ results copied from the real ones with seeded accuracies, intervals and metadata
    truth of ``location-halves`` tiled to 50,000 rows with fresh ids and probe groups, keeping
    its factor distributions, grid and classes.
 
-    python benchmarks/leaderboard.py [--submissions 10000] [--rows 50000] [--seed 0] [--repeats 20]
+    python benchmarks/leaderboard_app.py [--submissions 10000] [--rows 50000] [--seed 0] [--repeats 20]
 """
 
 from __future__ import annotations
@@ -209,8 +209,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    # Run as a script, this file's folder comes first on sys.path and its name would shadow the
-    # leaderboard package it measures.
-    if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
-        sys.path.pop(0)
     main()

@@ -1,0 +1,96 @@
+"""Harness overhead: end-to-end ``predict`` throughput against the model's bare forward pass.
+
+Same model (``cnn-gap``), same batch size (256), same device settings. The bare figure runs the
+model in inference mode on the split's images already decoded to float tensors in memory; the
+end-to-end figure is ``evaluation.runner.predict`` over the dataset split as loaded by
+``datasets.load_dataset`` (PNG decoding in workers, collation, transfer, softmax, copying back).
+Target: end-to-end ≥ 85% of bare on CPU. The dataset is the real generator's ``small``
+``location-halves`` (64×64 images on noisy backgrounds), written to a temporary folder unless
+``--data`` names one. Each figure is the best of ``--repeats`` interleaved runs, so that a busy,
+shared machine disturbs both alike.
+
+    python benchmarks/harness_overhead.py [--data DIR] [--split train] [--repeats 3] [--num-workers N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import datasets
+import torch
+
+from evaluation.architectures import create_model
+from evaluation.runner import decode_split, predict, to_float
+
+PROTOCOL = "location-halves"
+ARCHITECTURE = "cnn-gap"
+BATCH = 256
+
+
+def bare_forward(model: torch.nn.Module, images: torch.Tensor, device: torch.device, bf16: bool) -> float:
+    """Images per second of the forward pass alone over float images already on ``device``."""
+    with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+        model(images[:BATCH])
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        for i in range(0, len(images), BATCH):
+            model(images[i:i + BATCH])
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+    return len(images) / (time.perf_counter() - start)
+
+
+def end_to_end(model: torch.nn.Module, split: datasets.Dataset, device: torch.device,
+               num_workers: int | None) -> float:
+    """Images per second of ``predict`` over the split, from parquet to probabilities."""
+    start = time.perf_counter()
+    predict(model, split, device=device, batch_size=BATCH, num_workers=num_workers, progress=False)
+    return len(split) / (time.perf_counter() - start)
+
+
+def measure(split: datasets.Dataset, device: torch.device, repeats: int, num_workers: int | None) -> dict:
+    canvas = split[0]["image"].width
+    model = create_model(ARCHITECTURE, split.features["label"].num_classes, canvas, seed=0)
+    bf16 = device.type == "cuda"
+    # Warm up predict's settings on the model (eval, device, channels-last), so both runs share them.
+    predict(model, split.select(range(BATCH)), device=device, batch_size=BATCH, num_workers=0, progress=False)
+    images = to_float(decode_split(split).to(device), device, channels_last=True)
+    bare, e2e = [], []
+    for _ in range(repeats):
+        bare.append(bare_forward(model, images, device, bf16))
+        e2e.append(end_to_end(model, split, device, num_workers))
+    return {"bare": max(bare), "end_to_end": max(e2e), "ratio": max(e2e) / max(bare)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", default=None, help="dataset folder (default: generate one)")
+    parser.add_argument("--split", default="train", help="split to run over (default: train, 4000 images)")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--num-workers", type=int, default=None, help="default: predict's own")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = args.data
+        if folder is None:
+            from elsewhere.api import generate
+
+            folder = Path(scratch) / "data"
+            generate(folder, protocols=PROTOCOL, size="small", seed=0, progress=False)
+        split = datasets.load_dataset(str(folder), PROTOCOL, split=args.split,
+                                      cache_dir=str(Path(scratch) / "cache"))
+        print(f"{ARCHITECTURE}, batch {BATCH}, {len(split)} images of {PROTOCOL}/{args.split}, "
+              f"{os.cpu_count()} CPU cores, torch {torch.__version__}, {torch.get_num_threads()} threads")
+        devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
+        for device in devices:
+            figures = measure(split, device, args.repeats, args.num_workers)
+            print(f"{device.type}: bare forward {figures['bare']:.0f} img/s, end-to-end "
+                  f"{figures['end_to_end']:.0f} img/s, ratio {figures['ratio']:.3f}")
+
+
+if __name__ == "__main__":
+    main()

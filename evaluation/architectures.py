@@ -1,0 +1,272 @@
+"""The baseline networks, in an explicit registry: the models that show the benchmark's known effects.
+
+Every model takes float images N×3×H×W in [0, 1] and returns logits N×C. The families isolate one
+cause each of (non-)transfer across locations:
+
+- ``mlp``: no weight sharing at all; every pixel has its own weights.
+- ``cnn-flatten`` / ``cnn-gap``: the *same* convolution stack (``ConvStack``), read out by a linear
+  layer over the flattened feature map (position-specific weights) or after global average pooling
+  (one weight per channel, wherever the feature fired). Blything et al. 2021 compare exactly these.
+- ``cnn-blurpool``: the stack with anti-aliased downsampling (Zhang 2019: max-pool with stride 1,
+  then a fixed binomial blur with stride 2), GAP head.
+- ``coordconv``: the stack reading two extra coordinate channels (Liu et al. 2018), GAP head: it is
+  *given* absolute position, the opposite of what transfer needs.
+- ``resnet-small``: a few residual BasicBlocks with batch norm, GAP head.
+- ``redgreen-{valid,same,full,circular}``: Kayhan & van Gemert's Red-Green network (CVPR 2020),
+  four bias-free 3×3 convolutions and global max pooling, in four paddings. Zero padding lets
+  filters read absolute position from the border; circular padding removes the border.
+
+``create_model(name, num_classes, canvas, seed=...)`` builds one with seeded initial weights and
+sets its ``architecture`` attribute to the registry name.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+Builder = Callable[[int, int], nn.Module]
+
+ARCHITECTURES: dict[str, Builder] = {}
+
+STACK_WIDTHS = (16, 32, 64)
+MLP_WIDTHS = (256, 128)
+RESNET_WIDTHS = (32, 64, 128)
+REDGREEN_PADDING = {"valid": (0, "zeros"), "same": (1, "zeros"), "full": (2, "zeros"),
+                    "circular": (2, "circular")}
+REDGREEN_LAYERS = ((3, 32, 1), (32, 32, 2), (32, 64, 2), (64, 64, 2))
+
+
+def register(name: str) -> Callable[[Builder], Builder]:
+    """Decorator: register ``builder(num_classes, canvas) -> nn.Module`` under ``name``."""
+    def add(builder: Builder) -> Builder:
+        if name in ARCHITECTURES:
+            raise ValueError(f"architecture {name!r} is already registered; pick another name")
+        ARCHITECTURES[name] = builder
+        return builder
+    return add
+
+
+def list_architectures() -> tuple[str, ...]:
+    """The registered architecture names, sorted."""
+    return tuple(sorted(ARCHITECTURES))
+
+
+def get_builder(name: str) -> Builder:
+    """The builder registered as ``name``; an unknown name gets the valid ones and a "did you mean"."""
+    if name not in ARCHITECTURES:
+        close = difflib.get_close_matches(name, ARCHITECTURES, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise ValueError(f"unknown architecture {name!r}; {hint}choose one of {', '.join(list_architectures())}")
+    return ARCHITECTURES[name]
+
+
+def create_model(name: str, num_classes: int, canvas: int, *, seed: int) -> nn.Module:
+    """Build architecture ``name`` for ``num_classes`` classes on ``canvas``×``canvas`` images.
+
+    The initial weights are a pure function of ``seed``: PyTorch's layer constructors draw from the
+    global generator, so the construction runs under ``fork_rng`` with that generator seeded, and
+    the caller's random state is left as it was.
+    """
+    builder = get_builder(name)
+    if not isinstance(num_classes, int) or num_classes < 2:
+        raise ValueError(f"bad number of classes {num_classes!r}; a classifier needs at least 2")
+    if not isinstance(canvas, int) or canvas < 1:
+        raise ValueError(f"bad canvas {canvas!r}; the canvas side is a positive number of pixels")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = builder(num_classes, canvas)
+    model.architecture = name
+    return model
+
+
+def _require_canvas(name: str, canvas: int, smallest: int) -> None:
+    if canvas < smallest:
+        raise ValueError(f"{name} needs a canvas of at least {smallest} pixels, got {canvas}; "
+                         f"use a larger canvas or another architecture")
+
+
+class BlurPool(nn.Module):
+    """Anti-aliased downsampling by 2 (Zhang 2019): a fixed depthwise [1,2,1]⊗[1,2,1]/16 blur, stride 2."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        taps = torch.tensor([1.0, 2.0, 1.0])
+        kernel = torch.outer(taps, taps) / 16
+        # A constant, not a weight: not trained and not stored in weight files.
+        self.register_buffer("kernel", kernel.expand(channels, 1, 3, 3).clone(), persistent=False)
+        self.pad = nn.ReflectionPad2d(1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.conv2d(self.pad(x), self.kernel.to(x.dtype), stride=2, groups=x.shape[1])
+
+
+def _downsample(channels: int, anti_aliased: bool) -> nn.Module:
+    if anti_aliased:
+        return nn.Sequential(nn.MaxPool2d(2, stride=1), BlurPool(channels))
+    return nn.MaxPool2d(2)
+
+
+class ConvStack(nn.Module):
+    """Three 3×3 convolutions (16-32-64) with batch norm and ReLU, each downsampling by 2.
+
+    Batch norm makes these small networks learn the suite in a few CPU-minutes; the widths keep
+    a training epoch of the ``small`` size to seconds.
+
+    Shared by ``cnn-flatten``, ``cnn-gap``, ``cnn-blurpool`` and ``coordconv`` so that they differ
+    only in what the comparison is about.
+    """
+
+    def __init__(self, in_channels: int = 3, *, anti_aliased: bool = False):
+        super().__init__()
+        layers: list[nn.Module] = []
+        for width in STACK_WIDTHS:
+            layers += [nn.Conv2d(in_channels, width, 3, padding=1, bias=False),
+                       nn.BatchNorm2d(width), nn.ReLU(inplace=True), _downsample(width, anti_aliased)]
+            in_channels = width
+        self.layers = nn.Sequential(*layers)
+        self.out_channels = in_channels
+
+    @staticmethod
+    def out_side(canvas: int) -> int:
+        """Side of the output feature map for a ``canvas``-pixel input."""
+        for _ in STACK_WIDTHS:
+            canvas //= 2
+        return canvas
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers(x)
+
+
+def _gap_head(channels: int, num_classes: int) -> nn.Sequential:
+    return nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, num_classes))
+
+
+class AddCoords(nn.Module):
+    """Append two channels holding each pixel's column and row, scaled to [-1, 1] (CoordConv)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, _, h, w = x.shape
+        rows = torch.linspace(-1, 1, h, device=x.device, dtype=x.dtype).view(1, 1, h, 1).expand(n, 1, h, w)
+        cols = torch.linspace(-1, 1, w, device=x.device, dtype=x.dtype).view(1, 1, 1, w).expand(n, 1, h, w)
+        return torch.cat([x, cols, rows], dim=1)
+
+
+@register("mlp")
+def mlp(num_classes: int, canvas: int) -> nn.Module:
+    """Two hidden layers over the flattened pixels."""
+    layers: list[nn.Module] = [nn.Flatten()]
+    width = 3 * canvas * canvas
+    for hidden in MLP_WIDTHS:
+        layers += [nn.Linear(width, hidden), nn.ReLU(inplace=True)]
+        width = hidden
+    return nn.Sequential(*layers, nn.Linear(width, num_classes))
+
+
+@register("cnn-flatten")
+def cnn_flatten(num_classes: int, canvas: int) -> nn.Module:
+    """``ConvStack`` read out by a linear layer over the whole flattened feature map."""
+    _require_canvas("cnn-flatten", canvas, 2 ** len(STACK_WIDTHS))
+    stack = ConvStack()
+    features = stack.out_channels * ConvStack.out_side(canvas) ** 2
+    return nn.Sequential(stack, nn.Flatten(), nn.Linear(features, num_classes))
+
+
+@register("cnn-gap")
+def cnn_gap(num_classes: int, canvas: int) -> nn.Module:
+    """``ConvStack`` read out after global average pooling."""
+    _require_canvas("cnn-gap", canvas, 2 ** len(STACK_WIDTHS))
+    stack = ConvStack()
+    return nn.Sequential(stack, _gap_head(stack.out_channels, num_classes))
+
+
+@register("cnn-blurpool")
+def cnn_blurpool(num_classes: int, canvas: int) -> nn.Module:
+    """``ConvStack`` with anti-aliased downsampling, GAP head."""
+    # Reflection padding before each blur needs a feature map of at least 2 pixels.
+    _require_canvas("cnn-blurpool", canvas, 2 ** (len(STACK_WIDTHS) + 1))
+    stack = ConvStack(anti_aliased=True)
+    return nn.Sequential(stack, _gap_head(stack.out_channels, num_classes))
+
+
+@register("coordconv")
+def coordconv(num_classes: int, canvas: int) -> nn.Module:
+    """``ConvStack`` over the image plus two coordinate channels, GAP head."""
+    _require_canvas("coordconv", canvas, 2 ** len(STACK_WIDTHS))
+    stack = ConvStack(in_channels=5)
+    return nn.Sequential(AddCoords(), stack, _gap_head(stack.out_channels, num_classes))
+
+
+class BasicBlock(nn.Module):
+    """Two 3×3 conv-BN layers with an identity (or 1×1 projection) shortcut (He et al. 2016)."""
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(out_channels)
+        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(out_channels)
+        self.shortcut = nn.Identity()
+        if stride != 1 or in_channels != out_channels:
+            self.shortcut = nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False),
+                                          nn.BatchNorm2d(out_channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = torch.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return torch.relu(out + self.shortcut(x))
+
+
+@register("resnet-small")
+def resnet_small(num_classes: int, canvas: int) -> nn.Module:
+    """A stride-2 stem and three BasicBlocks (32, 64, 128 channels; the last two stride 2), GAP head."""
+    _require_canvas("resnet-small", canvas, 8)
+    stem = nn.Sequential(nn.Conv2d(3, RESNET_WIDTHS[0], 3, stride=2, padding=1, bias=False),
+                         nn.BatchNorm2d(RESNET_WIDTHS[0]), nn.ReLU(inplace=True))
+    blocks = [BasicBlock(RESNET_WIDTHS[0], RESNET_WIDTHS[0], 1)]
+    blocks += [BasicBlock(a, b, 2) for a, b in zip(RESNET_WIDTHS, RESNET_WIDTHS[1:])]
+    return nn.Sequential(stem, *blocks, _gap_head(RESNET_WIDTHS[-1], num_classes))
+
+
+class GlobalMaxPool(nn.Module):
+    """The maximum of each channel over all positions: N×C×H×W -> N×C."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.amax(x, dim=(2, 3))
+
+
+def redgreen_side(canvas: int, padding: str) -> int:
+    """Side of the Red-Green network's last feature map for a ``canvas``-pixel input."""
+    pad, _ = REDGREEN_PADDING[padding]
+    side = canvas
+    for _, _, stride in REDGREEN_LAYERS:
+        side = math.floor((side + 2 * pad - 3) / stride) + 1
+    return side
+
+
+def _redgreen(padding: str) -> Builder:
+    pad, mode = REDGREEN_PADDING[padding]
+    name = f"redgreen-{padding}"
+
+    def build(num_classes: int, canvas: int) -> nn.Module:
+        smallest = next(c for c in range(1, 64) if redgreen_side(c, padding) >= 1)
+        _require_canvas(name, canvas, smallest)
+        layers: list[nn.Module] = []
+        for in_channels, out_channels, stride in REDGREEN_LAYERS:
+            # Bias-free, as in the paper: a black input stays exactly zero through every layer.
+            layers += [nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=pad,
+                                 padding_mode=mode, bias=False), nn.ReLU(inplace=True)]
+        return nn.Sequential(*layers, GlobalMaxPool(), nn.Linear(REDGREEN_LAYERS[-1][1], num_classes))
+
+    build.__doc__ = f"Kayhan & van Gemert's Red-Green network with {padding} padding ({pad}, {mode})."
+    return build
+
+
+register("redgreen-valid")(_redgreen("valid"))
+register("redgreen-same")(_redgreen("same"))
+register("redgreen-full")(_redgreen("full"))
+register("redgreen-circular")(_redgreen("circular"))

@@ -1,0 +1,190 @@
+"""The baseline registry: every architecture builds, runs and trains; each family has its defining trait."""
+
+import pytest
+import torch
+from torch import nn
+
+from evaluation import architectures
+from evaluation.architectures import (AddCoords, BlurPool, ConvStack, create_model, list_architectures,
+                                      register)
+
+NAMES = list_architectures()
+CLASSES = 3
+
+
+def _conv_layers(model: nn.Module) -> list[nn.Conv2d]:
+    return [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+
+
+def test_registry_holds_exactly_the_issue_names():
+    assert set(NAMES) == {"mlp", "cnn-flatten", "cnn-gap", "cnn-blurpool", "coordconv", "resnet-small",
+                          "redgreen-valid", "redgreen-same", "redgreen-full", "redgreen-circular"}
+
+
+@pytest.mark.parametrize("canvas", [32, 64])
+@pytest.mark.parametrize("name", NAMES)
+def test_every_architecture_builds_runs_and_passes_gradients(name, canvas):
+    model = create_model(name, CLASSES, canvas, seed=0)
+    assert model.architecture == name
+    assert sum(p.numel() for p in model.parameters()) > 0
+    images = torch.rand(4, 3, canvas, canvas, generator=torch.Generator().manual_seed(1))
+    logits = model(images)
+    assert logits.shape == (4, CLASSES)
+    assert torch.isfinite(logits).all()
+    nn.functional.cross_entropy(logits, torch.tensor([0, 1, 2, 0])).backward()
+    for key, parameter in model.named_parameters():
+        assert parameter.grad is not None, key
+        assert torch.isfinite(parameter.grad).all(), key
+    first = next(p for p in model.parameters() if p.ndim > 1)
+    assert first.grad.abs().sum() > 0, "no gradient reaches the first layer"
+
+
+@pytest.mark.parametrize("name", ["cnn-gap", "resnet-small", "redgreen-circular", "cnn-blurpool"])
+def test_large_canvas(name):
+    model = create_model(name, CLASSES, 224, seed=0).eval()
+    with torch.no_grad():
+        assert model(torch.rand(2, 3, 224, 224)).shape == (2, CLASSES)
+
+
+def test_initial_weights_are_a_function_of_the_seed_and_leave_global_state_alone():
+    before = torch.random.get_rng_state()
+    a = create_model("cnn-gap", CLASSES, 64, seed=7).state_dict()
+    b = create_model("cnn-gap", CLASSES, 64, seed=7).state_dict()
+    c = create_model("cnn-gap", CLASSES, 64, seed=8).state_dict()
+    assert torch.equal(torch.random.get_rng_state(), before)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not all(torch.equal(a[k], c[k]) for k in a)
+
+
+def test_unknown_name_suggests_the_closest_and_lists_all():
+    with pytest.raises(ValueError, match=r"did you mean 'cnn-gap'.*cnn-blurpool.*redgreen-valid") as error:
+        create_model("cnn_gap", CLASSES, 64, seed=0)
+    assert "\n" not in str(error.value)
+
+
+def test_duplicate_registration_refused(monkeypatch):
+    monkeypatch.setattr(architectures, "ARCHITECTURES", dict(architectures.ARCHITECTURES))
+    with pytest.raises(ValueError, match="already registered"):
+        register("mlp")(lambda num_classes, canvas: nn.Linear(1, 1))
+    register("tiny-linear")(lambda num_classes, canvas: nn.Sequential(nn.Flatten(), nn.Linear(3 * canvas ** 2, num_classes)))
+    assert "tiny-linear" in list_architectures()
+    assert create_model("tiny-linear", 2, 8, seed=0).architecture == "tiny-linear"
+
+
+@pytest.mark.parametrize(("name", "canvas", "classes"), [("cnn-gap", 4, 2), ("redgreen-valid", 16, 2),
+                                                         ("cnn-blurpool", 8, 2), ("mlp", 32, 1)])
+def test_impossible_settings_refused(name, canvas, classes):
+    with pytest.raises(ValueError):
+        create_model(name, classes, canvas, seed=0)
+
+
+def test_flatten_and_gap_share_the_conv_stack_and_differ_in_the_head():
+    flatten = create_model("cnn-flatten", CLASSES, 64, seed=0)
+    gap = create_model("cnn-gap", CLASSES, 64, seed=0)
+    assert isinstance(flatten[0], ConvStack) and isinstance(gap[0], ConvStack)
+    assert [c.weight.shape for c in _conv_layers(flatten)] == [c.weight.shape for c in _conv_layers(gap)]
+    # Same seed, same stack built first: identical convolution weights.
+    assert all(torch.equal(a.weight, b.weight) for a, b in zip(_conv_layers(flatten), _conv_layers(gap)))
+    flatten_head = [m for m in flatten.modules() if isinstance(m, nn.Linear)]
+    gap_head = [m for m in gap.modules() if isinstance(m, nn.Linear)]
+    # Three 2× downsamplings of 64 leave 8×8 positions of 64 channels.
+    assert flatten_head[0].in_features == 64 * 8 * 8
+    assert gap_head[0].in_features == 64
+
+
+def test_gap_ignores_where_a_feature_fires_but_flatten_does_not():
+    gap = create_model("cnn-gap", CLASSES, 64, seed=0).eval()
+    flatten = create_model("cnn-flatten", CLASSES, 64, seed=0).eval()
+    features = torch.zeros(1, 64, 8, 8)
+    moved = features.clone()
+    features[0, :, 1, 1] = 1.0
+    moved[0, :, 5, 6] = 1.0
+    with torch.no_grad():
+        assert torch.allclose(gap[1](features), gap[1](moved))
+        assert not torch.allclose(flatten[2](flatten[1](features)), flatten[2](flatten[1](moved)))
+
+
+def test_blurpool_is_a_fixed_binomial_filter():
+    blur = BlurPool(4)
+    expected = torch.tensor([[1, 2, 1], [2, 4, 2], [1, 2, 1]], dtype=torch.float32) / 16
+    assert blur.kernel.shape == (4, 1, 3, 3)
+    assert all(torch.equal(blur.kernel[c, 0], expected) for c in range(4))
+    assert list(blur.parameters()) == [] and "kernel" not in blur.state_dict()
+    constant = torch.full((1, 4, 10, 10), 0.3)
+    out = blur(constant)
+    assert out.shape == (1, 4, 5, 5)
+    assert torch.allclose(out, torch.full_like(out, 0.3))
+    # A one-pixel impulse spreads over its neighbours instead of surviving or vanishing by parity.
+    impulse = torch.zeros(1, 4, 10, 10)
+    impulse[..., 4, 4] = 1.0
+    assert blur(impulse)[0, 0, 2, 2] == pytest.approx(4 / 16)
+
+
+def test_blurpool_model_uses_stride_one_max_pool_then_blur():
+    model = create_model("cnn-blurpool", CLASSES, 64, seed=0)
+    pools = [m for m in model.modules() if isinstance(m, nn.MaxPool2d)]
+    assert len(pools) == 3 and all(p.stride == 1 for p in pools)
+    assert len([m for m in model.modules() if isinstance(m, BlurPool)]) == 3
+
+
+def test_coordconv_appends_coordinate_channels():
+    model = create_model("coordconv", CLASSES, 32, seed=0)
+    assert _conv_layers(model)[0].in_channels == 5
+    out = AddCoords()(torch.zeros(2, 3, 4, 5))
+    assert out.shape == (2, 5, 4, 5)
+    assert torch.allclose(out[0, 3, 0], torch.tensor([-1.0, -0.5, 0.0, 0.5, 1.0]))
+    assert torch.allclose(out[0, 4, :, 0], torch.tensor([-1.0, -1 / 3, 1 / 3, 1.0]))
+
+
+REDGREEN = ["redgreen-valid", "redgreen-same", "redgreen-full", "redgreen-circular"]
+
+
+@pytest.mark.parametrize("name", REDGREEN)
+def test_redgreen_is_the_paper_network(name):
+    model = create_model(name, 2, 32, seed=0)
+    convs = _conv_layers(model)
+    assert [(c.in_channels, c.out_channels, c.stride[0], c.kernel_size) for c in convs] == [
+        (3, 32, 1, (3, 3)), (32, 32, 2, (3, 3)), (32, 64, 2, (3, 3)), (64, 64, 2, (3, 3))]
+    assert all(c.bias is None for c in convs)
+    linear = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in linear] == [(64, 2)]
+    # Bias-free convolutions map a black image to all-zero features, so only the head's bias is left.
+    with torch.no_grad():
+        assert torch.equal(model(torch.zeros(1, 3, 32, 32))[0], linear[0].bias)
+
+
+def test_redgreen_global_max_pooling():
+    model = create_model("redgreen-same", 2, 32, seed=0).eval()
+    images = torch.rand(2, 3, 32, 32)
+    with torch.no_grad():
+        features = model[:-2](images)
+        assert torch.equal(model[-2](features), features.flatten(2).max(dim=2).values)
+
+
+@pytest.mark.parametrize(("name", "padding", "mode", "side"), [
+    # Output sides by hand, floor((n + 2p - 3) / s) + 1 over strides 1, 2, 2, 2 from 32:
+    ("redgreen-valid", 0, "zeros", 2),      # 30, 14, 6, 2
+    ("redgreen-same", 1, "zeros", 4),       # 32, 16, 8, 4
+    ("redgreen-full", 2, "zeros", 6),       # 34, 18, 10, 6
+    ("redgreen-circular", 2, "circular", 6),
+])
+def test_redgreen_paddings(name, padding, mode, side):
+    model = create_model(name, 2, 32, seed=0)
+    assert all(c.padding == (padding, padding) and c.padding_mode == mode for c in _conv_layers(model))
+    with torch.no_grad():
+        assert model[:-2](torch.rand(1, 3, 32, 32)).shape == (1, 64, side, side)
+
+
+def test_circular_padding_sees_no_border():
+    """A box next to the border is seen the same as one wrapped around it, with zero padding not."""
+    circular = create_model("redgreen-circular", 2, 32, seed=0).eval()
+    full = create_model("redgreen-full", 2, 32, seed=0).eval()
+    image = torch.zeros(1, 3, 32, 32)
+    image[0, 0, 10:14, 0:4] = 1.0
+    wrapped = torch.roll(image, shifts=-2, dims=3)
+    with torch.no_grad():
+        first_circular = circular[0](image), circular[0](wrapped)
+        first_full = full[0](image), full[0](wrapped)
+    # One stride-1 layer: circular padding is exactly equivariant to circular shifts.
+    assert torch.allclose(torch.roll(first_circular[0][..., 1:-1], -2, dims=3), first_circular[1][..., 1:-1])
+    assert not torch.allclose(torch.roll(first_full[0][..., 1:-1], -2, dims=3), first_full[1][..., 1:-1])

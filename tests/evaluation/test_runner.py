@@ -1,0 +1,283 @@
+"""Running models over dataset splits, and building them from user code and safetensors weights."""
+
+import io
+import textwrap
+
+import datasets
+import numpy as np
+import pyarrow as pa
+import pytest
+import torch
+from PIL import Image
+from safetensors.torch import save_file
+from torch import nn
+
+from evaluation.architectures import create_model
+from evaluation.loading import build_model, count_parameters, load_factory, load_weights, save_weights
+from evaluation.runner import decode_images, decode_split, predict, resolve_device
+from evaluation.training import TrainConfig, train
+
+CPU = torch.device("cpu")
+
+
+def _manual(model: nn.Module, dataset: datasets.Dataset) -> tuple[np.ndarray, np.ndarray]:
+    """The plain way: decode each image through ``datasets``, run it alone, softmax."""
+    model.eval()
+    probabilities = []
+    with torch.no_grad():
+        for row in dataset:
+            pixels = torch.from_numpy(np.array(row["image"].convert("RGB"))).permute(2, 0, 1).float() / 255
+            probabilities.append(torch.softmax(model(pixels[None]), dim=1)[0].numpy())
+    probabilities = np.stack(probabilities)
+    return probabilities.argmax(axis=1), probabilities
+
+
+# Devices
+
+def test_resolve_device(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto") == CPU
+    assert resolve_device("cpu") == CPU
+    with pytest.raises(ValueError, match="no CUDA"):
+        resolve_device("cuda")
+    with pytest.raises(ValueError, match=r"auto\|cpu\|cuda"):
+        resolve_device("gpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve_device("auto") == torch.device("cuda")
+
+
+# Predicting
+
+@pytest.mark.parametrize("num_workers", [0, 2])
+def test_predict_equals_a_plain_loop_in_dataset_order(image_splits, num_workers):
+    split = image_splits["test_id"]
+    model = create_model("cnn-gap", 2, 32, seed=3)
+    expected_predictions, expected_probabilities = _manual(model, split)
+    # A batch size that leaves a short last batch.
+    predictions, probabilities = predict(model, split, device=CPU, batch_size=40, num_workers=num_workers,
+                                         progress=False)
+    assert predictions.dtype == np.int64 and probabilities.dtype == np.float32
+    assert probabilities.shape == (len(split), 2)
+    np.testing.assert_array_equal(predictions, expected_predictions)
+    np.testing.assert_allclose(probabilities, expected_probabilities, atol=1e-6, rtol=0)
+
+
+def test_predict_follows_a_reordered_split(image_splits):
+    split = image_splits["test_id"]
+    model = create_model("cnn-flatten", 2, 32, seed=0)
+    _, probabilities = predict(model, split, device=CPU, batch_size=32, num_workers=0, progress=False)
+    order = np.random.default_rng(0).permutation(len(split))
+    _, shuffled = predict(model, split.select(order), device=CPU, batch_size=32, num_workers=0, progress=False)
+    np.testing.assert_allclose(shuffled, probabilities[order], atol=1e-6, rtol=0)
+
+
+def test_memory_layout_does_not_change_results(image_splits):
+    split = image_splits["test_id"]
+    model = create_model("resnet-small", 2, 32, seed=0)
+    _, channels_last = predict(model, split, device=CPU, channels_last=True, num_workers=0, progress=False)
+    _, contiguous = predict(model, split, device=CPU, channels_last=False, num_workers=0, progress=False)
+    np.testing.assert_allclose(channels_last, contiguous, atol=1e-5, rtol=0)
+
+
+def test_predict_puts_the_model_in_eval_mode(image_splits):
+    model = create_model("resnet-small", 2, 32, seed=0).train()
+    predict(model, image_splits["test_id"].select(range(8)), device=CPU, num_workers=0, progress=False)
+    assert not model.training
+
+
+def test_predict_refuses_a_model_that_returns_no_logits(image_splits):
+    model = nn.Sequential(nn.Flatten(start_dim=0))
+    with pytest.raises(ValueError, match="logits of shape"):
+        predict(model, image_splits["test_id"], device=CPU, num_workers=0, progress=False)
+
+
+def test_predict_refuses_empty_and_imageless_splits(image_splits):
+    model = create_model("mlp", 2, 32, seed=0)
+    with pytest.raises(ValueError, match="empty"):
+        predict(model, image_splits["test_id"].select([]), device=CPU, progress=False)
+    with pytest.raises(ValueError, match="no 'image' column"):
+        predict(model, image_splits["test_id"].remove_columns("image"), device=CPU, progress=False)
+
+
+def _png(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _image_table(*images: np.ndarray) -> pa.Table:
+    return pa.table({"image": [{"bytes": _png(image), "path": None} for image in images]})
+
+
+def test_decode_converts_grey_to_rgb_and_refuses_mixed_sizes():
+    grey = np.arange(64, dtype=np.uint8).reshape(8, 8)
+    decoded = decode_images(_image_table(grey, grey))
+    assert decoded.shape == (2, 8, 8, 3)
+    assert all(np.array_equal(decoded[0, :, :, c], grey) for c in range(3))
+    with pytest.raises(ValueError, match="differ in size"):
+        decode_images(_image_table(np.zeros((8, 8, 3), np.uint8), np.zeros((9, 8, 3), np.uint8)))
+
+
+def test_decode_split_matches_datasets_own_decoding(image_splits):
+    split = image_splits["validation"]
+    decoded = decode_split(split, batch_size=50, num_workers=0)
+    expected = np.stack([np.asarray(image) for image in split["image"]])
+    assert decoded.dtype == torch.uint8
+    np.testing.assert_array_equal(decoded.numpy(), expected)
+
+
+@pytest.mark.gpu
+def test_cuda_bf16_channels_last_agrees_with_cpu(image_splits):
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA GPU")
+    split = image_splits["test_id"]
+    model = create_model("cnn-flatten", 2, 32, seed=0)
+    # A trained model, so that agreement is not decided by near-ties of random logits.
+    train(model, image_splits["train"], image_splits["validation"], TrainConfig(epochs=2, batch_size=32),
+          device=CPU, progress=False)
+    on_cpu, _ = predict(model, split, device=CPU, num_workers=0, progress=False)
+    on_gpu, probabilities = predict(model, split, device=torch.device("cuda"), bf16=True, channels_last=True,
+                                    num_workers=2, progress=False)
+    assert next(model.parameters()).device.type == "cuda"
+    assert np.isfinite(probabilities).all()
+    assert (on_gpu == on_cpu).mean() >= 0.95
+
+
+# Loading models and weights
+
+MODEL_FILE = """
+import torch
+from torch import nn
+
+def both(num_classes, canvas):
+    return nn.Sequential(nn.Flatten(), nn.Linear(3 * canvas * canvas, num_classes))
+
+def classes_only(num_classes=2):
+    return nn.Sequential(nn.Flatten(), nn.LazyLinear(num_classes))
+
+def anything(**options):
+    return nn.Linear(options["canvas"], options["num_classes"])
+
+def plain():
+    return nn.Linear(2, 2)
+
+def not_a_model(num_classes):
+    return "model"
+
+def broken():
+    raise RuntimeError("weights server\\nunreachable")
+
+NUMBER = 3
+"""
+
+
+@pytest.fixture
+def model_file(tmp_path):
+    path = tmp_path / "models.py"
+    path.write_text(textwrap.dedent(MODEL_FILE))
+    return path
+
+
+def _one_line_error(call) -> str:
+    with pytest.raises(ValueError) as error:
+        call()
+    message = str(error.value)
+    assert "\n" not in message
+    return message
+
+
+def test_factories_get_only_the_arguments_they_take(model_file):
+    assert build_model(f"{model_file}:both", num_classes=4, canvas=8)[1].weight.shape == (4, 3 * 8 * 8)
+    assert build_model(f"{model_file}:classes_only", num_classes=5, canvas=8)[1].out_features == 5
+    assert build_model(f"{model_file}:anything", num_classes=6, canvas=7).weight.shape == (6, 7)
+    assert isinstance(build_model(f"{model_file}:plain", num_classes=6, canvas=7), nn.Linear)
+
+
+def test_factory_file_may_import_its_neighbours(tmp_path):
+    (tmp_path / "helper_layers_for_test.py").write_text("from torch import nn\nWIDTH = 5\n")
+    (tmp_path / "entry.py").write_text("from torch import nn\nimport helper_layers_for_test as h\n"
+                                       "def make():\n    return nn.Linear(h.WIDTH, 2)\n")
+    assert build_model(f"{tmp_path / 'entry.py'}:make", num_classes=2, canvas=8).in_features == 5
+
+
+@pytest.mark.parametrize(("spec", "message"), [
+    ("{file}", "path/to/file.py:function"),
+    ("{file}:", "path/to/file.py:function"),
+    ("{missing}:both", "does not exist"),
+    ("{file}:nothing", "has no 'nothing'; it defines anything, both, broken, classes_only, not_a_model, plain"),
+    ("{file}:NUMBER", "is not callable (it is of type int)"),
+    ("{broken_file}:f", "SyntaxError"),
+    ("{raising_file}:f", "ZeroDivisionError: division by zero"),
+])
+def test_factory_spec_errors_are_one_line(model_file, tmp_path, spec, message):
+    (tmp_path / "syntax.py").write_text("def f(:\n    pass\n")
+    (tmp_path / "raising.py").write_text("1 / 0\n")
+    spec = spec.format(file=model_file, missing=tmp_path / "absent.py", broken_file=tmp_path / "syntax.py",
+                       raising_file=tmp_path / "raising.py")
+    assert message in _one_line_error(lambda: load_factory(spec))
+
+
+def test_factory_results_are_checked(model_file):
+    assert "returned a str" in _one_line_error(lambda: build_model(f"{model_file}:not_a_model", num_classes=2, canvas=8))
+    message = _one_line_error(lambda: build_model(f"{model_file}:broken", num_classes=2, canvas=8))
+    assert "RuntimeError: weights server unreachable" in message
+
+
+def test_weights_round_trip_gives_identical_outputs(tmp_path):
+    model = create_model("resnet-small", 3, 32, seed=1).eval()
+    # Move batch-norm statistics off their initial values so that buffers are tested too.
+    model.train()
+    with torch.no_grad():
+        model(torch.rand(8, 3, 32, 32))
+    model.eval()
+    path = tmp_path / "run" / "model.safetensors"
+    save_weights(model, path)
+    assert [p.name for p in path.parent.iterdir()] == ["model.safetensors"]
+    other = create_model("resnet-small", 3, 32, seed=2).eval()
+    images = torch.rand(4, 3, 32, 32)
+    with torch.no_grad():
+        assert not torch.equal(model(images), other(images))
+        load_weights(other, path)
+        assert torch.equal(model(images), other(images))
+
+
+def test_channels_last_models_save_fine(tmp_path):
+    model = create_model("cnn-gap", 2, 32, seed=0).to(memory_format=torch.channels_last)
+    save_weights(model, tmp_path / "m.safetensors")
+    fresh = create_model("cnn-gap", 2, 32, seed=5)
+    load_weights(fresh, tmp_path / "m.safetensors")
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), fresh.state_dict().values()))
+
+
+@pytest.mark.parametrize("name", ["model.pt", "model.pth", "model.bin"])
+def test_pickle_formats_refused(tmp_path, name):
+    model = create_model("mlp", 2, 8, seed=0)
+    torch.save(model.state_dict(), tmp_path / name)
+    assert "only safetensors" in _one_line_error(lambda: load_weights(model, tmp_path / name))
+
+
+def test_missing_and_corrupt_weight_files_refused(tmp_path):
+    model = create_model("mlp", 2, 8, seed=0)
+    assert "does not exist" in _one_line_error(lambda: load_weights(model, tmp_path / "none.safetensors"))
+    (tmp_path / "bad.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json")
+    assert "not a readable safetensors" in _one_line_error(lambda: load_weights(model, tmp_path / "bad.safetensors"))
+
+
+def test_mismatched_weights_refused(tmp_path):
+    gap = create_model("cnn-gap", 2, 32, seed=0)
+    flatten = create_model("cnn-flatten", 2, 32, seed=0)
+    save_weights(flatten, tmp_path / "flatten.safetensors")
+    message = _one_line_error(lambda: load_weights(gap, tmp_path / "flatten.safetensors"))
+    assert "missing (1.2.bias, 1.2.weight)" in message
+    assert "unexpected (2.bias, 2.weight)" in message
+    wrong_shape = {k: v for k, v in gap.state_dict().items()}
+    wrong_shape["1.2.weight"] = torch.zeros(5, 64)
+    save_file(wrong_shape, tmp_path / "shape.safetensors")
+    assert "1.2.weight (5, 64) vs (2, 64)" in _one_line_error(lambda: load_weights(gap, tmp_path / "shape.safetensors"))
+
+
+def test_count_parameters():
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2, bias=False))
+    assert count_parameters(model) == 3 * 4 + 4 + 4 * 2
+    shared = nn.Linear(2, 2)
+    assert count_parameters(nn.Sequential(shared, shared)) == 6

@@ -1,0 +1,96 @@
+"""Training the baselines: it learns, it selects on validation, it stops early, it is reproducible."""
+
+import datasets
+import numpy as np
+import pytest
+import torch
+
+from evaluation.architectures import create_model
+from evaluation.runner import predict
+from evaluation.training import TrainConfig, default_config, train
+
+CPU = torch.device("cpu")
+
+
+def _same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:
+    first, second = a.state_dict(), b.state_dict()
+    return first.keys() == second.keys() and all(torch.equal(first[k], second[k]) for k in first)
+
+
+def test_same_seed_gives_bitwise_identical_weights(image_splits):
+    small = image_splits["train"].select(range(96))
+    validation = image_splits["validation"].select(range(32))
+    runs = []
+    for seed in (4, 4, 5):
+        model = create_model("cnn-gap", 2, 32, seed=0)
+        train(model, small, validation, TrainConfig(epochs=1, batch_size=16, seed=seed), device=CPU, progress=False)
+        runs.append(model)
+    assert _same_weights(runs[0], runs[1])
+    # Another shuffling seed visits the images in another order: other weights.
+    assert not _same_weights(runs[0], runs[2])
+
+
+def test_learns_an_easy_task_and_keeps_the_best_validation_epoch(image_splits):
+    model = create_model("cnn-flatten", 2, 32, seed=0)
+    result = train(model, image_splits["train"], image_splits["validation"], TrainConfig(epochs=4, batch_size=32),
+                   device=CPU, progress=False)
+    history = result["history"]
+    assert [r["epoch"] for r in history] == [1, 2, 3, 4]
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
+    assert result["best_val_accuracy"] > 0.9
+    best = min(history, key=lambda r: r["val_loss"])
+    assert result["best_epoch"] == best["epoch"]
+    # The kept weights are that epoch's: recompute its validation loss and accuracy independently.
+    validation = image_splits["validation"]
+    labels = np.array(validation["label"])
+    predictions, probabilities = predict(model, validation, device=CPU, num_workers=0, progress=False)
+    assert -np.log(probabilities[np.arange(len(labels)), labels]).mean() == pytest.approx(best["val_loss"], rel=1e-4)
+    assert (predictions == labels).mean() == pytest.approx(best["val_accuracy"])
+    test = image_splits["test_id"]
+    test_predictions, _ = predict(model, test, device=CPU, num_workers=0, progress=False)
+    assert (test_predictions == np.array(test["label"])).mean() > 0.9
+
+
+def test_stops_when_validation_loss_stops_improving(image_splits):
+    model = create_model("mlp", 2, 32, seed=0)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    # A step too small to change any float32 weight: the validation loss never improves after epoch 1.
+    config = TrainConfig(epochs=10, batch_size=64, lr=1e-30, patience=2)
+    result = train(model, image_splits["train"].select(range(128)), image_splits["validation"], config,
+                   device=CPU, progress=False)
+    assert [r["epoch"] for r in result["history"]] == [1, 2, 3]
+    assert result["stopped_early"] and result["best_epoch"] == 1
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert result["config"]["patience"] == 2
+
+
+def test_default_configs():
+    redgreen = default_config("redgreen-full")
+    assert (redgreen.optimizer, redgreen.lr, redgreen.batch_size, redgreen.epochs) == ("adadelta", 1.0, 200, 50)
+    assert redgreen.patience is not None
+    gap = default_config("cnn-gap")
+    assert (gap.optimizer, gap.lr) == ("adam", 1e-3)
+    with pytest.raises(ValueError, match="did you mean 'resnet-small'"):
+        default_config("resnet_small")
+
+
+@pytest.mark.parametrize("options", [{"optimizer": "sgd"}, {"epochs": 0}, {"batch_size": 0}, {"lr": 0.0},
+                                     {"patience": 0}, {"weight_decay": -1.0}])
+def test_bad_configs_refused(options):
+    with pytest.raises(ValueError):
+        TrainConfig(**options)
+
+
+def test_withheld_labels_refused(image_splits):
+    train_split = image_splits["train"].select(range(8))
+    withheld = train_split.cast_column("label", datasets.Value("int64")).map(lambda row: {"label": -1})
+    model = create_model("mlp", 2, 32, seed=0)
+    with pytest.raises(ValueError, match="withheld"):
+        train(model, withheld, image_splits["validation"], TrainConfig(epochs=1), device=CPU, progress=False)
+
+
+def test_model_with_too_few_outputs_refused(image_splits):
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 32 * 32, 1))
+    with pytest.raises(ValueError, match="num_classes=2"):
+        train(model, image_splits["train"].select(range(8)), image_splits["validation"].select(range(8)),
+              TrainConfig(epochs=1), device=CPU, progress=False)
