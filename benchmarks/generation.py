@@ -1,6 +1,7 @@
 """Generation throughput and memory: `elsewhere generate` against a plain reference, in one run.
 
-The reference is written the way a user would write it: draw each 64×64 image with PIL (polygon on
+The workload is the cluttered protocol (noisy background, distractors), so that both sides
+encode noisy PNGs. The reference is written the way a user would write it: draw each 64×64 image with PIL (polygon on
 a 4× supersampled canvas over a noisy background, then a box-filter resize), yield rows from a
 generator into ``datasets.Dataset.from_generator``, and write parquet. Both produce the same
 number of images of the same kind. Memory: peak resident memory of the generator at one protocol's
@@ -19,7 +20,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-PROTOCOL = "location-halves"
+PROTOCOL = "location-halves-clutter"
 
 
 def reference(out: Path, count: int) -> None:

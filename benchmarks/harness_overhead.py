@@ -9,7 +9,7 @@ Target: end-to-end ≥ 85% of bare on CPU. The dataset is the real generator's `
 ``--data`` names one. Each figure is the best of ``--repeats`` interleaved runs, so that a busy,
 shared machine disturbs both alike.
 
-    python benchmarks/harness_overhead.py [--data DIR] [--split train] [--repeats 3] [--num-workers N]
+    python benchmarks/harness_overhead.py [--data DIR] [--split train] [--repeats 3] [--num-workers N ...]
 """
 
 from __future__ import annotations
@@ -53,18 +53,20 @@ def end_to_end(model: torch.nn.Module, split: datasets.Dataset, device: torch.de
     return len(split) / (time.perf_counter() - start)
 
 
-def measure(split: datasets.Dataset, device: torch.device, repeats: int, num_workers: int | None) -> dict:
+def measure(split: datasets.Dataset, device: torch.device, repeats: int,
+            workers: tuple[int | None, ...]) -> dict:
     canvas = split[0]["image"].width
     model = create_model(ARCHITECTURE, split.features["label"].num_classes, canvas, seed=0)
     bf16 = device.type == "cuda"
     # Warm up predict's settings on the model (eval, device, channels-last), so both runs share them.
     predict(model, split.select(range(BATCH)), device=device, batch_size=BATCH, num_workers=0, progress=False)
     images = to_float(decode_split(split).to(device), device, channels_last=True)
-    bare, e2e = [], []
+    bare, e2e = [], {w: [] for w in workers}
     for _ in range(repeats):
         bare.append(bare_forward(model, images, device, bf16))
-        e2e.append(end_to_end(model, split, device, num_workers))
-    return {"bare": max(bare), "end_to_end": max(e2e), "ratio": max(e2e) / max(bare)}
+        for w in workers:
+            e2e[w].append(end_to_end(model, split, device, w))
+    return {"bare": max(bare), "end_to_end": {w: max(v) for w, v in e2e.items()}}
 
 
 def main() -> None:
@@ -72,8 +74,10 @@ def main() -> None:
     parser.add_argument("--data", default=None, help="dataset folder (default: generate one)")
     parser.add_argument("--split", default="train", help="split to run over (default: train, 4000 images)")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--num-workers", type=int, default=None, help="default: predict's own")
+    parser.add_argument("--num-workers", type=int, action="append", default=None,
+                        help="workers to try (repeatable; default: 0 and predict's own choice)")
     args = parser.parse_args()
+    workers = tuple(args.num_workers) if args.num_workers else (0, None)
     with tempfile.TemporaryDirectory() as scratch:
         folder = args.data
         if folder is None:
@@ -84,12 +88,16 @@ def main() -> None:
         split = datasets.load_dataset(str(folder), PROTOCOL, split=args.split,
                                       cache_dir=str(Path(scratch) / "cache"))
         print(f"{ARCHITECTURE}, batch {BATCH}, {len(split)} images of {PROTOCOL}/{args.split}, "
-              f"{os.cpu_count()} CPU cores, torch {torch.__version__}, {torch.get_num_threads()} threads")
+              f"{os.cpu_count()} CPU cores, torch {torch.__version__}, {torch.get_num_threads()} threads, "
+              f"best of {args.repeats}")
         devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
         for device in devices:
-            figures = measure(split, device, args.repeats, args.num_workers)
-            print(f"{device.type}: bare forward {figures['bare']:.0f} img/s, end-to-end "
-                  f"{figures['end_to_end']:.0f} img/s, ratio {figures['ratio']:.3f}")
+            figures = measure(split, device, args.repeats, workers)
+            print(f"{device.type}: bare forward {figures['bare']:.0f} img/s")
+            for w, rate in figures["end_to_end"].items():
+                label = "predict's default workers" if w is None else f"{w} workers"
+                print(f"{device.type}: end-to-end, {label}: {rate:.0f} img/s, "
+                      f"ratio {rate / figures['bare']:.3f}")
 
 
 if __name__ == "__main__":

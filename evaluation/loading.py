@@ -27,7 +27,8 @@ FACTORY_ARGUMENTS = ("num_classes", "canvas")
 SHOWN_KEYS = 3
 
 
-def _one_line(error: BaseException) -> str:
+def one_line(error: BaseException) -> str:
+    """An exception as ``Type: message`` on one line."""
     return f"{type(error).__name__}: {' '.join(str(error).split())}"
 
 
@@ -64,7 +65,7 @@ def load_factory(spec: str) -> Callable[..., nn.Module]:
         del sys.modules[module_name]
         if not isinstance(error, Exception):
             raise
-        raise ValueError(f"importing {path} failed with {_one_line(error)}; fix the model file") from error
+        raise ValueError(f"importing {path} failed with {one_line(error)}; fix the model file") from error
     finally:
         sys.path.remove(folder)
     if not hasattr(module, name):
@@ -92,7 +93,7 @@ def build_model(spec: str, *, num_classes: int, canvas: int) -> nn.Module:
     try:
         model = factory(**kwargs)
     except Exception as error:
-        raise ValueError(f"the model factory {spec} failed with {_one_line(error)}; it may take "
+        raise ValueError(f"the model factory {spec} failed with {one_line(error)}; it may take "
                          f"keyword arguments {' and '.join(FACTORY_ARGUMENTS)} and must return a "
                          f"torch.nn.Module") from error
     if not isinstance(model, nn.Module):
@@ -112,7 +113,7 @@ def load_weights(model: nn.Module, path: str | Path) -> None:
     try:
         tensors = load_file(path)
     except (SafetensorError, OSError, ValueError, RuntimeError) as error:
-        raise ValueError(f"weights file {path} is not a readable safetensors file ({_one_line(error)})") from error
+        raise ValueError(f"weights file {path} is not a readable safetensors file ({one_line(error)})") from error
     expected = model.state_dict()
     missing = expected.keys() - tensors.keys()
     unexpected = tensors.keys() - expected.keys()

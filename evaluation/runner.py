@@ -7,10 +7,11 @@ image). The uint8 batch crosses to the device as it is — a quarter of the byte
 and non-blocking on CUDA, and becomes float in [0, 1] there. The NHWC batch permuted to NCHW
 already has the channels-last memory layout, so channels-last costs no copy.
 
-Defaults: ``num_workers`` is ``min(4, os.cpu_count())``, or 0 when the split has fewer than
-``SMALL_SPLIT`` rows (starting worker processes costs more than decoding a few hundred images);
-bf16 autocast is on for CUDA and off for CPU; channels-last is on for both (measured on this
-project's 2-core CPU machine: the baseline CNNs run about twice as fast with it).
+Defaults: ``num_workers`` is ``min(4, os.cpu_count())``, or 0 (decode in this process) when the
+split has fewer than ``SMALL_SPLIT`` rows: starting two workers takes about 0.2 s, about what they
+save on 2000 images. On CPU the workers run at the lowest scheduling priority (see
+``_yield_to_the_model``). bf16 autocast is on for CUDA and off for CPU; channels-last is on for
+both (on this project's 2-core CPU machine the baseline CNNs run about twice as fast with it).
 """
 
 from __future__ import annotations
@@ -26,8 +27,10 @@ from PIL import Image
 from torch import nn
 from tqdm import tqdm
 
+from evaluation.loading import one_line
+
 DEVICES = ("auto", "cpu", "cuda")
-SMALL_SPLIT = 1024
+SMALL_SPLIT = 2048
 MAX_WORKERS = 4
 IMAGE_COLUMN = "image"
 
@@ -126,6 +129,20 @@ def decode_split(dataset: datasets.Dataset, *, num_workers: int | None = None,
     return torch.cat(parts)
 
 
+class ModelError(ValueError):
+    """The model's forward pass raised; the message is one line, the original error is chained."""
+
+
+def _forward(model: nn.Module, batch: torch.Tensor, device: torch.device, channels_last: bool) -> torch.Tensor:
+    images = to_float(batch, device, channels_last=channels_last)
+    try:
+        return model(images)
+    except Exception as error:
+        hint = "; a smaller --batch-size needs less memory" if isinstance(error, torch.OutOfMemoryError) else ""
+        raise ModelError(f"the model failed on a batch of shape {tuple(images.shape)} with "
+                         f"{one_line(error)}{hint}") from error
+
+
 def predict(model: nn.Module, dataset: datasets.Dataset, *, device: torch.device, batch_size: int = 256,
             num_workers: int | None = None, bf16: bool | None = None, channels_last: bool | None = None,
             progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
@@ -139,6 +156,7 @@ def predict(model: nn.Module, dataset: datasets.Dataset, *, device: torch.device
         raise ValueError("the split is empty; nothing to predict")
     cuda = device.type == "cuda"
     bf16 = cuda if bf16 is None else bf16
+    layout_chosen = channels_last is not None
     channels_last = True if channels_last is None else channels_last
     model.eval().to(device)
     if channels_last:
@@ -151,7 +169,16 @@ def predict(model: nn.Module, dataset: datasets.Dataset, *, device: torch.device
     with (torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16),
           tqdm(total=len(dataset), unit="img", desc="predicting", disable=not progress) as bar):
         for batch in loader:
-            logits = model(to_float(batch, device, channels_last=channels_last))
+            try:
+                logits = _forward(model, batch, device, channels_last)
+            except ModelError:
+                if layout_chosen or not channels_last or predictions:
+                    raise
+                # Models that reshape with .view() refuse channels-last tensors: run such a model
+                # in the default layout rather than fail.
+                channels_last = False
+                model.to(memory_format=torch.contiguous_format)
+                logits = _forward(model, batch, device, channels_last)
             if logits.ndim != 2 or logits.shape[0] != len(batch):
                 raise ValueError(f"the model returned shape {tuple(logits.shape)} for {len(batch)} images; "
                                  f"it must return logits of shape ({len(batch)}, number of classes)")

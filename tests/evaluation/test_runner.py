@@ -91,6 +91,43 @@ def test_predict_refuses_a_model_that_returns_no_logits(image_splits):
         predict(model, image_splits["test_id"], device=CPU, num_workers=0, progress=False)
 
 
+class ViewHead(nn.Module):
+    """Reshapes with .view() after a convolution, as many hand-written models do."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.linear = nn.Linear(4 * 32 * 32, 2)
+
+    def forward(self, x):
+        features = self.conv(x)
+        return self.linear(features.view(features.shape[0], -1))
+
+
+def test_models_that_need_contiguous_tensors_still_run(image_splits):
+    split = image_splits["test_id"]
+    model = ViewHead()
+    predictions, probabilities = predict(model, split, device=CPU, num_workers=0, progress=False)
+    expected_predictions, expected_probabilities = _manual(model, split)
+    np.testing.assert_array_equal(predictions, expected_predictions)
+    np.testing.assert_allclose(probabilities, expected_probabilities, atol=1e-6, rtol=0)
+    # Asked for explicitly, the layout is not second-guessed.
+    with pytest.raises(ValueError, match="view"):
+        predict(ViewHead(), split, device=CPU, channels_last=True, num_workers=0, progress=False)
+
+
+def test_a_failing_model_is_one_line():
+    class Broken(nn.Module):
+        def forward(self, x):
+            raise KeyError("no such layer\nanywhere")
+
+    split = datasets.Dataset.from_dict({"image": [Image.fromarray(np.zeros((8, 8, 3), np.uint8))]},
+                                       features=datasets.Features({"image": datasets.Image()}))
+    message = _one_line_error(lambda: predict(Broken(), split, device=CPU, num_workers=0, progress=False))
+    assert "the model failed on a batch of shape (1, 3, 8, 8) with KeyError" in message
+    assert "no such layer" in message
+
+
 def test_predict_refuses_empty_and_imageless_splits(image_splits):
     model = create_model("mlp", 2, 32, seed=0)
     with pytest.raises(ValueError, match="empty"):

@@ -51,6 +51,23 @@ def test_learns_an_easy_task_and_keeps_the_best_validation_epoch(image_splits):
     assert (test_predictions == np.array(test["label"])).mean() > 0.9
 
 
+def _validation_loss(model, split) -> float:
+    labels = np.array(split["label"])
+    _, probabilities = predict(model, split, device=CPU, num_workers=0, progress=False)
+    return float(-np.log(probabilities[np.arange(len(labels)), labels]).mean())
+
+
+def test_restores_the_best_epoch_not_the_last(image_splits):
+    # Validation labels opposite to training's: the more the model learns, the worse validation gets.
+    inverted = image_splits["validation"].map(lambda row: {"label": 1 - row["label"]})
+    model = create_model("cnn-flatten", 2, 32, seed=0)
+    result = train(model, image_splits["train"], inverted, TrainConfig(epochs=3, batch_size=32),
+                   device=CPU, progress=False)
+    history = result["history"]
+    assert result["best_epoch"] == 1 and history[-1]["val_loss"] > history[0]["val_loss"]
+    assert _validation_loss(model, inverted) == pytest.approx(history[0]["val_loss"], rel=1e-4)
+
+
 def test_stops_when_validation_loss_stops_improving(image_splits):
     model = create_model("mlp", 2, 32, seed=0)
     before = {k: v.clone() for k, v in model.state_dict().items()}
