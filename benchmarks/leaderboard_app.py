@@ -28,7 +28,6 @@ import copy
 import hashlib
 import os
 import socket
-import sys
 import tempfile
 import time
 from collections.abc import Callable

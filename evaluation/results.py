@@ -20,7 +20,6 @@ from datetime import datetime, timezone
 from functools import cache
 from importlib import metadata, resources
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd

@@ -11,6 +11,7 @@ import dataclasses
 import hashlib
 import io
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,12 +32,12 @@ WITHHELD_LABEL = -1
 PNG_LEVEL = 1
 
 
-def features(protocol: Protocol) -> datasets.Features:
-    """The column contract of every split of ``protocol``."""
+def features(class_names: Sequence[str]) -> datasets.Features:
+    """The column contract of every split of every protocol."""
     return datasets.Features({
         "id": datasets.Value("string"),
         "image": datasets.Image(),
-        "label": datasets.ClassLabel(names=list(protocol.class_names)),
+        "label": datasets.ClassLabel(names=list(class_names)),
         "x": datasets.Value("float32"),
         "y": datasets.Value("float32"),
         "rotation": datasets.Value("float32"),
@@ -133,7 +134,7 @@ def _row_group(protocol: Protocol, split: str, start: int, stop: int, job: Job) 
 def write_shard(shard: Shard, root: Path, job: Job) -> Written:
     """Render and write ``shard`` under ``root``; the file appears only when complete."""
     protocol = job.protocol(shard.protocol)
-    schema = features(protocol).arrow_schema
+    schema = features(protocol.class_names).arrow_schema
     final = Path(root) / shard.path
     final.parent.mkdir(parents=True, exist_ok=True)
     partial = final.with_name(f".{final.name}.partial")

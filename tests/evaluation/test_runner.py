@@ -1,6 +1,5 @@
 """Running models over dataset splits, and building them from user code and safetensors weights."""
 
-import io
 import textwrap
 
 import datasets
@@ -16,6 +15,7 @@ from evaluation.architectures import create_model
 from evaluation.loading import build_model, count_parameters, load_factory, load_weights, save_weights
 from evaluation.runner import decode_images, decode_split, predict, resolve_device
 from evaluation.training import TrainConfig, train
+from splits.shards import png_bytes
 
 CPU = torch.device("cpu")
 
@@ -136,14 +136,8 @@ def test_predict_refuses_empty_and_imageless_splits(image_splits):
         predict(model, image_splits["test_id"].remove_columns("image"), device=CPU, progress=False)
 
 
-def _png(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(array).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
 def _image_table(*images: np.ndarray) -> pa.Table:
-    return pa.table({"image": [{"bytes": _png(image), "path": None} for image in images]})
+    return pa.table({"image": [{"bytes": png_bytes(image), "path": None} for image in images]})
 
 
 def test_decode_converts_grey_to_rgb_and_refuses_mixed_sizes():
