@@ -44,7 +44,7 @@ def protocol_pages(data: str | Path, protocols: tuple[str, ...]) -> list[Protoco
     for name in protocols:
         protocol = get_protocol(name)
         factors = ", ".join(protocol.held_out) or "none"
-        control = " This is a **control**: train and test share one distribution, so it is left out of the suite mean." if protocol.control else ""
+        control = " This is a **sanity control** (see why above), so it is left out of the suite mean." if protocol.control else ""
         text = (
             f"**{protocol.title}** (`{protocol.name}`, version {protocol.version}; held-out factor: {factors})\n\n"
             f"{protocol.description}\n\n*Why:* {protocol.rationale}{control}"

@@ -89,7 +89,7 @@ def _protocol_section(folder: Path, protocol: Protocol, entry: dict, job: Job) -
     lines = [f"### `{protocol.name}` (version {protocol.version}) — {protocol.title}", "",
              protocol.description, "", f"*Why it tests what it claims:* {protocol.rationale}", "",
              f"Held-out factor: {', '.join(protocol.held_out)}"
-             + (" — **sanity control, not a test of generalisation**" if protocol.control else "")
+             + (" — **sanity control: left out of the leaderboard's suite ranking**" if protocol.control else "")
              + f". Family: {protocol.family}. Canvas: {protocol.canvas}×{protocol.canvas}. "
              f"Location grid: {protocol.grid.n}×{protocol.grid.n} cells. "
              f"Fingerprint: `{entry['fingerprint']}`.", "",

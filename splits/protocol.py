@@ -63,7 +63,11 @@ class Probe:
 
 @dataclass(frozen=True)
 class Protocol:
-    """One config of the published dataset. See the module docstring."""
+    """One config of the published dataset. See the module docstring.
+
+    ``control`` marks a sanity control: a protocol that holds nothing out (``iid``) or on which
+    the reference global-pooling CNN already transfers, so it cannot rank models.
+    """
 
     name: str
     version: int

@@ -29,7 +29,7 @@ from leaderboard.table import (
 )
 
 T0 = datetime(2025, 5, 1, tzinfo=timezone.utc)
-HALVES, QUADRANT, IID = "location-halves", "location-quadrant", "iid"
+HALVES, QUADRANT, IID = "location-halves-clutter", "location-quadrant", "iid"
 PROTOCOLS = (HALVES, QUADRANT, IID)  # iid is a control: not part of the suite mean
 _keys = count()
 
