@@ -139,6 +139,11 @@ def _summarise(results: dict, path) -> None:
           f"results in {path}")
 
 
+def _data_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", required=True, help="dataset folder or Hub repo id")
+    p.add_argument("--protocol", required=True)
+
+
 def _add_generate(commands) -> None:
     p = commands.add_parser("generate", help="write the benchmark dataset folder")
     p.add_argument("--out", required=True, help="dataset folder to create (empty or new)")
@@ -172,8 +177,7 @@ def _add_publish(commands) -> None:
 
 def _add_score(commands) -> None:
     p = commands.add_parser("score", help="score a predictions file")
-    p.add_argument("--data", required=True, help="dataset folder or Hub repo id")
-    p.add_argument("--protocol", required=True)
+    _data_arguments(p)
     p.add_argument("--predictions", required=True, help="CSV, Parquet or JSONL: id, prediction[, probabilities]")
     p.add_argument("--model-name", default=None, help="name recorded in the results (default: file name)")
     p.add_argument("--out", required=True, help="results JSON to write")
@@ -182,8 +186,7 @@ def _add_score(commands) -> None:
 
 def _add_evaluate(commands) -> None:
     p = commands.add_parser("evaluate", help="run a torch model over a protocol's test splits")
-    p.add_argument("--data", required=True, help="dataset folder or Hub repo id")
-    p.add_argument("--protocol", required=True)
+    _data_arguments(p)
     p.add_argument("--model", required=True, help="FILE.py:FACTORY building a torch.nn.Module")
     p.add_argument("--weights", default=None, help="weights in .safetensors (never unpickled)")
     p.add_argument("--out", required=True, help="results JSON to write")
@@ -197,8 +200,7 @@ def _add_evaluate(commands) -> None:
 
 def _add_train(commands) -> None:
     p = commands.add_parser("train", help="train a reference baseline")
-    p.add_argument("--data", required=True, help="dataset folder or Hub repo id")
-    p.add_argument("--protocol", required=True)
+    _data_arguments(p)
     p.add_argument("--arch", required=True, help="baseline architecture: mlp, cnn-flatten, cnn-gap, cnn-blurpool, "
                    "coordconv, resnet-small, redgreen-{valid,same,full,circular}")
     p.add_argument("--out", required=True, help="run folder: model.safetensors, predictions.parquet, results.json")
