@@ -7,9 +7,10 @@ image). The uint8 batch crosses to the device as it is — a quarter of the byte
 and non-blocking on CUDA, and becomes float in [0, 1] there. The NHWC batch permuted to NCHW
 already has the channels-last memory layout, so channels-last costs no copy.
 
-Defaults: ``num_workers`` is ``min(4, os.cpu_count())``, or 0 (decode in this process) when the
-split has fewer than ``SMALL_SPLIT`` rows: starting two workers takes about 0.2 s, about what they
-save on 2000 images. On CPU the workers run at the lowest scheduling priority (see
+Defaults: ``predict`` on CPU decodes in this process (the model's threads already use every
+core); otherwise ``num_workers`` is ``min(4, os.cpu_count())``, or 0 when the split has fewer
+than ``SMALL_SPLIT`` rows: starting two workers takes about 0.2 s, about what they save on 2000
+images. Workers asked for on CPU run at the lowest scheduling priority (see
 ``_yield_to_the_model``). bf16 autocast is on for CUDA and off for CPU; channels-last is on for
 both (on this project's 2-core CPU machine the baseline CNNs run about twice as fast with it).
 """
@@ -161,6 +162,10 @@ def predict(model: nn.Module, dataset: datasets.Dataset, *, device: torch.device
     model.eval().to(device)
     if channels_last:
         model.to(memory_format=torch.channels_last)
+    if num_workers is None and not cuda:
+        # On CPU the model's threads already use every core; decoding beside them measured
+        # slower end to end (benchmarks/harness_overhead.py) than decoding between batches.
+        num_workers = 0
     loader = image_batches(dataset, batch_size=batch_size, num_workers=num_workers, pin_memory=cuda,
                            low_priority=not cuda)
     # Results stay on the device until the end: a copy back per batch would make the host wait
