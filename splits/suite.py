@@ -37,7 +37,14 @@ HEADROOM = 0.95
 # where it exceeds HEADROOM: such a protocol checks transfer but cannot rank models.
 CONTROL_MEASURED = {
     "location-halves": 0.993,
+    "location-quadrant": 0.990,
+    "location-centre-periphery": 0.996,
+    "location-checkerboard": 0.995,
     "location-point": 0.973,
+    "composition": 0.998,
+    "novel-objects": 1.000,
+    "blything-centre-side": 1.000,
+    "glyphs-halves": 0.988,
 }
 
 

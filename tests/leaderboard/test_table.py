@@ -29,8 +29,8 @@ from leaderboard.table import (
 )
 
 T0 = datetime(2025, 5, 1, tzinfo=timezone.utc)
-HALVES, QUADRANT, IID = "location-halves-clutter", "location-quadrant", "iid"
-PROTOCOLS = (HALVES, QUADRANT, IID)  # iid is a control: not part of the suite mean
+HALVES, ROTATION, IID = "location-halves-clutter", "rotation-extrapolation", "iid"
+PROTOCOLS = (HALVES, ROTATION, IID)  # iid is a control: not part of the suite mean
 _keys = count()
 
 
@@ -111,18 +111,18 @@ def se(ci: tuple[float, float]) -> float:
 
 
 def test_suite_view_ranks_complete_models_by_mean_and_lists_incomplete_ones_after(store):
-    # M1: halves twice (the later entry, 0.6, counts), quadrant 0.8, and iid, which is a control.
+    # M1: halves twice (the later entry, 0.6, counts), rotation 0.8, and iid, which is a control.
     add(store, "M1", 0.9, (0.85, 0.95), protocol=HALVES, minutes=0)
     add(store, "M1", 0.6, (0.50, 0.70), protocol=HALVES, minutes=10)
-    add(store, "M1", 0.8, (0.70, 0.90), protocol=QUADRANT, minutes=1)
+    add(store, "M1", 0.8, (0.70, 0.90), protocol=ROTATION, minutes=1)
     add(store, "M1", 0.99, (0.98, 1.0), protocol=IID, minutes=2)
     # M2: both suite protocols, mean 0.75.
     add(store, "M2", 0.7, (0.60, 0.80), protocol=HALVES, family="mlp", minutes=3)
-    add(store, "M2", 0.8, (0.75, 0.85), protocol=QUADRANT, family="mlp", minutes=4)
+    add(store, "M2", 0.8, (0.75, 0.85), protocol=ROTATION, family="mlp", minutes=4)
     # M3: only halves, better than everyone there, but incomplete.
     add(store, "M3", 0.95, (0.90, 0.99), protocol=HALVES, minutes=5)
     # Same model name, other submitter: another model, also incomplete, with a lower mean.
-    add(store, "M2", 0.3, (0.2, 0.4), protocol=QUADRANT, submitter="copycat", minutes=6)
+    add(store, "M2", 0.3, (0.2, 0.4), protocol=ROTATION, submitter="copycat", minutes=6)
 
     table = suite_table(store, PROTOCOLS)
     assert list(zip(table["model_name"], table["submitter"])) == [("M2", "team"), ("M1", "team"), ("M3", "team"), ("M2", "copycat")]
@@ -136,7 +136,7 @@ def test_suite_view_ranks_complete_models_by_mean_and_lists_incomplete_ones_afte
     assert table["mean_ood_ci_lo"].iloc[2:].isna().all()
     # M1's interval [0.70 - 0.0707, 0.70 + 0.0707] overlaps M2's [0.75 - 0.0559, ...]: a tie.
     assert list(table["tie"]) == ["leader", "tie", "", ""]
-    assert table[HALVES].iloc[1] == pytest.approx(0.6) and math.isnan(table[QUADRANT].iloc[2])
+    assert table[HALVES].iloc[1] == pytest.approx(0.6) and math.isnan(table[ROTATION].iloc[2])
     assert IID not in table.columns
     assert table["family"].iloc[0] == "mlp"
 
@@ -167,10 +167,10 @@ def test_display_chooses_columns_and_formats_values(board):
 
 def test_suite_display_has_one_column_per_suite_protocol(store):
     add(store, "M", 0.5, (0.4, 0.6), protocol=HALVES)
-    add(store, "M", 0.7, (0.6, 0.8), protocol=QUADRANT)
+    add(store, "M", 0.7, (0.6, 0.8), protocol=ROTATION)
     table = suite_table(store, PROTOCOLS)
     shown = display(table, SUITE, columns=["per_protocol"], protocols=PROTOCOLS)
-    assert list(shown.columns) == ["Rank", "Tie", "Model", "Mean OOD accuracy (%)", HALVES, QUADRANT]
+    assert list(shown.columns) == ["Rank", "Tie", "Model", "Mean OOD accuracy (%)", HALVES, ROTATION]
     assert list(shown.iloc[0]) == [1, "leader", "M", 60.0, 50.0, 70.0]
     assert datatypes(SUITE, columns=["per_protocol"], protocols=PROTOCOLS) == ["number", "str", "str", "number", "number", "number"]
     assert {c.key for c in optional_columns(SUITE)} >= {"per_protocol", "coverage", "mean_ood_ci"}
