@@ -18,7 +18,7 @@ from leaderboard.store import DuplicateSubmission, RateLimited, Store
 from leaderboard.submissions import Truths, submit, submit_file
 from leaderboard.table import protocol_table
 
-PROTOCOL = "location-halves"
+PROTOCOL = "location-halves-clutter"  # the default config, shown first by the app
 EVALUATED = ("test_id", "test_ood", "probe")
 SECRET = "a-private-secret-of-enough-length"
 
@@ -125,7 +125,7 @@ def test_bad_files_are_one_line_errors_and_store_nothing(store, truths, labels, 
     path = tmp_path / "bad.csv"
     if case == "unknown id":
         frame = good.copy()
-        frame.loc[0, "id"] = "location-halves/test_ood/nope"
+        frame.loc[0, "id"] = f"{PROTOCOL}/test_ood/nope"
         write_csv(frame, path)
     elif case == "missing rows":
         write_csv(good.iloc[5:], path)
