@@ -47,7 +47,7 @@ def run(data: str, runs: Path, protocol: str, arch: str, epochs: int | None) -> 
 
 def table(runs: Path, protocols: list[str], architectures: tuple[str, ...]) -> str:
     """Out-of-location accuracy (in-distribution accuracy) per protocol and architecture."""
-    from splits.registry import get_protocol
+    from elsewhere.splits.registry import get_protocol
 
     columns = [a for a in architectures if a in GENERAL]
     lines = ["| protocol | " + " | ".join(columns) + " | note |",
@@ -81,7 +81,7 @@ def table(runs: Path, protocols: list[str], architectures: tuple[str, ...]) -> s
 
 
 def main() -> None:
-    from splits.registry import protocol_names
+    from elsewhere.splits.registry import protocol_names
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True)

@@ -23,8 +23,8 @@ from pathlib import Path
 import datasets
 import torch
 
-from evaluation.architectures import create_model
-from evaluation.runner import decode_split, predict, to_float
+from elsewhere.evaluation.architectures import create_model
+from elsewhere.evaluation.runner import decode_split, predict, to_float
 
 PROTOCOL = "location-halves"
 ARCHITECTURE = "cnn-gap"

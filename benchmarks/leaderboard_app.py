@@ -56,7 +56,7 @@ def timed(call: Callable[[], object], repeats: int) -> tuple[float, float, float
 
 def tiled_truth(truth, rows: int):
     """``truth`` repeated whole until it has at least ``rows`` items, with fresh ids and probe groups per copy."""
-    from evaluation.truth import Truth
+    from elsewhere.evaluation.truth import Truth
 
     copies = -(-rows // len(truth.frame))
     frame = pd.concat([truth.frame] * copies, ignore_index=True)
@@ -118,10 +118,10 @@ def main() -> None:
     import gradio as gr
 
     from elsewhere.api import generate
-    from leaderboard.app import build_app, leaderboard_view
-    from leaderboard.store import Store
-    from leaderboard.submissions import Truths, submit
-    from splits.registry import protocol_names
+    from elsewhere.leaderboard.app import build_app, leaderboard_view
+    from elsewhere.leaderboard.store import Store
+    from elsewhere.leaderboard.submissions import Truths, submit
+    from elsewhere.splits.registry import protocol_names
 
     rng = np.random.default_rng(args.seed)
     with tempfile.TemporaryDirectory() as folder:

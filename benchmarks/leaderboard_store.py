@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from leaderboard.store import Store
+from elsewhere.leaderboard.store import Store
 
 PROTOCOLS = ("location-halves", "location-quadrant", "location-centre", "location-checkerboard", "rotation-extrapolation", "scale-interpolation")
 FAMILIES = ("cnn", "mlp", "resnet", "vit", "other")

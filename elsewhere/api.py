@@ -27,10 +27,10 @@ def generate(out: str | Path, *, protocols: str | None = None, size: str = "smal
              secret_file: str | Path | None = None, labels: str | Path | None = None,
              overwrite: bool = False, progress: bool = True) -> dict:
     """Write the benchmark dataset folder ``out``; returns its manifest (see ``elsewhere generate``)."""
-    from splits.dataset import generate as generate_folder
-    from splits.registry import parse_protocols
-    from splits.sampling import secret_words
-    from splits.shards import Job
+    from elsewhere.splits.dataset import generate as generate_folder
+    from elsewhere.splits.registry import parse_protocols
+    from elsewhere.splits.sampling import secret_words
+    from elsewhere.splits.shards import Job
 
     if private and labels is None:
         raise ValueError("--private withholds the labels; pass --labels FILE for the leaderboard's copy")
@@ -45,8 +45,8 @@ def generate(out: str | Path, *, protocols: str | None = None, size: str = "smal
 def score(data: str | Path, protocol: str, predictions: str | Path, *,
           model_name: str | None = None) -> dict:
     """Results of a predictions file on ``protocol`` (see ``elsewhere score``)."""
-    from evaluation.data import load_truth
-    from evaluation.scoring import score_file
+    from elsewhere.evaluation.data import load_truth
+    from elsewhere.evaluation.scoring import score_file
 
     truth = load_truth(data, protocol)
     return score_file(truth, predictions, model={"name": model_name or Path(predictions).stem})
@@ -56,7 +56,7 @@ def evaluate(data: str | Path, protocol: str, model: str, *, weights: str | Path
              device: str = "auto", batch_size: int = 256, model_name: str | None = None,
              save_predictions: str | Path | None = None, progress: bool = True) -> dict:
     """Results of a torch model built by ``model`` (``file.py:factory``); see ``elsewhere evaluate``."""
-    from evaluation.harness import evaluate_model
+    from elsewhere.evaluation.harness import evaluate_model
 
     return evaluate_model(data, protocol, model, weights=weights, device=device,
                           batch_size=batch_size, model_name=model_name,

@@ -29,7 +29,7 @@ def _generate(args: argparse.Namespace) -> None:
 
 
 def _protocols(args: argparse.Namespace) -> None:
-    from splits.registry import get_protocol, protocol_names
+    from elsewhere.splits.registry import get_protocol, protocol_names
 
     protocols = [get_protocol(name) for name in protocol_names()]
     if args.json:
@@ -49,7 +49,7 @@ def _protocols(args: argparse.Namespace) -> None:
 
 
 def _publish(args: argparse.Namespace) -> None:
-    from splits.publish import publish
+    from elsewhere.splits.publish import publish
 
     url = publish(args.folder, args.repo_id, private=args.private_repo)
     print(f"uploaded {args.folder} to {url}")
@@ -57,7 +57,7 @@ def _publish(args: argparse.Namespace) -> None:
 
 def _score(args: argparse.Namespace) -> None:
     from elsewhere.api import score
-    from evaluation.results import write_results
+    from elsewhere.evaluation.results import write_results
 
     results = score(args.data, args.protocol, args.predictions, model_name=args.model_name)
     write_results(results, args.out)
@@ -66,7 +66,7 @@ def _score(args: argparse.Namespace) -> None:
 
 def _evaluate(args: argparse.Namespace) -> None:
     from elsewhere.api import evaluate
-    from evaluation.results import write_results
+    from elsewhere.evaluation.results import write_results
 
     results = evaluate(args.data, args.protocol, args.model, weights=args.weights, device=args.device,
                        batch_size=args.batch_size, model_name=args.model_name,
@@ -76,7 +76,7 @@ def _evaluate(args: argparse.Namespace) -> None:
 
 
 def _train(args: argparse.Namespace) -> None:
-    from evaluation.harness import train_baseline
+    from elsewhere.evaluation.harness import train_baseline
 
     results = train_baseline(args.data, args.protocol, args.arch, args.out, epochs=args.epochs,
                              seed=args.seed, device=args.device, progress=not args.quiet)
@@ -84,16 +84,16 @@ def _train(args: argparse.Namespace) -> None:
 
 
 def _report(args: argparse.Namespace) -> None:
-    from evaluation.report import write_report
-    from evaluation.results import load_results
+    from elsewhere.evaluation.report import write_report
+    from elsewhere.evaluation.results import load_results
 
     for path in write_report(load_results(args.results), args.out):
         print(path)
 
 
 def _compare(args: argparse.Namespace) -> None:
-    from evaluation.compare import compare_results
-    from evaluation.results import load_results
+    from elsewhere.evaluation.compare import compare_results
+    from elsewhere.evaluation.results import load_results
 
     comparison = compare_results(load_results(args.a), load_results(args.b), split=args.split)
     if args.json:
@@ -106,7 +106,7 @@ def _compare(args: argparse.Namespace) -> None:
 
 
 def _submit(args: argparse.Namespace) -> None:
-    from leaderboard.submissions import submit_file
+    from elsewhere.leaderboard.submissions import submit_file
 
     entry = submit_file(data=args.data, predictions=args.predictions, protocol=args.protocol,
                         model_name=args.model_name, db=args.db, labels=args.labels,
@@ -117,13 +117,13 @@ def _submit(args: argparse.Namespace) -> None:
 
 
 def _leaderboard(args: argparse.Namespace) -> None:
-    from leaderboard.app import launch
+    from elsewhere.leaderboard.app import launch
 
     if args.baselines:
-        from leaderboard import settings
-        from leaderboard.baselines import seed_baselines
-        from leaderboard.store import Store
-        from leaderboard.submissions import Truths
+        from elsewhere.leaderboard import settings
+        from elsewhere.leaderboard.baselines import seed_baselines
+        from elsewhere.leaderboard.store import Store
+        from elsewhere.leaderboard.submissions import Truths
 
         store = Store(args.db if args.db is not None else settings.database_path())
         for line in seed_baselines(store, Truths(args.data, args.labels), args.baselines):

@@ -9,8 +9,8 @@ Pairing makes this far more sensitive than comparing two accuracies with separat
 
 from __future__ import annotations
 
-from evaluation import stats
-from evaluation.results import correct_items
+from elsewhere.evaluation import stats
+from elsewhere.evaluation.results import correct_items
 
 _SAME = (("name", "protocol"), ("version", "protocol version"), ("fingerprint", "dataset fingerprint"))
 

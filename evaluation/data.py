@@ -12,12 +12,12 @@ from pathlib import Path
 
 import datasets
 
-from evaluation.truth import Truth
-from splits.dataset import MANIFEST, read_manifest
-from splits.distributions import Distribution
-from splits.grid import Grid
-from splits.protocol import EVALUATED_SPLITS, Protocol
-from splits.registry import get_protocol
+from elsewhere.evaluation.truth import Truth
+from elsewhere.splits.dataset import MANIFEST, read_manifest
+from elsewhere.splits.distributions import Distribution
+from elsewhere.splits.grid import Grid
+from elsewhere.splits.protocol import EVALUATED_SPLITS, Protocol
+from elsewhere.splits.registry import get_protocol
 
 FACTOR_COLUMNS = ["id", "label", "x", "y", "rotation", "scale", "cell", "group", "region"]
 

@@ -15,14 +15,14 @@ import pandas as pd
 import torch
 from torch import nn
 
-from evaluation.architectures import create_model
-from evaluation.data import evaluated_splits, load_split, load_truth, manifest_of, protocol_entry
-from evaluation.loading import build_model, count_parameters, load_weights, save_weights
-from evaluation.predictions import make_predictions, write_predictions
-from evaluation.results import write_results
-from evaluation.runner import predict, resolve_device
-from evaluation.scoring import score_predictions
-from evaluation.training import default_config, train
+from elsewhere.evaluation.architectures import create_model
+from elsewhere.evaluation.data import evaluated_splits, load_split, load_truth, manifest_of, protocol_entry
+from elsewhere.evaluation.loading import build_model, count_parameters, load_weights, save_weights
+from elsewhere.evaluation.predictions import make_predictions, write_predictions
+from elsewhere.evaluation.results import write_results
+from elsewhere.evaluation.runner import predict, resolve_device
+from elsewhere.evaluation.scoring import score_predictions
+from elsewhere.evaluation.training import default_config, train
 
 PRETRAIN_HELD_OUT = 10
 
@@ -35,7 +35,7 @@ def _canvas(data: str | Path, protocol: str) -> int:
 def predict_splits(model: nn.Module, data: str | Path, protocol: str, *, device: torch.device,
                    batch_size: int, progress: bool) -> pd.DataFrame:
     """Predictions (with probabilities) for every evaluated item of ``protocol``."""
-    from splits.registry import get_protocol
+    from elsewhere.splits.registry import get_protocol
 
     frames = []
     for split in evaluated_splits(get_protocol(protocol)):
@@ -77,7 +77,7 @@ def train_baseline(data: str | Path, protocol: str, architecture: str, out: str 
     as in Blything et al.; the pretrain stage selects its best epoch on its own last tenth, the
     train stage on ``validation``.
     """
-    from splits.registry import get_protocol
+    from elsewhere.splits.registry import get_protocol
 
     out = Path(out)
     if out.exists() and not out.is_dir():

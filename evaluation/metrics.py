@@ -38,8 +38,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evaluation import stats
-from evaluation.truth import NO_GROUP, Truth, id_array
+from elsewhere.evaluation import stats
+from elsewhere.evaluation.truth import NO_GROUP, Truth, id_array
 
 DISTANCE_BIN_WIDTH = 0.1
 CURVE_BINS = 12

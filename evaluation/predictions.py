@@ -40,7 +40,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 
-from evaluation.truth import Truth, canonical_order, id_array, id_lines
+from elsewhere.evaluation.truth import Truth, canonical_order, id_array, id_lines
 
 MAX_PREDICTION_BYTES = 256 * 2**20
 PROBABILITY_SUM_TOLERANCE = 1e-3

@@ -27,9 +27,9 @@ import pyarrow as pa
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
-from evaluation.metrics import aligned_predictions
-from evaluation.predictions import predictions_sha256
-from evaluation.truth import Truth, canonical_order, id_array, ids_sha256
+from elsewhere.evaluation.metrics import aligned_predictions
+from elsewhere.evaluation.predictions import predictions_sha256
+from elsewhere.evaluation.truth import Truth, canonical_order, id_array, ids_sha256
 
 SCHEMA_VERSION = 1
 SCHEMA_FILE = "results.schema.json"
@@ -111,7 +111,7 @@ def _version(package: str) -> str | None:
 @cache
 def schema() -> dict:
     """The results JSON Schema shipped with this package."""
-    return json.loads(resources.files("evaluation").joinpath(SCHEMA_FILE).read_text(encoding="utf-8"))
+    return json.loads(resources.files("elsewhere.evaluation").joinpath(SCHEMA_FILE).read_text(encoding="utf-8"))
 
 
 def _short(text: str) -> str:

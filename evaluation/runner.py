@@ -28,7 +28,7 @@ from PIL import Image
 from torch import nn
 from tqdm import tqdm
 
-from evaluation.loading import one_line
+from elsewhere.evaluation.loading import one_line
 
 DEVICES = ("auto", "cpu", "cuda")
 SMALL_SPLIT = 2048

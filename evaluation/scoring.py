@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from evaluation.metrics import compute_metrics
-from evaluation.predictions import MAX_PREDICTION_BYTES, read_predictions
-from evaluation.results import build_results
-from evaluation.truth import Truth
+from elsewhere.evaluation.metrics import compute_metrics
+from elsewhere.evaluation.predictions import MAX_PREDICTION_BYTES, read_predictions
+from elsewhere.evaluation.results import build_results
+from elsewhere.evaluation.truth import Truth
 
 
 def score_predictions(truth: Truth, predictions: pd.DataFrame, *, model: dict, source: str,

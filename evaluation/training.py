@@ -22,8 +22,8 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from evaluation.architectures import get_builder
-from evaluation.runner import decode_split, to_float
+from elsewhere.evaluation.architectures import get_builder
+from elsewhere.evaluation.runner import decode_split, to_float
 
 OPTIMIZERS = ("adam", "adadelta")
 EVAL_BATCH = 512

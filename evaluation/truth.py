@@ -30,8 +30,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.typing import ArrayLike
 
-from splits.grid import Grid
-from splits.regions import Region
+from elsewhere.splits.grid import Grid
+from elsewhere.splits.regions import Region
 
 COLUMNS = ("id", "split", "label", "x", "y", "rotation", "scale", "cell", "group", "region")
 FACTORS = ("location", "rotation", "scale", "class-location")

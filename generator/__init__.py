@@ -5,12 +5,12 @@ from a required generator, ``render`` turns a scene into pixels without any rand
 and ``get_shape`` resolves the shape names of all three families (geometric, glyph, novel).
 """
 
-from generator.appearance import Style, compose_scene
-from generator.glyphs import glyph_names
-from generator.novel import novel_names
-from generator.render import render
-from generator.scene import Background, Scene, Sprite
-from generator.shapes import ASYMMETRIC_SHAPES, GEOMETRIC_SHAPES, Shape, get_shape
+from elsewhere.generator.appearance import Style, compose_scene
+from elsewhere.generator.glyphs import glyph_names
+from elsewhere.generator.novel import novel_names
+from elsewhere.generator.render import render
+from elsewhere.generator.scene import Background, Scene, Sprite
+from elsewhere.generator.shapes import ASYMMETRIC_SHAPES, GEOMETRIC_SHAPES, Shape, get_shape
 
 __all__ = [
     "ASYMMETRIC_SHAPES",

@@ -18,7 +18,7 @@ import string
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from generator.shapes import MaskShape, quarter_turn_mismatch
+from elsewhere.generator.shapes import MaskShape, quarter_turn_mismatch
 
 MASK_SIZE = 256
 FONT_SIZE = 640

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from generator.shapes import PolygonShape, quarter_turn_mismatch
+from elsewhere.generator.shapes import PolygonShape, quarter_turn_mismatch
 
 VERTICES = 256
 HARMONICS = 6

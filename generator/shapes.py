@@ -208,8 +208,8 @@ def get_shape(name: str) -> Shape:
         ValueError: if the name belongs to no family.
     """
     # Imported here because both modules build on the classes above.
-    from generator.glyphs import glyph_shape
-    from generator.novel import novel_shape
+    from elsewhere.generator.glyphs import glyph_shape
+    from elsewhere.generator.novel import novel_shape
 
     if name in _GEOMETRIC:
         return _GEOMETRIC[name]

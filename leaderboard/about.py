@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from leaderboard.table import suite_protocols
-from splits.registry import get_protocol
+from elsewhere.leaderboard.table import suite_protocols
+from elsewhere.splits.registry import get_protocol
 
 IMAGES = "images"
 # The splits whose example grids the About tab shows: what a model trains on, and where it is tested.

@@ -28,12 +28,12 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
 
-from evaluation.compare import compare_results
-from leaderboard import settings
-from leaderboard.about import protocol_pages, rules
-from leaderboard.store import Store, Submission
-from leaderboard.submissions import FAMILIES, Truths, submit
-from leaderboard.table import (
+from elsewhere.evaluation.compare import compare_results
+from elsewhere.leaderboard import settings
+from elsewhere.leaderboard.about import protocol_pages, rules
+from elsewhere.leaderboard.store import Store, Submission
+from elsewhere.leaderboard.submissions import FAMILIES, Truths, submit
+from elsewhere.leaderboard.table import (
     COLUMNS,
     PROTOCOL,
     SUITE,

@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from leaderboard.store import DuplicateSubmission, Store
-from leaderboard.submissions import Truths, submit
+from elsewhere.leaderboard.store import DuplicateSubmission, Store
+from elsewhere.leaderboard.submissions import Truths, submit
 
 OPERATOR = "elsewhere baselines"
 

@@ -20,12 +20,12 @@ import threading
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from evaluation.data import load_truth, manifest_of
-from evaluation.predictions import read_predictions
-from evaluation.scoring import score_predictions
-from evaluation.truth import Truth
-from leaderboard import settings
-from leaderboard.store import MAX_TEXT, Store, Submission
+from elsewhere.evaluation.data import load_truth, manifest_of
+from elsewhere.evaluation.predictions import read_predictions
+from elsewhere.evaluation.scoring import score_predictions
+from elsewhere.evaluation.truth import Truth
+from elsewhere.leaderboard import settings
+from elsewhere.leaderboard.store import MAX_TEXT, Store, Submission
 
 FAMILIES = ("mlp", "cnn", "resnet", "vit", "other")
 MAX_NOTES = 2000

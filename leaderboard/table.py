@@ -33,8 +33,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from leaderboard.store import Store
-from splits.registry import get_protocol
+from elsewhere.leaderboard.store import Store
+from elsewhere.splits.registry import get_protocol
 
 SUITE = "suite"
 PROTOCOL = "protocol"

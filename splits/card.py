@@ -16,10 +16,10 @@ import numpy as np
 import yaml
 from PIL import Image
 
-from generator import render
-from splits.protocol import Protocol
-from splits.sampling import draw
-from splits.shards import Job
+from elsewhere.generator import render
+from elsewhere.splits.protocol import Protocol
+from elsewhere.splits.sampling import draw
+from elsewhere.splits.shards import Job
 
 EXAMPLES = 16
 EXAMPLE_ZOOM = 2

@@ -21,9 +21,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from splits.card import write_card
-from splits.protocol import SIZES, Protocol
-from splits.shards import Job, Written, plan, write_shard
+from elsewhere.splits.card import write_card
+from elsewhere.splits.protocol import SIZES, Protocol
+from elsewhere.splits.shards import Job, Written, plan, write_shard
 
 MANIFEST = "elsewhere.json"
 MANIFEST_FORMAT = 1

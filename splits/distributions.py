@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from splits.intervals import Interval, IntervalSet, Value
-from splits.regions import Region
+from elsewhere.splits.intervals import Interval, IntervalSet, Value
+from elsewhere.splits.regions import Region
 
 ScalarSet = Interval | IntervalSet | Value
 

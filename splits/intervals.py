@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from splits.regions import EmptyRegionError, checked_kind, finite
+from elsewhere.splits.regions import EmptyRegionError, checked_kind, finite
 
 _KINDS: dict[str, tuple[str, ...]] = {
     "interval": ("lo", "hi"),

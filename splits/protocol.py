@@ -14,10 +14,10 @@ from typing import Literal
 
 import numpy as np
 
-from generator import Style
-from splits.distributions import FactorDistribution
-from splits.grid import Grid
-from splits.regions import EmptyRegionError
+from elsewhere.generator import Style
+from elsewhere.splits.distributions import FactorDistribution
+from elsewhere.splits.grid import Grid
+from elsewhere.splits.regions import EmptyRegionError
 
 SIZES = ("tiny", "small", "full")
 MIN_OBJECT_PIXELS = 3

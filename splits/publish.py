@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from splits.dataset import read_manifest
+from elsewhere.splits.dataset import read_manifest
 
 
 def publish(folder: str | Path, repo_id: str, *, private: bool = False) -> str:

@@ -16,12 +16,12 @@ from dataclasses import replace
 
 import numpy as np
 
-from generator import Background, Scene, Sprite
-from splits.distributions import Distribution, Factors, Mixture
-from splits.grid import Grid
-from splits.intervals import Value
-from splits.protocol import Probe, Protocol
-from splits.regions import Rect
+from elsewhere.generator import Background, Scene, Sprite
+from elsewhere.splits.distributions import Distribution, Factors, Mixture
+from elsewhere.splits.grid import Grid
+from elsewhere.splits.intervals import Value
+from elsewhere.splits.protocol import Probe, Protocol
+from elsewhere.splits.regions import Rect
 
 CANVAS = 32
 BOX = 4

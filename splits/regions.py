@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from splits.grid import Grid
+from elsewhere.splits.grid import Grid
 
 Bounds = tuple[float, float, float, float]
 Points = tuple[NDArray[np.float64], NDArray[np.float64]]

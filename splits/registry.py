@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 
-from splits.protocol import Protocol
+from elsewhere.splits.protocol import Protocol
 
 _PROTOCOLS: dict[str, Protocol] = {}
 
@@ -46,4 +46,4 @@ def parse_protocols(text: str | None) -> tuple[Protocol, ...]:
 def _load_suite() -> None:
     # The suite registers itself on import; importing it here keeps the registry explicit
     # without making every user import the suite by hand.
-    import splits.suite  # noqa: F401
+    import elsewhere.splits.suite  # noqa: F401

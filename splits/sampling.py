@@ -14,10 +14,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from generator import Scene, compose_scene
-from splits.distributions import Factors
-from splits.protocol import Protocol
-from splits.redgreen import red_green_scene
+from elsewhere.generator import Scene, compose_scene
+from elsewhere.splits.distributions import Factors
+from elsewhere.splits.protocol import Protocol
+from elsewhere.splits.redgreen import red_green_scene
 
 NO_GROUP = -1
 _SECRET_CONTEXT = b"elsewhere private test set v1"

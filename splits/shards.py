@@ -21,10 +21,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from PIL import Image
 
-from generator import render
-from splits.protocol import Protocol
-from splits.registry import get_protocol
-from splits.sampling import draw
+from elsewhere.generator import render
+from elsewhere.splits.protocol import Protocol
+from elsewhere.splits.registry import get_protocol
+from elsewhere.splits.sampling import draw
 
 ROWS_PER_SHARD = 2000
 ROWS_PER_GROUP = 250

@@ -13,14 +13,14 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from generator import ASYMMETRIC_SHAPES, Style, glyph_names, novel_names
-from splits.distributions import Distribution, Mixture
-from splits.grid import Grid
-from splits.intervals import Interval, IntervalSet, Value
-from splits.protocol import Probe, Protocol
-from splits.redgreen import red_green_protocol
-from splits.regions import Cells, Disc, Point, Rect, Region, Ring
-from splits.registry import register
+from elsewhere.generator import ASYMMETRIC_SHAPES, Style, glyph_names, novel_names
+from elsewhere.splits.distributions import Distribution, Mixture
+from elsewhere.splits.grid import Grid
+from elsewhere.splits.intervals import Interval, IntervalSet, Value
+from elsewhere.splits.protocol import Probe, Protocol
+from elsewhere.splits.redgreen import red_green_protocol
+from elsewhere.splits.regions import Cells, Disc, Point, Rect, Region, Ring
+from elsewhere.splits.registry import register
 
 SHAPES = ASYMMETRIC_SHAPES[:10]
 LOCATION_SCALE = Interval(0.20, 0.28)

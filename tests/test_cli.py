@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from elsewhere.cli import main
-from evaluation.loading import load_factory, save_weights
-from evaluation.results import load_results
+from elsewhere.evaluation.loading import load_factory, save_weights
+from elsewhere.evaluation.results import load_results
 
 PROTOCOL = "location-halves"
 FACTORY = """

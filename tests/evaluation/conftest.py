@@ -15,7 +15,7 @@ import datasets
 import numpy as np
 import pytest
 
-from splits import shards
+from elsewhere.splits import shards
 
 IMAGE_CANVAS = 32
 IMAGE_SPLIT_SIZES = {"train": 384, "validation": 128, "test_id": 96}

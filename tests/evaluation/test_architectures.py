@@ -4,8 +4,8 @@ import pytest
 import torch
 from torch import nn
 
-from evaluation import architectures
-from evaluation.architectures import (AddCoords, BlurPool, ConvStack, create_model, list_architectures,
+from elsewhere.evaluation import architectures
+from elsewhere.evaluation.architectures import (AddCoords, BlurPool, ConvStack, create_model, list_architectures,
                                       register)
 
 NAMES = list_architectures()

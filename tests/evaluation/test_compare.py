@@ -6,8 +6,8 @@ import math
 import pytest
 from test_results import scored
 
-from evaluation.compare import compare_results
-from evaluation.results import correct_items, load_results, write_results
+from elsewhere.evaluation.compare import compare_results
+from elsewhere.evaluation.results import correct_items, load_results, write_results
 
 
 def test_a_result_compared_with_itself(tmp_path):

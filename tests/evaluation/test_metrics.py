@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evaluation.metrics import CURVE_BINS, compute_metrics
-from evaluation.predictions import make_predictions
-from evaluation.truth import Truth
-from splits.grid import Grid
-from splits.regions import Rect
+from elsewhere.evaluation.metrics import CURVE_BINS, compute_metrics
+from elsewhere.evaluation.predictions import make_predictions
+from elsewhere.evaluation.truth import Truth
+from elsewhere.splits.grid import Grid
+from elsewhere.splits.regions import Rect
 
 CLASSES = ("circle", "square", "triangle")
 FINGERPRINT = "ab" * 32

@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 from test_metrics import million_truth
 
-from evaluation.predictions import (
+from elsewhere.evaluation.predictions import (
     PredictionsError,
     make_predictions,
     predictions_sha256,
@@ -17,8 +17,8 @@ from evaluation.predictions import (
     read_predictions,
     write_predictions,
 )
-from evaluation.truth import Truth
-from splits.grid import Grid
+from elsewhere.evaluation.truth import Truth
+from elsewhere.splits.grid import Grid
 
 CLASSES = ("circle", "square", "triangle")
 FORMATS = ("csv", "parquet", "jsonl")

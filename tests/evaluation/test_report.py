@@ -5,7 +5,7 @@ import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from PIL import Image
 
-from evaluation.report import (
+from elsewhere.evaluation.report import (
     CURVES_FILE,
     MAP_FILE,
     SUMMARY_FILE,
@@ -166,9 +166,9 @@ def test_interval_errors_are_distances_to_the_bounds():
 @pytest.mark.slow
 def test_report_of_a_real_scored_dataset(tiny_dataset, tmp_path):
     """location-halves scored with predictions right exactly where x < 0.5: left bright, right dark."""
-    from evaluation.data import load_truth
-    from evaluation.predictions import make_predictions
-    from evaluation.scoring import score_predictions
+    from elsewhere.evaluation.data import load_truth
+    from elsewhere.evaluation.predictions import make_predictions
+    from elsewhere.evaluation.scoring import score_predictions
 
     truth = load_truth(tiny_dataset, "location-halves")
     frame = truth.frame

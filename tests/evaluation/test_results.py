@@ -13,9 +13,9 @@ import pytest
 from jsonschema import Draft202012Validator
 from test_metrics import id_ood_splits, location_probe, make_truth
 
-from evaluation.metrics import compute_metrics
-from evaluation.predictions import make_predictions, predictions_sha256
-from evaluation.results import (
+from elsewhere.evaluation.metrics import compute_metrics
+from elsewhere.evaluation.predictions import make_predictions, predictions_sha256
+from elsewhere.evaluation.results import (
     SCHEMA_VERSION,
     build_results,
     correct_items,
@@ -24,9 +24,9 @@ from evaluation.results import (
     validate_results,
     write_results,
 )
-from evaluation.truth import Truth
-from splits.grid import Grid
-from splits.regions import Rect
+from elsewhere.evaluation.truth import Truth
+from elsewhere.splits.grid import Grid
+from elsewhere.splits.regions import Rect
 
 
 def scored(seed, accuracy=0.7, truth=None):

@@ -11,11 +11,11 @@ from PIL import Image
 from safetensors.torch import save_file
 from torch import nn
 
-from evaluation.architectures import create_model
-from evaluation.loading import build_model, count_parameters, load_factory, load_weights, save_weights
-from evaluation.runner import decode_images, decode_split, predict, resolve_device
-from evaluation.training import TrainConfig, train
-from splits.shards import png_bytes
+from elsewhere.evaluation.architectures import create_model
+from elsewhere.evaluation.loading import build_model, count_parameters, load_factory, load_weights, save_weights
+from elsewhere.evaluation.runner import decode_images, decode_split, predict, resolve_device
+from elsewhere.evaluation.training import TrainConfig, train
+from elsewhere.splits.shards import png_bytes
 
 CPU = torch.device("cpu")
 

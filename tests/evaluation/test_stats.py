@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from evaluation import stats
+from elsewhere.evaluation import stats
 
 
 def test_wilson_matches_published_values():

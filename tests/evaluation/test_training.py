@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from evaluation.architectures import create_model
-from evaluation.runner import predict
-from evaluation.training import TrainConfig, default_config, train
+from elsewhere.evaluation.architectures import create_model
+from elsewhere.evaluation.runner import predict
+from elsewhere.evaluation.training import TrainConfig, default_config, train
 
 CPU = torch.device("cpu")
 

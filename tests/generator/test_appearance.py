@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-import generator
-from generator import Background, Scene, Sprite, Style, compose_scene, render
+from elsewhere import generator
+from elsewhere.generator import Background, Scene, Sprite, Style, compose_scene, render
 
 RANDOM = Style(colour="random", background="uniform", distractors=3)
 

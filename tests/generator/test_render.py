@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from generator import (GEOMETRIC_SHAPES, Background, Scene, Sprite, get_shape, glyph_names,
+from elsewhere.generator import (GEOMETRIC_SHAPES, Background, Scene, Sprite, get_shape, glyph_names,
                        novel_names, render)
 
 BLACK = Background()

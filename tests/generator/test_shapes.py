@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from generator import (ASYMMETRIC_SHAPES, GEOMETRIC_SHAPES, Shape, get_shape, glyph_names,
+from elsewhere.generator import (ASYMMETRIC_SHAPES, GEOMETRIC_SHAPES, Shape, get_shape, glyph_names,
                        novel_names)
-from generator.glyphs import MASK_SIZE, glyph_mask
-from generator.novel import novel_outline
+from elsewhere.generator.glyphs import MASK_SIZE, glyph_mask
+from elsewhere.generator.novel import novel_outline
 
 SOME_GLYPHS = glyph_names("0AHR7")
 SOME_NOVEL = novel_names(0, 4) + novel_names(12345, 2, start=100)

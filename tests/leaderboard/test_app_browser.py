@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from test_submissions import PROTOCOL, evaluated_labels, noisy_predictions, ood_accuracy, write_csv
 
-from leaderboard.store import Store
-from leaderboard.submissions import Truths, submit
+from elsewhere.leaderboard.store import Store
+from elsewhere.leaderboard.submissions import Truths, submit
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -74,7 +74,7 @@ def browser():
 @pytest.fixture(scope="module")
 def site(tiny_dataset: Path, tmp_path_factory):
     """A running leaderboard seeded with the baselines; yields (url, store, labels, classes, accuracies)."""
-    from leaderboard.app import launch
+    from elsewhere.leaderboard.app import launch
 
     folder = tmp_path_factory.mktemp("browser")
     store, truths = Store(folder / "leaderboard.sqlite"), Truths(tiny_dataset)

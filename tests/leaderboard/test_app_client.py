@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from test_submissions import PROTOCOL, evaluated_labels, noisy_predictions, ood_accuracy, write_csv
 
-from leaderboard.store import Store
-from leaderboard.submissions import Truths, submit
+from elsewhere.leaderboard.store import Store
+from elsewhere.leaderboard.submissions import Truths, submit
 
 pytestmark = pytest.mark.slow
 
@@ -41,7 +41,7 @@ def app(tiny_dataset: Path, labels, classes, tmp_path_factory):
     """A running leaderboard seeded with the baselines; yields (url, store, expected baseline order)."""
     from gradio_client import Client
 
-    from leaderboard.app import launch
+    from elsewhere.leaderboard.app import launch
 
     folder = tmp_path_factory.mktemp("client")
     db = folder / "leaderboard.sqlite"

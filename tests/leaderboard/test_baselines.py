@@ -5,10 +5,10 @@ import json
 import pytest
 
 from elsewhere.cli import main
-from evaluation.harness import train_baseline
-from leaderboard.baselines import OPERATOR, seed_baselines
-from leaderboard.store import Store
-from leaderboard.submissions import Truths
+from elsewhere.evaluation.harness import train_baseline
+from elsewhere.leaderboard.baselines import OPERATOR, seed_baselines
+from elsewhere.leaderboard.store import Store
+from elsewhere.leaderboard.submissions import Truths
 
 
 @pytest.mark.slow

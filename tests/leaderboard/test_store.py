@@ -18,9 +18,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import leaderboard.store as store_module
-from leaderboard import settings
-from leaderboard.store import MIGRATIONS, TABLE_COLUMNS, DuplicateSubmission, RateLimited, Store
+import elsewhere.leaderboard.store as store_module
+from elsewhere.leaderboard import settings
+from elsewhere.leaderboard.store import MIGRATIONS, TABLE_COLUMNS, DuplicateSubmission, RateLimited, Store
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=timezone.utc)
 FORK = multiprocessing.get_context("fork")

@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from leaderboard.store import DuplicateSubmission, RateLimited, Store
-from leaderboard.submissions import Truths, submit, submit_file
-from leaderboard.table import protocol_table
+from elsewhere.leaderboard.store import DuplicateSubmission, RateLimited, Store
+from elsewhere.leaderboard.submissions import Truths, submit, submit_file
+from elsewhere.leaderboard.table import protocol_table
 
 PROTOCOL = "location-halves-clutter"  # the default config, shown first by the app
 EVALUATED = ("test_id", "test_ood", "probe")

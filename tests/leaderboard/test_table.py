@@ -15,8 +15,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from leaderboard.store import Store
-from leaderboard.table import (
+from elsewhere.leaderboard.store import Store
+from elsewhere.leaderboard.table import (
     COLUMNS,
     SUITE,
     Filters,

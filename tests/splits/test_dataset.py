@@ -13,9 +13,9 @@ from PIL import Image
 
 from elsewhere.api import generate
 from elsewhere.cli import main
-from splits.registry import get_protocol, protocol_names
-from splits.sampling import draw
-from generator import render
+from elsewhere.splits.registry import get_protocol, protocol_names
+from elsewhere.splits.sampling import draw
+from elsewhere.generator import render
 
 COLUMNS = {"id": "string", "label": "int64", "x": "float", "y": "float", "rotation": "float",
            "scale": "float", "cell": "int32", "group": "int32", "region": "string"}
@@ -142,13 +142,13 @@ def test_non_empty_and_unwritable_outputs_are_refused(tmp_path, capsys):
 def test_interrupted_generation_leaves_nothing(tmp_path):
     """Kill a real generation half-way: no output folder, no partial files."""
     out = tmp_path / "killed"
-    code = ("import os, splits.shards as s\n"
+    code = ("import os, elsewhere.splits.shards as s\n"
             "real = s.write_shard\n"
             "def dying(shard, root, job):\n"
             "    written = real(shard, root, job)\n"
             "    raise KeyboardInterrupt\n"
             "s.write_shard = dying\n"
-            "import splits.dataset as d; d.write_shard = dying\n"
+            "import elsewhere.splits.dataset as d; d.write_shard = dying\n"
             "from elsewhere.cli import main\n"
             f"raise SystemExit(main(['generate', '--out', {str(out)!r}, '--size', 'tiny', "
             "'--protocols', 'iid', '--workers', '1', '--quiet']))\n")

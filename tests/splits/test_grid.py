@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from splits.grid import Grid
+from elsewhere.splits.grid import Grid
 
 
 def naive_cell(grid: Grid, x: float, y: float) -> int:

@@ -3,8 +3,8 @@ import json
 import numpy as np
 import pytest
 
-from splits.intervals import Interval, IntervalSet, Value, interval_from_dict
-from splits.regions import EmptyRegionError
+from elsewhere.splits.intervals import Interval, IntervalSet, Value, interval_from_dict
+from elsewhere.splits.regions import EmptyRegionError
 
 
 def test_interval_is_half_open():

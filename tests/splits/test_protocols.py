@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from generator import ASYMMETRIC_SHAPES, get_shape, render
-from splits.protocol import Protocol
-from splits.registry import get_protocol, parse_protocols, protocol_names, register
-from splits.sampling import draw
+from elsewhere.generator import ASYMMETRIC_SHAPES, get_shape, render
+from elsewhere.splits.protocol import Protocol
+from elsewhere.splits.registry import get_protocol, parse_protocols, protocol_names, register
+from elsewhere.splits.sampling import draw
 
 NAMES = protocol_names()
 DRAWS = 200

@@ -5,8 +5,8 @@ import time
 import numpy as np
 import pytest
 
-from splits.grid import Grid
-from splits.regions import (
+from elsewhere.splits.grid import Grid
+from elsewhere.splits.regions import (
     EVERYWHERE,
     Cells,
     Difference,
