@@ -34,8 +34,21 @@ def run(data: str, runs: Path, protocol: str, arch: str, epochs: int | None) -> 
     out = runs / protocol / arch
     if (out / "results.json").is_file():
         return f"kept {protocol}/{arch}"
-    command = [sys.executable, "-m", "elsewhere.cli", "train", "--data", data, "--protocol",
-               protocol, "--arch", arch, "--out", str(out), "--quiet"]
+    command = [
+        sys.executable,
+        "-m",
+        "elsewhere.cli",
+        "train",
+        "--data",
+        data,
+        "--protocol",
+        protocol,
+        "--arch",
+        arch,
+        "--out",
+        str(out),
+        "--quiet",
+    ]
     if epochs:
         command += ["--epochs", str(epochs)]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
@@ -50,8 +63,10 @@ def table(runs: Path, protocols: list[str], architectures: tuple[str, ...]) -> s
     from elsewhere.splits.registry import get_protocol
 
     columns = [a for a in architectures if a in GENERAL]
-    lines = ["| protocol | " + " | ".join(columns) + " | note |",
-             "| --- | " + " | ".join("---" for _ in columns) + " | --- |"]
+    lines = [
+        "| protocol | " + " | ".join(columns) + " | note |",
+        "| --- | " + " | ".join("---" for _ in columns) + " | --- |",
+    ]
     for protocol in protocols:
         cells, gap_ood = [], None
         for arch in columns:
@@ -69,14 +84,14 @@ def table(runs: Path, protocols: list[str], architectures: tuple[str, ...]) -> s
             note = f"cnn-gap above {HEADROOM:.0%}: no headroom"
         lines.append(f"| `{protocol}` | " + " | ".join(cells) + f" | {note} |")
     if "red-green" in protocols:
-        lines += ["", "| Red-Green network | similar (test_id) | dissimilar (test_ood) |",
-                  "| --- | --- | --- |"]
+        lines += ["", "| Red-Green network | similar (test_id) | dissimilar (test_ood) |", "| --- | --- | --- |"]
         for arch in RED_GREEN:
             path = runs / "red-green" / arch / "results.json"
             if path.is_file():
                 metrics = json.loads(path.read_text())["metrics"]
-                lines.append(f"| `{arch}` | {metrics['id_accuracy']['value']:.3f} | "
-                             f"{metrics['ood_accuracy']['value']:.3f} |")
+                lines.append(
+                    f"| `{arch}` | {metrics['id_accuracy']['value']:.3f} | {metrics['ood_accuracy']['value']:.3f} |"
+                )
     return "\n".join(lines) + "\n"
 
 
@@ -95,8 +110,7 @@ def main() -> None:
     architectures = tuple(args.archs.split(","))
     runs = Path(args.runs)
     with ThreadPoolExecutor(args.jobs) as pool:
-        for line in pool.map(lambda pa: run(args.data, runs, *pa, args.epochs),
-                             plan(protocols, architectures)):
+        for line in pool.map(lambda pa: run(args.data, runs, *pa, args.epochs), plan(protocols, architectures)):
             print(line, flush=True)
     text = table(runs, protocols, architectures)
     (runs / "baselines.md").write_text(text)

@@ -39,22 +39,20 @@ def bare_forward(model: torch.nn.Module, images: torch.Tensor, device: torch.dev
             torch.cuda.synchronize()
         start = time.perf_counter()
         for i in range(0, len(images), BATCH):
-            model(images[i:i + BATCH])
+            model(images[i : i + BATCH])
         if device.type == "cuda":
             torch.cuda.synchronize()
     return len(images) / (time.perf_counter() - start)
 
 
-def end_to_end(model: torch.nn.Module, split: datasets.Dataset, device: torch.device,
-               num_workers: int | None) -> float:
+def end_to_end(model: torch.nn.Module, split: datasets.Dataset, device: torch.device, num_workers: int | None) -> float:
     """Images per second of ``predict`` over the split, from parquet to probabilities."""
     start = time.perf_counter()
     predict(model, split, device=device, batch_size=BATCH, num_workers=num_workers, progress=False)
     return len(split) / (time.perf_counter() - start)
 
 
-def measure(split: datasets.Dataset, device: torch.device, repeats: int,
-            workers: tuple[int | None, ...]) -> dict:
+def measure(split: datasets.Dataset, device: torch.device, repeats: int, workers: tuple[int | None, ...]) -> dict:
     canvas = split[0]["image"].width
     model = create_model(ARCHITECTURE, split.features["label"].num_classes, canvas, seed=0)
     bf16 = device.type == "cuda"
@@ -74,8 +72,13 @@ def main() -> None:
     parser.add_argument("--data", default=None, help="dataset folder (default: generate one)")
     parser.add_argument("--split", default="train", help="split to run over (default: train, 4000 images)")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--num-workers", type=int, action="append", default=None,
-                        help="workers to try (repeatable; default: 0 and predict's own choice)")
+    parser.add_argument(
+        "--num-workers",
+        type=int,
+        action="append",
+        default=None,
+        help="workers to try (repeatable; default: 0 and predict's own choice)",
+    )
     args = parser.parse_args()
     workers = tuple(args.num_workers) if args.num_workers else (0, None)
     with tempfile.TemporaryDirectory() as scratch:
@@ -85,19 +88,19 @@ def main() -> None:
 
             folder = Path(scratch) / "data"
             generate(folder, protocols=PROTOCOL, size="small", seed=0, progress=False)
-        split = datasets.load_dataset(str(folder), PROTOCOL, split=args.split,
-                                      cache_dir=str(Path(scratch) / "cache"))
-        print(f"{ARCHITECTURE}, batch {BATCH}, {len(split)} images of {PROTOCOL}/{args.split}, "
-              f"{os.cpu_count()} CPU cores, torch {torch.__version__}, {torch.get_num_threads()} threads, "
-              f"best of {args.repeats}")
+        split = datasets.load_dataset(str(folder), PROTOCOL, split=args.split, cache_dir=str(Path(scratch) / "cache"))
+        print(
+            f"{ARCHITECTURE}, batch {BATCH}, {len(split)} images of {PROTOCOL}/{args.split}, "
+            f"{os.cpu_count()} CPU cores, torch {torch.__version__}, {torch.get_num_threads()} threads, "
+            f"best of {args.repeats}"
+        )
         devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
         for device in devices:
             figures = measure(split, device, args.repeats, workers)
             print(f"{device.type}: bare forward {figures['bare']:.0f} img/s")
             for w, rate in figures["end_to_end"].items():
                 label = "predict's default workers" if w is None else f"{w} workers"
-                print(f"{device.type}: end-to-end, {label}: {rate:.0f} img/s, "
-                      f"ratio {rate / figures['bare']:.3f}")
+                print(f"{device.type}: end-to-end, {label}: {rate:.0f} img/s, ratio {rate / figures['bare']:.3f}")
 
 
 if __name__ == "__main__":

@@ -64,9 +64,17 @@ def tiled_truth(truth, rows: int):
     frame["id"] = frame["id"] + "-" + pd.Series(copy_index).astype(str)
     groups = frame["group"].to_numpy()
     frame["group"] = np.where(groups >= 0, groups + copy_index * (groups.max() + 1), groups)
-    return Truth(protocol=truth.protocol, version=truth.version, fingerprint=truth.fingerprint,
-                 class_names=truth.class_names, frame=frame, grid=truth.grid, train_region=truth.train_region,
-                 factors=truth.factors, evaluated_classes=truth.evaluated_classes)
+    return Truth(
+        protocol=truth.protocol,
+        version=truth.version,
+        fingerprint=truth.fingerprint,
+        class_names=truth.class_names,
+        frame=frame,
+        grid=truth.grid,
+        train_region=truth.train_region,
+        factors=truth.factors,
+        evaluated_classes=truth.evaluated_classes,
+    )
 
 
 def predictions_for(truth, wrong: float, rng: np.random.Generator) -> pd.DataFrame:
@@ -76,7 +84,9 @@ def predictions_for(truth, wrong: float, rng: np.random.Generator) -> pd.DataFra
     return pd.DataFrame({"id": truth.frame["id"], "prediction": labels})
 
 
-def fill(store, templates: dict[str, dict], protocols: tuple[str, ...], submissions: int, rng: np.random.Generator) -> None:
+def fill(
+    store, templates: dict[str, dict], protocols: tuple[str, ...], submissions: int, rng: np.random.Generator
+) -> None:
     """``submissions`` entries: models in turn on every protocol, results copied from ``templates``."""
     models = -(-submissions // len(protocols))
     skill = rng.uniform(0.2, 0.95, models)
@@ -92,10 +102,15 @@ def fill(store, templates: dict[str, dict], protocols: tuple[str, ...], submissi
         results["metrics"]["ood_accuracy"] = {"value": value, "ci": [value - half, value + half], "n": n}
         results["protocol"]["name"] = protocol
         store.add(
-            submitter=f"team-{model % 300}", model_name=f"model-{model}",
+            submitter=f"team-{model % 300}",
+            model_name=f"model-{model}",
             model={"family": str(family[model]), "parameters": int(parameters[model]), "verified": model % 40 == 0},
-            protocol=protocol, protocol_version=1, variant="public", fingerprint=results["protocol"]["fingerprint"],
-            predictions_sha256=hashlib.sha256(f"benchmark {i}".encode()).hexdigest(), results=results,
+            protocol=protocol,
+            protocol_version=1,
+            variant="public",
+            fingerprint=results["protocol"]["fingerprint"],
+            predictions_sha256=hashlib.sha256(f"benchmark {i}".encode()).hexdigest(),
+            results=results,
         )
 
 
@@ -134,24 +149,39 @@ def main() -> None:
         for protocol in PROTOCOLS:
             path = folder / f"{protocol}.csv"
             predictions_for(truths.get(protocol), 0.3, rng).to_csv(path, index=False)
-            templates[protocol] = submit(scratch, truths, protocol=protocol, predictions_path=path, model_name="template",
-                                         submitter="bench", rate_limit_per_day=None).results
+            templates[protocol] = submit(
+                scratch,
+                truths,
+                protocol=protocol,
+                predictions_path=path,
+                model_name="template",
+                submitter="bench",
+                rate_limit_per_day=None,
+            ).results
         # The whole suite's names, so that the suite view averages over 14 protocols as in production.
         suite = tuple(protocol_names())
         store = Store(folder / "leaderboard.sqlite")
         start = time.perf_counter()
         fill(store, templates, suite, args.submissions, rng)
         seconds = time.perf_counter() - start
-        print(f"filled {args.submissions:,} submissions in {seconds:.1f} s ({1000 * seconds / args.submissions:.2f} ms per add)")
+        print(
+            f"filled {args.submissions:,} submissions in {seconds:.1f} s ({1000 * seconds / args.submissions:.2f} ms per add)"
+        )
 
         def request(view: str, **filters) -> Callable[[], object]:
             def run() -> object:
                 frame, types, label = leaderboard_view(store, suite, "public", view, **filters)
                 return gr.Dataframe(value=frame, datatype=types, label=label)
+
             return run
 
-        filtered = {"families": ("cnn", "resnet"), "min_parameters": "10k", "max_parameters": "10M",
-                    "verified": "unverified only", "search": "model-1"}
+        filtered = {
+            "families": ("cnn", "resnet"),
+            "min_parameters": "10k",
+            "max_parameters": "10M",
+            "verified": "unverified only",
+            "search": "model-1",
+        }
         broad = {"families": ("cnn", "mlp", "resnet", "vit"), "verified": "unverified only"}
         cases = {
             "one protocol": request("location-halves"),
@@ -174,7 +204,9 @@ def main() -> None:
         try:
             client = Client(f"http://127.0.0.1:{port}/", verbose=False)
             median, best, _ = timed(lambda: client.predict(view="location-halves", api_name="/table"), args.repeats)
-            print(f"  {'/table over HTTP (gradio_client), protocol':<42}             median {median:6.1f} ms  best {best:6.1f} ms")
+            print(
+                f"  {'/table over HTTP (gradio_client), protocol':<42}             median {median:6.1f} ms  best {best:6.1f} ms"
+            )
         finally:
             demo.close()
 
@@ -190,8 +222,10 @@ def main() -> None:
 
         big = tiled_truth(truths.get("location-halves"), args.rows)
         big_truths = TiledTruths(data, big)
-        print(f"submission of {len(big.frame):,} predictions into the {args.submissions:,}-entry store "
-              f"(synthesised truth: location-halves tiny tiled):")
+        print(
+            f"submission of {len(big.frame):,} predictions into the {args.submissions:,}-entry store "
+            f"(synthesised truth: location-halves tiny tiled):"
+        )
         for suffix in (".csv", ".parquet"):
             times = []
             for attempt in range(3):
@@ -199,12 +233,21 @@ def main() -> None:
                 frame = predictions_for(big, 0.2 + 0.05 * attempt, rng)
                 frame.to_csv(path, index=False) if suffix == ".csv" else frame.to_parquet(path, index=False)
                 start = time.perf_counter()
-                entry = submit(store, big_truths, protocol="location-halves", predictions_path=path,
-                               model_name=f"big{suffix}", submitter="bench", rate_limit_per_day=20)
+                entry = submit(
+                    store,
+                    big_truths,
+                    protocol="location-halves",
+                    predictions_path=path,
+                    model_name=f"big{suffix}",
+                    submitter="bench",
+                    rate_limit_per_day=20,
+                )
                 times.append(time.perf_counter() - start)
             size = path.stat().st_size / 2**20
-            print(f"  {suffix[1:]:<8} {size:5.2f} MiB  median {np.median(times):.2f} s  best {min(times):.2f} s  "
-                  f"(entry #{entry.id}, OOD accuracy {entry.ood_accuracy:.3f})")
+            print(
+                f"  {suffix[1:]:<8} {size:5.2f} MiB  median {np.median(times):.2f} s  best {min(times):.2f} s  "
+                f"(entry #{entry.id}, OOD accuracy {entry.ood_accuracy:.3f})"
+            )
 
 
 if __name__ == "__main__":

@@ -22,7 +22,14 @@ import numpy as np
 
 from elsewhere.leaderboard.store import Store
 
-PROTOCOLS = ("location-halves", "location-quadrant", "location-centre", "location-checkerboard", "rotation-extrapolation", "scale-interpolation")
+PROTOCOLS = (
+    "location-halves",
+    "location-quadrant",
+    "location-centre",
+    "location-checkerboard",
+    "rotation-extrapolation",
+    "scale-interpolation",
+)
 FAMILIES = ("cnn", "mlp", "resnet", "vit", "other")
 GRID = 8
 
@@ -99,7 +106,9 @@ def main() -> None:
         fill(store, args.submissions, rng)
         seconds = time.perf_counter() - start
         size = sum(p.stat().st_size for p in Path(folder).iterdir()) / 2**20
-        print(f"filled {args.submissions} submissions in {seconds:.1f} s ({seconds / args.submissions * 1000:.2f} ms per add), {size:.1f} MiB on disk")
+        print(
+            f"filled {args.submissions} submissions in {seconds:.1f} s ({seconds / args.submissions * 1000:.2f} ms per add), {size:.1f} MiB on disk"
+        )
         cases = {
             "table() (whole board)": lambda: store.table(),
             "table(protocol)": lambda: store.table(protocol="location-halves"),

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from elsewhere.errors import ElsewhereError
+
 SECRET_VARIABLE = "ELSEWHERE_SECRET"
 
 
@@ -17,15 +19,27 @@ def read_secret(secret_file: str | Path | None = None) -> str:
         secret = os.environ.get(SECRET_VARIABLE, "").strip()
         source = f"${SECRET_VARIABLE}"
     if len(secret) < 16:
-        raise ValueError(f"{source} is missing or shorter than 16 characters; the private test set "
-                         f"needs a secret of at least 16 characters")
+        raise ElsewhereError(
+            f"{source} is missing or shorter than 16 characters; the private test set "
+            f"needs a secret of at least 16 characters"
+        )
     return secret
 
 
-def generate(out: str | Path, *, protocols: str | None = None, size: str = "small", seed: int = 0,
-             workers: int | None = None, canvas: int | None = None, private: bool = False,
-             secret_file: str | Path | None = None, labels: str | Path | None = None,
-             overwrite: bool = False, progress: bool = True) -> dict:
+def generate(
+    out: str | Path,
+    *,
+    protocols: str | None = None,
+    size: str = "small",
+    seed: int = 0,
+    workers: int | None = None,
+    canvas: int | None = None,
+    private: bool = False,
+    secret_file: str | Path | None = None,
+    labels: str | Path | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> dict:
     """Write the benchmark dataset folder ``out``; returns its manifest (see ``elsewhere generate``)."""
     from elsewhere.splits.dataset import generate as generate_folder
     from elsewhere.splits.registry import parse_protocols
@@ -33,17 +47,17 @@ def generate(out: str | Path, *, protocols: str | None = None, size: str = "smal
     from elsewhere.splits.shards import Job
 
     if private and labels is None:
-        raise ValueError("--private withholds the labels; pass --labels FILE for the leaderboard's copy")
+        raise ElsewhereError("--private withholds the labels; pass --labels FILE for the leaderboard's copy")
     if labels is not None and not private:
-        raise ValueError("--labels is only for --private (public datasets keep their labels)")
+        raise ElsewhereError("--labels is only for --private (public datasets keep their labels)")
     secret = secret_words(read_secret(secret_file)) if private else ()
     job = Job(seed=seed, size=size, canvas=canvas, secret=secret, withhold_labels=private)
-    return generate_folder(out, parse_protocols(protocols), job, workers=workers,
-                           labels_out=labels, overwrite=overwrite, progress=progress)
+    return generate_folder(
+        out, parse_protocols(protocols), job, workers=workers, labels_out=labels, overwrite=overwrite, progress=progress
+    )
 
 
-def score(data: str | Path, protocol: str, predictions: str | Path, *,
-          model_name: str | None = None) -> dict:
+def score(data: str | Path, protocol: str, predictions: str | Path, *, model_name: str | None = None) -> dict:
     """Results of a predictions file on ``protocol`` (see ``elsewhere score``)."""
     from elsewhere.evaluation.data import load_truth
     from elsewhere.evaluation.scoring import score_file
@@ -52,12 +66,29 @@ def score(data: str | Path, protocol: str, predictions: str | Path, *,
     return score_file(truth, predictions, model={"name": model_name or Path(predictions).stem})
 
 
-def evaluate(data: str | Path, protocol: str, model: str, *, weights: str | Path | None = None,
-             device: str = "auto", batch_size: int = 256, model_name: str | None = None,
-             save_predictions: str | Path | None = None, progress: bool = True) -> dict:
+def evaluate(
+    data: str | Path,
+    protocol: str,
+    model: str,
+    *,
+    weights: str | Path | None = None,
+    device: str = "auto",
+    batch_size: int = 256,
+    model_name: str | None = None,
+    save_predictions: str | Path | None = None,
+    progress: bool = True,
+) -> dict:
     """Results of a torch model built by ``model`` (``file.py:factory``); see ``elsewhere evaluate``."""
     from elsewhere.evaluation.harness import evaluate_model
 
-    return evaluate_model(data, protocol, model, weights=weights, device=device,
-                          batch_size=batch_size, model_name=model_name,
-                          save_predictions=save_predictions, progress=progress)
+    return evaluate_model(
+        data,
+        protocol,
+        model,
+        weights=weights,
+        device=device,
+        batch_size=batch_size,
+        model_name=model_name,
+        save_predictions=save_predictions,
+        progress=progress,
+    )

@@ -1,7 +1,7 @@
 """The ``elsewhere`` command: thin argument parsing over the library, one subcommand per job.
 
-Every user error (ValueError, OSError) becomes one line on stderr and exit status 2; set
-ELSEWHERE_DEBUG=1 to see the traceback instead.
+Every user error (ElsewhereError, OSError) becomes one line on stderr and exit status 2; any other
+exception is a bug and keeps its traceback. ELSEWHERE_DEBUG=1 shows the traceback of user errors too.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
+from elsewhere.errors import ElsewhereError
+
 EXIT_USAGE = 2
 
 Command = Callable[[argparse.Namespace], int | None]
@@ -20,10 +22,19 @@ Command = Callable[[argparse.Namespace], int | None]
 def _generate(args: argparse.Namespace) -> None:
     from elsewhere.api import generate
 
-    manifest = generate(args.out, protocols=args.protocols, size=args.size, seed=args.seed,
-                        workers=args.workers, canvas=args.canvas, private=args.private,
-                        secret_file=args.secret_file,
-                        labels=args.labels, overwrite=args.overwrite, progress=not args.quiet)
+    manifest = generate(
+        args.out,
+        protocols=args.protocols,
+        size=args.size,
+        seed=args.seed,
+        workers=args.workers,
+        canvas=args.canvas,
+        private=args.private,
+        secret_file=args.secret_file,
+        labels=args.labels,
+        overwrite=args.overwrite,
+        progress=not args.quiet,
+    )
     rows = sum(s["rows"] for p in manifest["protocols"].values() for s in p["splits"].values())
     print(f"wrote {rows} images in {len(manifest['protocols'])} protocols to {args.out}")
 
@@ -35,10 +46,12 @@ def _protocols(args: argparse.Namespace) -> None:
     if args.json:
         listing = []
         for p in protocols:
-            entry = {k: v for k, v in p.to_dict().items()
-                     if k in ("name", "version", "description", "family", "held_out", "control")}
-            entry["splits"] = {split: {size: p.split_size(split, size) for size in p.sizes}
-                               for split in p.split_names}
+            entry = {
+                k: v
+                for k, v in p.to_dict().items()
+                if k in ("name", "version", "description", "family", "held_out", "control")
+            }
+            entry["splits"] = {split: {size: p.split_size(split, size) for size in p.sizes} for split in p.split_names}
             listing.append(entry)
         print(json.dumps(listing, indent=2))
         return
@@ -68,9 +81,17 @@ def _evaluate(args: argparse.Namespace) -> None:
     from elsewhere.api import evaluate
     from elsewhere.evaluation.results import write_results
 
-    results = evaluate(args.data, args.protocol, args.model, weights=args.weights, device=args.device,
-                       batch_size=args.batch_size, model_name=args.model_name,
-                       save_predictions=args.save_predictions, progress=not args.quiet)
+    results = evaluate(
+        args.data,
+        args.protocol,
+        args.model,
+        weights=args.weights,
+        device=args.device,
+        batch_size=args.batch_size,
+        model_name=args.model_name,
+        save_predictions=args.save_predictions,
+        progress=not args.quiet,
+    )
     write_results(results, args.out)
     _summarise(results, args.out)
 
@@ -78,8 +99,16 @@ def _evaluate(args: argparse.Namespace) -> None:
 def _train(args: argparse.Namespace) -> None:
     from elsewhere.evaluation.harness import train_baseline
 
-    results = train_baseline(args.data, args.protocol, args.arch, args.out, epochs=args.epochs,
-                             seed=args.seed, device=args.device, progress=not args.quiet)
+    results = train_baseline(
+        args.data,
+        args.protocol,
+        args.arch,
+        args.out,
+        epochs=args.epochs,
+        seed=args.seed,
+        device=args.device,
+        progress=not args.quiet,
+    )
     _summarise(results, f"{args.out}/results.json")
 
 
@@ -100,20 +129,34 @@ def _compare(args: argparse.Namespace) -> None:
         print(json.dumps(comparison, indent=2))
         return
     d = comparison["difference"]
-    print(f"{args.split}: A {comparison['accuracy_a']['value']:.4f}  B {comparison['accuracy_b']['value']:.4f}  "
-          f"A−B {d['value']:+.4f} (95% CI {d['ci'][0]:+.4f} to {d['ci'][1]:+.4f})  "
-          f"McNemar p = {comparison['p_value']:.4g}  on {comparison['n']} paired items")
+    print(
+        f"{args.split}: A {comparison['accuracy_a']['value']:.4f}  B {comparison['accuracy_b']['value']:.4f}  "
+        f"A−B {d['value']:+.4f} (95% CI {d['ci'][0]:+.4f} to {d['ci'][1]:+.4f})  "
+        f"McNemar p = {comparison['p_value']:.4g}  on {comparison['n']} paired items"
+    )
 
 
 def _submit(args: argparse.Namespace) -> None:
     from elsewhere.leaderboard.submissions import submit_file
 
-    entry = submit_file(data=args.data, predictions=args.predictions, protocol=args.protocol,
-                        model_name=args.model_name, db=args.db, labels=args.labels,
-                        submitter=args.submitter, link=args.link, notes=args.notes,
-                        parameters=args.parameters, family=args.family, verified=args.verified)
-    print(f"stored entry #{entry.id}: {entry.model_name} on {entry.protocol}, "
-          f"out-of-location accuracy {entry.ood_accuracy:.4f}")
+    entry = submit_file(
+        data=args.data,
+        predictions=args.predictions,
+        protocol=args.protocol,
+        model_name=args.model_name,
+        db=args.db,
+        labels=args.labels,
+        submitter=args.submitter,
+        link=args.link,
+        notes=args.notes,
+        parameters=args.parameters,
+        family=args.family,
+        verified=args.verified,
+    )
+    print(
+        f"stored entry #{entry.id}: {entry.model_name} on {entry.protocol}, "
+        f"out-of-location accuracy {entry.ood_accuracy:.4f}"
+    )
 
 
 def _leaderboard(args: argparse.Namespace) -> None:
@@ -134,9 +177,11 @@ def _leaderboard(args: argparse.Namespace) -> None:
 def _summarise(results: dict, path) -> None:
     metrics = results["metrics"]
     ood, iid = metrics["ood_accuracy"], metrics["id_accuracy"]
-    print(f"{results['protocol']['name']}: out-of-location accuracy {ood['value']:.4f} "
-          f"[{ood['ci'][0]:.4f}, {ood['ci'][1]:.4f}]; in-distribution {iid['value']:.4f}; "
-          f"results in {path}")
+    print(
+        f"{results['protocol']['name']}: out-of-location accuracy {ood['value']:.4f} "
+        f"[{ood['ci'][0]:.4f}, {ood['ci'][1]:.4f}]; in-distribution {iid['value']:.4f}; "
+        f"results in {path}"
+    )
 
 
 def _data_arguments(p: argparse.ArgumentParser) -> None:
@@ -152,8 +197,11 @@ def _add_generate(commands) -> None:
     p.add_argument("--seed", type=int, default=0, help="whole number (default: 0)")
     p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     p.add_argument("--canvas", type=int, default=None, help="override every protocol's canvas side")
-    p.add_argument("--private", action="store_true",
-                   help="hidden test set: seed from ELSEWHERE_SECRET or --secret-file, labels withheld")
+    p.add_argument(
+        "--private",
+        action="store_true",
+        help="hidden test set: seed from ELSEWHERE_SECRET or --secret-file, labels withheld",
+    )
     p.add_argument("--secret-file", default=None, help="file holding the operator secret")
     p.add_argument("--labels", default=None, help="with --private: where to write the labels file")
     p.add_argument("--overwrite", action="store_true", help="replace an existing elsewhere dataset")
@@ -201,8 +249,12 @@ def _add_evaluate(commands) -> None:
 def _add_train(commands) -> None:
     p = commands.add_parser("train", help="train a reference baseline")
     _data_arguments(p)
-    p.add_argument("--arch", required=True, help="baseline architecture: mlp, cnn-flatten, cnn-gap, cnn-blurpool, "
-                   "coordconv, resnet-small, redgreen-{valid,same,full,circular}")
+    p.add_argument(
+        "--arch",
+        required=True,
+        help="baseline architecture: mlp, cnn-flatten, cnn-gap, cnn-blurpool, "
+        "coordconv, resnet-small, redgreen-{valid,same,full,circular}",
+    )
     p.add_argument("--out", required=True, help="run folder: model.safetensors, predictions.parquet, results.json")
     p.add_argument("--epochs", type=int, default=None, help="default: the architecture's own")
     p.add_argument("--seed", type=int, default=0)
@@ -251,13 +303,24 @@ def _add_leaderboard(commands) -> None:
     p.add_argument("--labels", default=None, help="labels file of a private variant")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=7860)
-    p.add_argument("--baselines", default=None,
-                   help="runs folder of `elsewhere train` (RUNS/<protocol>/<arch>) to store first")
+    p.add_argument(
+        "--baselines", default=None, help="runs folder of `elsewhere train` (RUNS/<protocol>/<arch>) to store first"
+    )
     p.set_defaults(run=_leaderboard)
 
 
-PARSERS = [_add_generate, _add_protocols, _add_publish, _add_score, _add_evaluate, _add_train,
-           _add_report, _add_compare, _add_submit, _add_leaderboard]
+PARSERS = [
+    _add_generate,
+    _add_protocols,
+    _add_publish,
+    _add_score,
+    _add_evaluate,
+    _add_train,
+    _add_report,
+    _add_compare,
+    _add_submit,
+    _add_leaderboard,
+]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -282,7 +345,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("elsewhere: interrupted", file=sys.stderr)
         return 130
-    except (ValueError, OSError) as error:
+    except (ElsewhereError, OSError) as error:
         if os.environ.get("ELSEWHERE_DEBUG"):
             raise
         message = " ".join(str(error).split()) or type(error).__name__

@@ -29,6 +29,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from elsewhere.errors import ElsewhereError
+
 Builder = Callable[[int, int], nn.Module]
 
 ARCHITECTURES: dict[str, Builder] = {}
@@ -36,18 +38,19 @@ ARCHITECTURES: dict[str, Builder] = {}
 STACK_WIDTHS = (16, 32, 64)
 MLP_WIDTHS = (256, 128)
 RESNET_WIDTHS = (32, 64, 128)
-REDGREEN_PADDING = {"valid": (0, "zeros"), "same": (1, "zeros"), "full": (2, "zeros"),
-                    "circular": (2, "circular")}
+REDGREEN_PADDING = {"valid": (0, "zeros"), "same": (1, "zeros"), "full": (2, "zeros"), "circular": (2, "circular")}
 REDGREEN_LAYERS = ((3, 32, 1), (32, 32, 2), (32, 64, 2), (64, 64, 2))
 
 
 def register(name: str) -> Callable[[Builder], Builder]:
     """Decorator: register ``builder(num_classes, canvas) -> nn.Module`` under ``name``."""
+
     def add(builder: Builder) -> Builder:
         if name in ARCHITECTURES:
-            raise ValueError(f"architecture {name!r} is already registered; pick another name")
+            raise ElsewhereError(f"architecture {name!r} is already registered; pick another name")
         ARCHITECTURES[name] = builder
         return builder
+
     return add
 
 
@@ -61,7 +64,7 @@ def get_builder(name: str) -> Builder:
     if name not in ARCHITECTURES:
         close = difflib.get_close_matches(name, ARCHITECTURES, n=1)
         hint = f"did you mean {close[0]!r}? " if close else ""
-        raise ValueError(f"unknown architecture {name!r}; {hint}choose one of {', '.join(list_architectures())}")
+        raise ElsewhereError(f"unknown architecture {name!r}; {hint}choose one of {', '.join(list_architectures())}")
     return ARCHITECTURES[name]
 
 
@@ -74,9 +77,9 @@ def create_model(name: str, num_classes: int, canvas: int, *, seed: int) -> nn.M
     """
     builder = get_builder(name)
     if not isinstance(num_classes, int) or num_classes < 2:
-        raise ValueError(f"bad number of classes {num_classes!r}; a classifier needs at least 2")
+        raise ElsewhereError(f"bad number of classes {num_classes!r}; a classifier needs at least 2")
     if not isinstance(canvas, int) or canvas < 1:
-        raise ValueError(f"bad canvas {canvas!r}; the canvas side is a positive number of pixels")
+        raise ElsewhereError(f"bad canvas {canvas!r}; the canvas side is a positive number of pixels")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = builder(num_classes, canvas)
@@ -86,8 +89,10 @@ def create_model(name: str, num_classes: int, canvas: int, *, seed: int) -> nn.M
 
 def _require_canvas(name: str, canvas: int, smallest: int) -> None:
     if canvas < smallest:
-        raise ValueError(f"{name} needs a canvas of at least {smallest} pixels, got {canvas}; "
-                         f"use a larger canvas or another architecture")
+        raise ElsewhereError(
+            f"{name} needs a canvas of at least {smallest} pixels, got {canvas}; "
+            f"use a larger canvas or another architecture"
+        )
 
 
 class BlurPool(nn.Module):
@@ -125,8 +130,12 @@ class ConvStack(nn.Module):
         super().__init__()
         layers: list[nn.Module] = []
         for width in STACK_WIDTHS:
-            layers += [nn.Conv2d(in_channels, width, 3, padding=1, bias=False),
-                       nn.BatchNorm2d(width), nn.ReLU(inplace=True), _downsample(width, anti_aliased)]
+            layers += [
+                nn.Conv2d(in_channels, width, 3, padding=1, bias=False),
+                nn.BatchNorm2d(width),
+                nn.ReLU(inplace=True),
+                _downsample(width, anti_aliased),
+            ]
             in_channels = width
         self.layers = nn.Sequential(*layers)
         self.out_channels = in_channels
@@ -212,8 +221,9 @@ class BasicBlock(nn.Module):
         self.bn2 = nn.BatchNorm2d(out_channels)
         self.shortcut = nn.Identity()
         if stride != 1 or in_channels != out_channels:
-            self.shortcut = nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False),
-                                          nn.BatchNorm2d(out_channels))
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False), nn.BatchNorm2d(out_channels)
+            )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = torch.relu(self.bn1(self.conv1(x)))
@@ -225,8 +235,11 @@ class BasicBlock(nn.Module):
 def resnet_small(num_classes: int, canvas: int) -> nn.Module:
     """A stride-2 stem and three BasicBlocks (32, 64, 128 channels; the last two stride 2), GAP head."""
     _require_canvas("resnet-small", canvas, 8)
-    stem = nn.Sequential(nn.Conv2d(3, RESNET_WIDTHS[0], 3, stride=2, padding=1, bias=False),
-                         nn.BatchNorm2d(RESNET_WIDTHS[0]), nn.ReLU(inplace=True))
+    stem = nn.Sequential(
+        nn.Conv2d(3, RESNET_WIDTHS[0], 3, stride=2, padding=1, bias=False),
+        nn.BatchNorm2d(RESNET_WIDTHS[0]),
+        nn.ReLU(inplace=True),
+    )
     blocks = [BasicBlock(RESNET_WIDTHS[0], RESNET_WIDTHS[0], 1)]
     blocks += [BasicBlock(a, b, 2) for a, b in zip(RESNET_WIDTHS, RESNET_WIDTHS[1:])]
     return nn.Sequential(stem, *blocks, _gap_head(RESNET_WIDTHS[-1], num_classes))
@@ -258,8 +271,10 @@ def _redgreen(padding: str) -> Builder:
         layers: list[nn.Module] = []
         for in_channels, out_channels, stride in REDGREEN_LAYERS:
             # Bias-free, as in the paper: a black input stays exactly zero through every layer.
-            layers += [nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=pad,
-                                 padding_mode=mode, bias=False), nn.ReLU(inplace=True)]
+            layers += [
+                nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=pad, padding_mode=mode, bias=False),
+                nn.ReLU(inplace=True),
+            ]
         return nn.Sequential(*layers, GlobalMaxPool(), nn.Linear(REDGREEN_LAYERS[-1][1], num_classes))
 
     build.__doc__ = f"Kayhan & van Gemert's Red-Green network with {padding} padding ({pad}, {mode})."

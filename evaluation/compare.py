@@ -9,6 +9,7 @@ Pairing makes this far more sensitive than comparing two accuracies with separat
 
 from __future__ import annotations
 
+from elsewhere.errors import ElsewhereError
 from elsewhere.evaluation import stats
 from elsewhere.evaluation.results import correct_items
 
@@ -24,15 +25,19 @@ def compare_results(a: dict, b: dict, split: str = "test_ood") -> dict:
     for key, what in _SAME:
         left, right = a["protocol"][key], b["protocol"][key]
         if left != right:
-            raise ValueError(f"cannot compare results of different {what}s ({left!r} vs {right!r}); "
-                             "compare results scored on the same data")
+            raise ElsewhereError(
+                f"cannot compare results of different {what}s ({left!r} vs {right!r}); "
+                "compare results scored on the same data"
+            )
     ids_a, correct_a = correct_items(a, split)
     ids_b, correct_b = correct_items(b, split)
     if ids_a != ids_b or correct_a.size != correct_b.size:
-        raise ValueError(f"the two results cover different {split} items (ids sha256 {ids_a[:12]}... vs "
-                         f"{ids_b[:12]}...); compare results scored on the same items")
+        raise ElsewhereError(
+            f"the two results cover different {split} items (ids sha256 {ids_a[:12]}... vs "
+            f"{ids_b[:12]}...); compare results scored on the same items"
+        )
     if correct_a.size == 0:
-        raise ValueError(f"split {split!r} has no items to compare")
+        raise ElsewhereError(f"split {split!r} has no items to compare")
     difference, interval, p_value = stats.mcnemar_test(correct_a, correct_b)
     n = int(correct_a.size)
     return {

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import datasets
 
+from elsewhere.errors import ElsewhereError
 from elsewhere.evaluation.truth import Truth
 from elsewhere.splits.dataset import MANIFEST, read_manifest
 from elsewhere.splits.distributions import Distribution
@@ -31,8 +32,10 @@ def manifest_of(data: str | Path) -> dict:
     try:
         path = hf_hub_download(str(data), MANIFEST, repo_type="dataset")
     except Exception as error:  # the hub client raises many types; all mean "not readable"
-        raise ValueError(f"cannot read {MANIFEST} of {data!r}: it is neither a dataset folder nor "
-                         f"a reachable dataset repo ({type(error).__name__})") from None
+        raise ElsewhereError(
+            f"cannot read {MANIFEST} of {data!r}: it is neither a dataset folder nor "
+            f"a reachable dataset repo ({type(error).__name__})"
+        ) from None
     return json.loads(Path(path).read_text())
 
 
@@ -41,11 +44,13 @@ def protocol_entry(manifest: dict, data: str | Path, name: str) -> tuple[Protoco
     protocol = get_protocol(name)
     entries = manifest["protocols"]
     if name not in entries:
-        raise ValueError(f"{data} holds no protocol {name!r}; it holds: {', '.join(entries)}")
+        raise ElsewhereError(f"{data} holds no protocol {name!r}; it holds: {', '.join(entries)}")
     entry = entries[name]
     if entry["version"] != protocol.version:
-        raise ValueError(f"{data} has {name} version {entry['version']}, this harness scores version "
-                         f"{protocol.version}; regenerate the data or install the matching elsewhere")
+        raise ElsewhereError(
+            f"{data} has {name} version {entry['version']}, this harness scores version "
+            f"{protocol.version}; regenerate the data or install the matching elsewhere"
+        )
     return protocol, entry
 
 
@@ -54,7 +59,7 @@ def load_split(data: str | Path, protocol: str, split: str) -> datasets.Dataset:
     try:
         return datasets.load_dataset(str(data), protocol, split=split)
     except (FileNotFoundError, datasets.exceptions.DatasetNotFoundError) as error:
-        raise ValueError(f"cannot load {protocol}/{split} from {data}: {error}") from None
+        raise ElsewhereError(f"cannot load {protocol}/{split} from {data}: {error}") from None
 
 
 def evaluated_splits(protocol: Protocol) -> tuple[str, ...]:
@@ -82,13 +87,16 @@ def load_truth(data: str | Path, protocol_name: str, labels: Path | None = None)
         held = pd.read_parquet(labels).set_index("id")["label"]
         missing = ~frame["id"].isin(held.index)
         if missing.any():
-            raise ValueError(f"labels file {labels} lacks {int(missing.sum())} ids of {data}, "
-                             f"first {frame['id'][missing].head(3).tolist()}; use the labels "
-                             f"written with this dataset")
+            raise ElsewhereError(
+                f"labels file {labels} lacks {int(missing.sum())} ids of {data}, "
+                f"first {frame['id'][missing].head(3).tolist()}; use the labels "
+                f"written with this dataset"
+            )
         frame["label"] = frame["id"].map(held).to_numpy()
     elif manifest.get("labels") == "withheld":
-        raise ValueError(f"{data} is a private variant whose labels are withheld; score it with the "
-                         f"leaderboard's labels file")
+        raise ElsewhereError(
+            f"{data} is a private variant whose labels are withheld; score it with the leaderboard's labels file"
+        )
     train = protocol.train
     return Truth(
         protocol=protocol.name,

@@ -15,6 +15,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from elsewhere.errors import ElsewhereError
 from elsewhere.evaluation.architectures import create_model
 from elsewhere.evaluation.data import evaluated_splits, load_split, load_truth, manifest_of, protocol_entry
 from elsewhere.evaluation.loading import build_model, count_parameters, load_weights, save_weights
@@ -32,45 +33,65 @@ def _canvas(data: str | Path, protocol: str) -> int:
     return int(entry["protocol"]["canvas"])
 
 
-def predict_splits(model: nn.Module, data: str | Path, protocol: str, *, device: torch.device,
-                   batch_size: int, progress: bool) -> pd.DataFrame:
+def predict_splits(
+    model: nn.Module, data: str | Path, protocol: str, *, device: torch.device, batch_size: int, progress: bool
+) -> pd.DataFrame:
     """Predictions (with probabilities) for every evaluated item of ``protocol``."""
     from elsewhere.splits.registry import get_protocol
 
     frames = []
     for split in evaluated_splits(get_protocol(protocol)):
         dataset = load_split(data, protocol, split)
-        labels, probabilities = predict(model, dataset, device=device, batch_size=batch_size,
-                                        progress=progress)
+        labels, probabilities = predict(model, dataset, device=device, batch_size=batch_size, progress=progress)
         frames.append(make_predictions(dataset["id"], labels, probabilities))
     return pd.concat(frames, ignore_index=True)
 
 
-def evaluate_model(data: str | Path, protocol: str, factory: str, *, weights: str | Path | None = None,
-                   device: str = "auto", batch_size: int = 256, model_name: str | None = None,
-                   save_predictions: str | Path | None = None, progress: bool = True) -> dict:
+def evaluate_model(
+    data: str | Path,
+    protocol: str,
+    factory: str,
+    *,
+    weights: str | Path | None = None,
+    device: str = "auto",
+    batch_size: int = 256,
+    model_name: str | None = None,
+    save_predictions: str | Path | None = None,
+    progress: bool = True,
+) -> dict:
     """Results of the model built by ``factory`` (``file.py:function``) on ``protocol``."""
     if batch_size < 1:
-        raise ValueError(f"bad --batch-size {batch_size}; use a whole number of at least 1")
+        raise ElsewhereError(f"bad --batch-size {batch_size}; use a whole number of at least 1")
     target = resolve_device(device)
     truth = load_truth(data, protocol)
     model = build_model(factory, num_classes=len(truth.class_names), canvas=_canvas(data, protocol))
     if weights is not None:
         load_weights(model, weights)
-    predictions = predict_splits(model.to(target), data, protocol, device=target,
-                                 batch_size=batch_size, progress=progress)
+    predictions = predict_splits(
+        model.to(target), data, protocol, device=target, batch_size=batch_size, progress=progress
+    )
     if save_predictions is not None:
         write_predictions(predictions, save_predictions)
-    meta = {"name": model_name or factory, "parameters": count_parameters(model),
-            "weights": Path(weights).name if weights else None,
-            "architecture": getattr(model, "architecture", None)}
-    return score_predictions(truth, predictions, model=meta, source=f"model:{factory}",
-                             device=str(target))
+    meta = {
+        "name": model_name or factory,
+        "parameters": count_parameters(model),
+        "weights": Path(weights).name if weights else None,
+        "architecture": getattr(model, "architecture", None),
+    }
+    return score_predictions(truth, predictions, model=meta, source=f"model:{factory}", device=str(target))
 
 
-def train_baseline(data: str | Path, protocol: str, architecture: str, out: str | Path, *,
-                   epochs: int | None = None, seed: int = 0, device: str = "auto",
-                   progress: bool = True) -> dict:
+def train_baseline(
+    data: str | Path,
+    protocol: str,
+    architecture: str,
+    out: str | Path,
+    *,
+    epochs: int | None = None,
+    seed: int = 0,
+    device: str = "auto",
+    progress: bool = True,
+) -> dict:
     """Train ``architecture`` on ``protocol`` and write model, predictions and results to ``out``.
 
     A protocol with a ``pretrain`` split (novel objects) trains on it first, then on ``train``,
@@ -81,11 +102,11 @@ def train_baseline(data: str | Path, protocol: str, architecture: str, out: str 
 
     out = Path(out)
     if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out} is a file; give a folder for the run")
+        raise ElsewhereError(f"--out {out} is a file; give a folder for the run")
     config = default_config(architecture)
     if epochs is not None:
         if epochs < 1:
-            raise ValueError(f"bad --epochs {epochs}; train for at least 1 epoch")
+            raise ElsewhereError(f"bad --epochs {epochs}; train for at least 1 epoch")
         config = replace(config, epochs=epochs)
     config = replace(config, seed=seed)
     target = resolve_device(device)
@@ -104,16 +125,21 @@ def train_baseline(data: str | Path, protocol: str, architecture: str, out: str 
         histories[stage] = train(model, training, checking, config, device=target, progress=progress)
     out.mkdir(parents=True, exist_ok=True)
     save_weights(model, out / "model.safetensors")
-    predictions = predict_splits(model, data, protocol, device=target, batch_size=256,
-                                 progress=progress)
+    predictions = predict_splits(model, data, protocol, device=target, batch_size=256, progress=progress)
     write_predictions(predictions, out / "predictions.parquet")
-    meta = {"name": architecture, "architecture": architecture,
-            "parameters": count_parameters(model), "family": architecture.split("-")[0],
-            "training": {"config": asdict(config), "stages": stages, "seed": seed,
-                         "data": "elsewhere " + protocol + " (train" +
-                                 (", after pretrain" if "pretrain" in stages else "") + ")"}}
-    results = score_predictions(truth, predictions, model=meta,
-                                source=f"baseline:{architecture}", device=str(target))
+    meta = {
+        "name": architecture,
+        "architecture": architecture,
+        "parameters": count_parameters(model),
+        "family": architecture.split("-")[0],
+        "training": {
+            "config": asdict(config),
+            "stages": stages,
+            "seed": seed,
+            "data": "elsewhere " + protocol + " (train" + (", after pretrain" if "pretrain" in stages else "") + ")",
+        },
+    }
+    results = score_predictions(truth, predictions, model=meta, source=f"baseline:{architecture}", device=str(target))
     write_results(results, out / "results.json")
     (out / "history.json").write_text(json.dumps(histories, indent=2, default=str) + "\n")
     return results

@@ -22,6 +22,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from elsewhere.errors import ElsewhereError
+
 WEIGHTS_SUFFIX = ".safetensors"
 FACTORY_ARGUMENTS = ("num_classes", "canvas")
 SHOWN_KEYS = 3
@@ -46,15 +48,15 @@ def load_factory(spec: str) -> Callable[..., nn.Module]:
     """
     path_text, colon, name = spec.rpartition(":")
     if not colon or not path_text or not name:
-        raise ValueError(f"bad model spec {spec!r}; write it as path/to/file.py:function")
+        raise ElsewhereError(f"bad model spec {spec!r}; write it as path/to/file.py:function")
     path = Path(path_text)
     if not path.is_file():
-        raise ValueError(f"model file {path} does not exist; give the path of a .py file in FILE.py:FUNCTION")
+        raise ElsewhereError(f"model file {path} does not exist; give the path of a .py file in FILE.py:FUNCTION")
     # A name unique to the file's location, so two model files never collide in sys.modules.
     module_name = "elsewhere_model_" + hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]
     module_spec = importlib.util.spec_from_file_location(module_name, path)
     if module_spec is None or module_spec.loader is None:
-        raise ValueError(f"cannot import {path} as a Python module; give a .py file")
+        raise ElsewhereError(f"cannot import {path} as a Python module; give a .py file")
     module = importlib.util.module_from_spec(module_spec)
     sys.modules[module_name] = module
     folder = str(path.resolve().parent)
@@ -65,18 +67,23 @@ def load_factory(spec: str) -> Callable[..., nn.Module]:
         del sys.modules[module_name]
         if not isinstance(error, Exception):
             raise
-        raise ValueError(f"importing {path} failed with {one_line(error)}; fix the model file") from error
+        raise ElsewhereError(f"importing {path} failed with {one_line(error)}; fix the model file") from error
     finally:
         sys.path.remove(folder)
     if not hasattr(module, name):
-        defined = sorted(k for k, v in vars(module).items()
-                         if callable(v) and not k.startswith("_") and getattr(v, "__module__", None) == module_name)
+        defined = sorted(
+            k
+            for k, v in vars(module).items()
+            if callable(v) and not k.startswith("_") and getattr(v, "__module__", None) == module_name
+        )
         listing = ", ".join(defined) if defined else "no public functions"
-        raise ValueError(f"{path} has no {name!r}; it defines {listing}")
+        raise ElsewhereError(f"{path} has no {name!r}; it defines {listing}")
     factory = getattr(module, name)
     if not callable(factory):
-        raise ValueError(f"{name!r} in {path} is not callable (it is of type {type(factory).__name__}); "
-                         f"name a function that returns a torch.nn.Module")
+        raise ElsewhereError(
+            f"{name!r} in {path} is not callable (it is of type {type(factory).__name__}); "
+            f"name a function that returns a torch.nn.Module"
+        )
     return factory
 
 
@@ -93,12 +100,15 @@ def build_model(spec: str, *, num_classes: int, canvas: int) -> nn.Module:
     try:
         model = factory(**kwargs)
     except Exception as error:
-        raise ValueError(f"the model factory {spec} failed with {one_line(error)}; it may take "
-                         f"keyword arguments {' and '.join(FACTORY_ARGUMENTS)} and must return a "
-                         f"torch.nn.Module") from error
+        raise ElsewhereError(
+            f"the model factory {spec} failed with {one_line(error)}; it may take "
+            f"keyword arguments {' and '.join(FACTORY_ARGUMENTS)} and must return a "
+            f"torch.nn.Module"
+        ) from error
     if not isinstance(model, nn.Module):
-        raise ValueError(f"the model factory {spec} returned a {type(model).__name__}; it must return "
-                         f"a torch.nn.Module")
+        raise ElsewhereError(
+            f"the model factory {spec} returned a {type(model).__name__}; it must return a torch.nn.Module"
+        )
     return model
 
 
@@ -106,14 +116,16 @@ def load_weights(model: nn.Module, path: str | Path) -> None:
     """Load a safetensors file into ``model``; every key and shape must match exactly."""
     path = Path(path)
     if path.suffix != WEIGHTS_SUFFIX:
-        raise ValueError(f"weights file {path} is not {WEIGHTS_SUFFIX}; only safetensors weights are "
-                         f"accepted (convert with safetensors.torch.save_file(model.state_dict(), ...))")
+        raise ElsewhereError(
+            f"weights file {path} is not {WEIGHTS_SUFFIX}; only safetensors weights are "
+            f"accepted (convert with safetensors.torch.save_file(model.state_dict(), ...))"
+        )
     if not path.is_file():
-        raise ValueError(f"weights file {path} does not exist")
+        raise ElsewhereError(f"weights file {path} does not exist")
     try:
         tensors = load_file(path)
     except (SafetensorError, OSError, ValueError, RuntimeError) as error:
-        raise ValueError(f"weights file {path} is not a readable safetensors file ({one_line(error)})") from error
+        raise ElsewhereError(f"weights file {path} is not a readable safetensors file ({one_line(error)})") from error
     expected = model.state_dict()
     missing = expected.keys() - tensors.keys()
     unexpected = tensors.keys() - expected.keys()
@@ -124,13 +136,16 @@ def load_weights(model: nn.Module, path: str | Path) -> None:
         problems.append(f"{len(unexpected)} unexpected ({_keys(unexpected)})")
     mismatched = sorted(k for k in expected.keys() & tensors.keys() if expected[k].shape != tensors[k].shape)
     if mismatched:
-        shown = ", ".join(f"{k} {tuple(tensors[k].shape)} vs {tuple(expected[k].shape)}"
-                          for k in mismatched[:SHOWN_KEYS])
+        shown = ", ".join(
+            f"{k} {tuple(tensors[k].shape)} vs {tuple(expected[k].shape)}" for k in mismatched[:SHOWN_KEYS]
+        )
         more = f" and {len(mismatched) - SHOWN_KEYS} more" if len(mismatched) > SHOWN_KEYS else ""
         problems.append(f"{len(mismatched)} of another shape ({shown}{more})")
     if problems:
-        raise ValueError(f"weights file {path} does not fit the model: keys {'; '.join(problems)}; "
-                         f"save the weights of this very architecture")
+        raise ElsewhereError(
+            f"weights file {path} does not fit the model: keys {'; '.join(problems)}; "
+            f"save the weights of this very architecture"
+        )
     model.load_state_dict(tensors, strict=True)
 
 
@@ -138,10 +153,9 @@ def save_weights(model: nn.Module, path: str | Path) -> None:
     """Write ``model``'s state dict to a safetensors file; the file appears only when complete."""
     path = Path(path)
     if path.suffix != WEIGHTS_SUFFIX:
-        raise ValueError(f"weights file {path} must end in {WEIGHTS_SUFFIX}")
+        raise ElsewhereError(f"weights file {path} must end in {WEIGHTS_SUFFIX}")
     # Own, contiguous CPU copies: safetensors refuses tensors that share memory or are strided.
-    tensors = {k: v.detach().cpu().clone(memory_format=torch.contiguous_format)
-               for k, v in model.state_dict().items()}
+    tensors = {k: v.detach().cpu().clone(memory_format=torch.contiguous_format) for k, v in model.state_dict().items()}
     metadata = {"format": "pt"}
     if isinstance(getattr(model, "architecture", None), str):
         metadata["architecture"] = model.architecture

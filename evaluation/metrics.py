@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from elsewhere.errors import ElsewhereError
 from elsewhere.evaluation import stats
 from elsewhere.evaluation.truth import NO_GROUP, Truth, id_array
 
@@ -103,15 +104,15 @@ def compute_metrics(truth: Truth, predictions: pd.DataFrame) -> dict[str, Any]:
 def aligned_predictions(truth: Truth, predictions: pd.DataFrame) -> np.ndarray:
     """The int64 predictions, after checking they are in ``truth.frame``'s order and in range."""
     if not {"id", "prediction"} <= set(predictions.columns) or len(predictions) != len(truth.frame):
-        raise ValueError(
+        raise ElsewhereError(
             f"predictions must have id and prediction for all {len(truth.frame)} truth items "
             f"(got {len(predictions)} rows, columns {list(predictions.columns)}); read them with read_predictions"
         )
     if not id_array(predictions["id"].astype(str)).equals(id_array(truth.frame["id"])):
-        raise ValueError("predictions are not in the truth's item order; read them with read_predictions")
+        raise ElsewhereError("predictions are not in the truth's item order; read them with read_predictions")
     prediction = predictions["prediction"].to_numpy(dtype=np.int64)
     if ((prediction < 0) | (prediction >= len(truth.class_names))).any():
-        raise ValueError(f"predictions must be class indices 0..{len(truth.class_names) - 1}")
+        raise ElsewhereError(f"predictions must be class indices 0..{len(truth.class_names) - 1}")
     return prediction
 
 
@@ -319,8 +320,9 @@ def flip_rate(truth: Truth, groups: _Groups, prediction: np.ndarray, probe: np.n
     return section, ""
 
 
-def _links(group: np.ndarray, prediction: np.ndarray, major: np.ndarray, minor: np.ndarray,
-           n: int, axis: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _links(
+    group: np.ndarray, prediction: np.ndarray, major: np.ndarray, minor: np.ndarray, n: int, axis: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Consecutive side-adjacent pairs along ``minor`` within each (group, ``major``) line.
 
     Returns per pair: a sequence key unique over groups, lines and the two axes; its group; and

@@ -40,6 +40,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 
+from elsewhere.errors import ElsewhereError
 from elsewhere.evaluation.truth import Truth, canonical_order, id_array, id_lines
 
 MAX_PREDICTION_BYTES = 256 * 2**20
@@ -59,7 +60,7 @@ _JSON_ESCAPED = r'["\\\x00-\x1f]'
 _HASH_HEADER = b"elsewhere predictions v1\n"
 
 
-class PredictionsError(ValueError):
+class PredictionsError(ElsewhereError):
     """A predictions file that cannot be scored; the message is one line a submitter can act on."""
 
 
@@ -120,8 +121,9 @@ def _read_csv(path: Path, name: str, expected: int) -> dict[str, Any]:
     try:
         table = pa_csv.read_csv(path, convert_options=convert)
     except (pa.ArrowException, OSError) as error:
-        raise PredictionsError(f"cannot read CSV predictions file {name}: {_one_line(error)}; "
-                               "give a UTF-8 CSV with a header row") from None
+        raise PredictionsError(
+            f"cannot read CSV predictions file {name}: {_one_line(error)}; give a UTF-8 CSV with a header row"
+        ) from None
     _check_columns(table.column_names, name)
     columns = {"id": table.column("id").combine_chunks(), "prediction": table.column("prediction")}
     if "probabilities" in table.column_names:
@@ -147,7 +149,7 @@ def _parse_list_cells(cells: pa.Array, name: str) -> pa.Array:
         bad = np.flatnonzero([cell is not None and not _is_number_list(cell) for cell in cells.to_pylist()])
         raise PredictionsError(
             f"predictions file {name}: {bad.size} probabilities cells are not JSON lists of numbers, "
-            f"first {_first(bad)}; write each as a JSON list like \"[0.9, 0.1]\""
+            f'first {_first(bad)}; write each as a JSON list like "[0.9, 0.1]"'
         ) from None
     offsets = np.concatenate([[0], np.cumsum(np.where(empty, 0, counts))]).astype(np.int64)
     return pa.LargeListArray.from_arrays(pa.array(offsets), values, mask=cells.is_null())
@@ -168,15 +170,15 @@ def _read_parquet(path: Path, name: str, expected: int) -> dict[str, Any]:
         _check_columns(file.schema_arrow.names, name)
         if rows > _ROW_SLACK * expected + 1000:
             raise PredictionsError(
-                f"predictions file {name} has {rows:,} rows for {expected:,} evaluated items; "
-                "give one row per item"
+                f"predictions file {name} has {rows:,} rows for {expected:,} evaluated items; give one row per item"
             )
         table = file.read()
     except PredictionsError:
         raise
     except (pa.ArrowException, OSError, ValueError) as error:
-        raise PredictionsError(f"cannot read Parquet predictions file {name}: {_one_line(error)}; "
-                               "give a valid Parquet file") from None
+        raise PredictionsError(
+            f"cannot read Parquet predictions file {name}: {_one_line(error)}; give a valid Parquet file"
+        ) from None
     return {column: table.column(column).combine_chunks() for column in table.column_names}
 
 
@@ -195,25 +197,29 @@ def _read_jsonl_slowly(path: Path, name: str) -> dict[str, Any]:
     try:
         lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     except (UnicodeDecodeError, OSError) as error:
-        raise PredictionsError(f"cannot read JSON lines predictions file {name}: {_one_line(error)}; "
-                               "give a UTF-8 file with one JSON object per line") from None
+        raise PredictionsError(
+            f"cannot read JSON lines predictions file {name}: {_one_line(error)}; "
+            "give a UTF-8 file with one JSON object per line"
+        ) from None
     try:
         records = json.loads("[" + ",".join(lines) + "]")
         if len(records) != len(lines):
-            raise ValueError("lines run together")
+            raise ElsewhereError("lines run together")
     except ValueError:
         records = None
     if records is None or not all(isinstance(r, dict) for r in records):
         bad = np.array([i for i, line in enumerate(lines) if not _is_object(line)])
         raise PredictionsError(
             f"predictions file {name}: {bad.size} lines are not JSON objects, first {_first(bad)}; "
-            "write one object like {\"id\": ..., \"prediction\": ...} per line"
+            'write one object like {"id": ..., "prediction": ...} per line'
         )
     present = set().union(*records) if records else set()
     _check_columns(sorted(present), name)
     columns: dict[str, Any] = {
-        "id": pa.array([r.get("id") if isinstance(r.get("id"), str) or r.get("id") is None else str(r["id"])
-                        for r in records], pa.string()),
+        "id": pa.array(
+            [r.get("id") if isinstance(r.get("id"), str) or r.get("id") is None else str(r["id"]) for r in records],
+            pa.string(),
+        ),
         "prediction": pd.Series([r.get("prediction") for r in records], dtype=object),
     }
     if "probabilities" in present:
@@ -233,11 +239,13 @@ def _check_columns(columns: list[str], name: str) -> None:
     extra = [c for c in columns if c not in REQUIRED_COLUMNS + OPTIONAL_COLUMNS]
     if missing or extra:
         found = ", ".join(_show(c) for c in columns) or "none"
-        wrong = (f"lacks columns {', '.join(missing)}" if missing
-                 else f"has unexpected columns {', '.join(map(_show, extra))}")
+        wrong = (
+            f"lacks columns {', '.join(missing)}"
+            if missing
+            else f"has unexpected columns {', '.join(map(_show, extra))}"
+        )
         raise PredictionsError(
-            f"predictions file {name} {wrong} (found: {found}); allowed are id, prediction "
-            "and optionally probabilities"
+            f"predictions file {name} {wrong} (found: {found}); allowed are id, prediction and optionally probabilities"
         )
     if len(set(columns)) != len(columns):
         raise PredictionsError(f"predictions file {name} repeats a column name; give each column once")
@@ -300,8 +308,9 @@ def _class_indices(raw: Any, ids: pa.Array, truth: Truth, name: str) -> np.ndarr
         out = _mixed_indices(values.to_numpy(dtype=object), truth)
     bad = np.flatnonzero((out < 0) | (out >= len(truth.class_names)))
     if bad.size:
-        shown = ", ".join(f"{_first(bad[i:i + 1], ids)}: {_show(values.iloc[bad[i]])}"
-                          for i in range(min(bad.size, _SHOWN)))
+        shown = ", ".join(
+            f"{_first(bad[i : i + 1], ids)}: {_show(values.iloc[bad[i]])}" for i in range(min(bad.size, _SHOWN))
+        )
         names = ", ".join(_show(n) for n in truth.class_names[:_SHOWN_CLASSES])
         raise PredictionsError(
             f"predictions file {name}: {bad.size} predictions are not classes of {truth.protocol}, "
@@ -360,8 +369,9 @@ def _probabilities(raw: Any, ids: pa.Array, truth: Truth, name: str) -> np.ndarr
             f"(first has {int(lengths[wrong[0]])}), first {_first(wrong, ids)}; give one probability per class"
         )
     if values is None:
-        bad = np.flatnonzero([not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in row)
-                              for row in raw])
+        bad = np.flatnonzero(
+            [not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in row) for row in raw]
+        )
         if bad.size:
             raise PredictionsError(
                 f"predictions file {name}: {bad.size} probabilities lists hold non-numbers, first "
@@ -398,11 +408,12 @@ def _arrow_lists(array: pa.Array, name: str) -> tuple[np.ndarray, np.ndarray, np
         raise PredictionsError(
             f"predictions file {name}: column probabilities has type {kind}; give a list of floats per row"
         )
-    if not (pa.types.is_floating(kind.value_type) or pa.types.is_integer(kind.value_type)
-            or pa.types.is_null(kind.value_type)):
-        raise PredictionsError(
-            f"predictions file {name}: probabilities hold {kind.value_type} values; give floats"
-        )
+    if not (
+        pa.types.is_floating(kind.value_type)
+        or pa.types.is_integer(kind.value_type)
+        or pa.types.is_null(kind.value_type)
+    ):
+        raise PredictionsError(f"predictions file {name}: probabilities hold {kind.value_type} values; give floats")
     missing = array.is_null().to_numpy(zero_copy_only=False)
     lengths = pc.list_value_length(array).fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
     values = pc.cast(array.flatten(), pa.float64()).fill_null(float("nan")).to_numpy(zero_copy_only=False)
@@ -428,12 +439,16 @@ def probability_matrix(frame: pd.DataFrame) -> np.ndarray | None:
 
 def make_predictions(ids: Any, prediction: Any, probabilities: np.ndarray | None = None) -> pd.DataFrame:
     """A predictions frame as :func:`read_predictions` returns it, from arrays (e.g. a model's outputs)."""
-    frame = pd.DataFrame({"id": pd.Series(np.asarray(ids, dtype=object), dtype=str),
-                          "prediction": np.asarray(prediction, dtype=np.int64)})
+    frame = pd.DataFrame(
+        {
+            "id": pd.Series(np.asarray(ids, dtype=object), dtype=str),
+            "prediction": np.asarray(prediction, dtype=np.int64),
+        }
+    )
     if probabilities is not None:
         matrix = np.asarray(probabilities, dtype=np.float32)
         if matrix.ndim != 2 or len(matrix) != len(frame):
-            raise ValueError(f"probabilities must be (items, classes) with {len(frame)} items; got {matrix.shape}")
+            raise ElsewhereError(f"probabilities must be (items, classes) with {len(frame)} items; got {matrix.shape}")
         frame["probabilities"] = _rows(matrix)
     return frame
 
@@ -447,7 +462,7 @@ def write_predictions(frame: pd.DataFrame, path: str | Path) -> None:
     path = Path(path)
     kind = SUFFIXES.get(path.suffix.lower())
     if kind is None:
-        raise ValueError(f"cannot write predictions to {path.name}; allowed suffixes are {', '.join(SUFFIXES)}")
+        raise ElsewhereError(f"cannot write predictions to {path.name}; allowed suffixes are {', '.join(SUFFIXES)}")
     ids = id_array(frame["id"].astype(str))
     prediction = pa.array(frame["prediction"].to_numpy(dtype=np.int64))
     matrix = probability_matrix(frame)

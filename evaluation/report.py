@@ -20,6 +20,8 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from elsewhere.errors import ElsewhereError
+
 MAP_FILE, CURVES_FILE, SUMMARY_FILE = "location_map.png", "curves.png", "summary.png"
 DPI = 100
 # Cells with a number printed in them stay legible up to 10 × 10.
@@ -48,12 +50,16 @@ def write_report(results: dict, out: str | Path) -> list[Path]:
         ValueError: if ``results`` has no ``metrics`` section.
     """
     if not isinstance(results, dict) or not isinstance(results.get("metrics"), dict):
-        raise ValueError("results have no 'metrics' section; give a results JSON written by "
-                         "elsewhere score, evaluate or train")
+        raise ElsewhereError(
+            "results have no 'metrics' section; give a results JSON written by elsewhere score, evaluate or train"
+        )
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    figures = {MAP_FILE: map_figure(results), CURVES_FILE: curves_figure(results),
-               SUMMARY_FILE: summary_figure(results)}
+    figures = {
+        MAP_FILE: map_figure(results),
+        CURVES_FILE: curves_figure(results),
+        SUMMARY_FILE: summary_figure(results),
+    }
     return [_save(figure, out / name) for name, figure in figures.items()]
 
 
@@ -89,13 +95,20 @@ def summary_figure(results: dict) -> Figure:
     text.set_axis_off()
     text.text(0, 1, _title(results), fontsize=15, weight="bold", va="top", transform=text.transAxes)
     text.text(0, 0.9, "out-of-location accuracy (test_ood)", fontsize=12, va="top", transform=text.transAxes)
-    text.text(0, 0.84, format_estimate(metrics["ood_accuracy"]), fontsize=20, weight="bold",
-              va="top", transform=text.transAxes)
-    lines = [f"{label}:\n    {format_estimate(metrics.get(key), _reason(metrics, key))}"
-             for key, label in SUMMARY_ROWS]
+    text.text(
+        0,
+        0.84,
+        format_estimate(metrics["ood_accuracy"]),
+        fontsize=20,
+        weight="bold",
+        va="top",
+        transform=text.transAxes,
+    )
+    lines = [f"{label}:\n    {format_estimate(metrics.get(key), _reason(metrics, key))}" for key, label in SUMMARY_ROWS]
     lines.append(f"chance: {metrics['chance']:.3f}")
-    text.text(0, 0.7, "\n".join(lines), fontsize=10.5, va="top", linespacing=1.5,
-              transform=text.transAxes, family="monospace")
+    text.text(
+        0, 0.7, "\n".join(lines), fontsize=10.5, va="top", linespacing=1.5, transform=text.transAxes, family="monospace"
+    )
     _map_panel(figure.add_subplot(grid[0, 1]), metrics, annotate=False)
     curve = figure.add_subplot(grid[1, 1])
     first = next(((key, label) for key, label in CURVES if metrics.get(key) is not None), None)
@@ -137,13 +150,21 @@ def _draw_map(axes: Axes, location_map: dict, *, annotate: bool) -> None:
     grid = location_map["grid"]
     n, lo, hi = grid["n"], grid["lo"], grid["hi"]
     values = _floats(location_map["accuracy"]).reshape(n, n)
-    image = axes.imshow(np.ma.masked_invalid(values), cmap=ACCURACY_CMAP, vmin=0, vmax=1,
-                        origin="upper", extent=(lo, hi, hi, lo), interpolation="nearest")
+    image = axes.imshow(
+        np.ma.masked_invalid(values),
+        cmap=ACCURACY_CMAP,
+        vmin=0,
+        vmax=1,
+        origin="upper",
+        extent=(lo, hi, hi, lo),
+        interpolation="nearest",
+    )
     axes.set_xlabel("x (canvas, left → right)")
     axes.set_ylabel("y (canvas, top → bottom)")
     missing = int(np.isnan(values).sum())
-    axes.set_title("accuracy per location cell" + (f"  (grey: no items, {missing} of {n * n})"
-                                                   if missing else ""), fontsize=10)
+    axes.set_title(
+        "accuracy per location cell" + (f"  (grey: no items, {missing} of {n * n})" if missing else ""), fontsize=10
+    )
     axes.figure.colorbar(image, ax=axes, label="accuracy", shrink=0.9)
     if annotate and n <= ANNOTATE_UP_TO:
         centres = lo + (np.arange(n) + 0.5) * (hi - lo) / n
@@ -151,15 +172,21 @@ def _draw_map(axes: Axes, location_map: dict, *, annotate: bool) -> None:
             text = "–" if np.isnan(value) else f"{value:.2f}"
             # viridis is dark below about 0.6: white text there, black above.
             colour = "black" if np.isnan(value) or value > 0.6 else "white"
-            axes.text(centres[col], centres[row], text, ha="center", va="center", color=colour,
-                      fontsize=max(8, 20 - n))
+            axes.text(centres[col], centres[row], text, ha="center", va="center", color=colour, fontsize=max(8, 20 - n))
 
 
 def _draw_curve(axes: Axes, curve: dict, chance: float, label: str) -> None:
     lo, hi = np.asarray(curve["lo"], dtype=float), np.asarray(curve["hi"], dtype=float)
     centres, accuracy = (lo + hi) / 2, _floats(curve["accuracy"])
-    axes.errorbar(centres, accuracy, yerr=interval_errors(accuracy, curve["ci"]), fmt="o-",
-                  capsize=3, markersize=4, label="accuracy, 95% interval")
+    axes.errorbar(
+        centres,
+        accuracy,
+        yerr=interval_errors(accuracy, curve["ci"]),
+        fmt="o-",
+        capsize=3,
+        markersize=4,
+        label="accuracy, 95% interval",
+    )
     axes.axhline(chance, color="grey", linestyle="--", linewidth=1, label=f"chance {chance:.2f}")
     axes.set_xlabel(label)
     axes.set_ylabel("accuracy")
@@ -172,14 +199,15 @@ def _draw_curve(axes: Axes, curve: dict, chance: float, label: str) -> None:
 def _note(axes: Axes, headline: str, *details: str) -> None:
     axes.set_axis_off()
     lines = [headline, *(textwrap.fill(d, 45) for d in details if d)]
-    axes.text(0.5, 0.5, "\n".join(lines), ha="center", va="center", fontsize=12,
-              transform=axes.transAxes)
+    axes.text(0.5, 0.5, "\n".join(lines), ha="center", va="center", fontsize=12, transform=axes.transAxes)
 
 
 def _title(results: dict) -> str:
     protocol, model = results.get("protocol") or {}, results.get("model") or {}
-    return (f"{protocol.get('name', 'unknown protocol')} v{protocol.get('version', '?')} — "
-            f"model {model.get('name', 'unknown')}")
+    return (
+        f"{protocol.get('name', 'unknown protocol')} v{protocol.get('version', '?')} — "
+        f"model {model.get('name', 'unknown')}"
+    )
 
 
 def _reason(metrics: dict, key: str) -> str:

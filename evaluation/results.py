@@ -16,7 +16,7 @@ import json
 import os
 import platform
 import tempfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import cache
 from importlib import metadata, resources
 from pathlib import Path
@@ -27,6 +27,7 @@ import pyarrow as pa
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
+from elsewhere.errors import ElsewhereError
 from elsewhere.evaluation.metrics import aligned_predictions
 from elsewhere.evaluation.predictions import predictions_sha256
 from elsewhere.evaluation.truth import Truth, canonical_order, id_array, ids_sha256
@@ -57,7 +58,7 @@ def build_results(
     ``"model:net.py:build"``) and is stored as ``model["source"]``.
     """
     if not isinstance(model, dict) or not isinstance(model.get("name"), str) or not model["name"]:
-        raise ValueError(f"model metadata needs a non-empty 'name'; got {model!r:.120}")
+        raise ElsewhereError(f"model metadata needs a non-empty 'name'; got {model!r:.120}")
     correct = aligned_predictions(truth, predictions) == truth.frame["label"].to_numpy()
     ids = id_array(truth.frame["id"])
     order = canonical_order(ids)
@@ -77,7 +78,7 @@ def build_results(
         "predictions_sha256": predictions_sha256(predictions),
         "harness": harness(),
         "device": device,
-        "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
 
 
@@ -126,17 +127,19 @@ def validate_results(results: dict) -> None:
         ValueError: one line naming the first problem and where it is.
     """
     if not isinstance(results, dict):
-        raise ValueError(f"results must be a JSON object (dict); got {type(results).__name__}")
+        raise ElsewhereError(f"results must be a JSON object (dict); got {type(results).__name__}")
     try:
         document = json.loads(json.dumps(results, allow_nan=False))
     except (TypeError, ValueError) as error:
-        raise ValueError(f"results are not plain JSON ({_short(error)}); use finite Python numbers, "
-                         "strings, lists and dicts") from None
+        raise ElsewhereError(
+            f"results are not plain JSON ({_short(error)}); use finite Python numbers, strings, lists and dicts"
+        ) from None
     error = best_match(Draft202012Validator(schema()).iter_errors(document))
     if error is not None:
         where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
-        raise ValueError(f"results do not match schema version {SCHEMA_VERSION} at {where}: "
-                         f"{_short(error.message)}")
+        raise ElsewhereError(
+            f"results do not match schema version {SCHEMA_VERSION} at {where}: {_short(error.message)}"
+        )
     for split, entry in document["items"].items():
         _bits(entry, split)
 
@@ -146,10 +149,12 @@ def _bits(entry: dict, split: str) -> np.ndarray:
     try:
         raw = np.frombuffer(base64.b64decode(entry["correct_bits"], validate=True), dtype=np.uint8)
     except ValueError:
-        raise ValueError(f"results items/{split}/correct_bits is not valid base64") from None
+        raise ElsewhereError(f"results items/{split}/correct_bits is not valid base64") from None
     if raw.size != -(-entry["count"] // 8):
-        raise ValueError(f"results items/{split}/correct_bits holds {raw.size * 8} bits for "
-                         f"{entry['count']} items; it must pack exactly one bit per item")
+        raise ElsewhereError(
+            f"results items/{split}/correct_bits holds {raw.size * 8} bits for "
+            f"{entry['count']} items; it must pack exactly one bit per item"
+        )
     return raw
 
 
@@ -179,24 +184,28 @@ def load_results(path: str | Path) -> dict:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ValueError(f"results file {path} does not exist; give the path of a results JSON") from None
+        raise ElsewhereError(f"results file {path} does not exist; give the path of a results JSON") from None
     except (OSError, UnicodeDecodeError) as error:
-        raise ValueError(f"cannot read results file {path}: {_short(error)}") from None
+        raise ElsewhereError(f"cannot read results file {path}: {_short(error)}") from None
     try:
         results = json.loads(text)
     except json.JSONDecodeError as error:
-        raise ValueError(f"results file {path} is not valid JSON (line {error.lineno}, column "
-                         f"{error.colno}: {error.msg}); give a file written by elsewhere") from None
+        raise ElsewhereError(
+            f"results file {path} is not valid JSON (line {error.lineno}, column "
+            f"{error.colno}: {error.msg}); give a file written by elsewhere"
+        ) from None
     if not isinstance(results, dict):
-        raise ValueError(f"results file {path} holds a JSON {type(results).__name__}, not an object")
+        raise ElsewhereError(f"results file {path} holds a JSON {type(results).__name__}, not an object")
     version = results.get("schema_version")
     if version != SCHEMA_VERSION:
-        raise ValueError(f"results file {path} has schema_version {version!r}; this harness reads "
-                         f"version {SCHEMA_VERSION} (rescore with a matching elsewhere)")
+        raise ElsewhereError(
+            f"results file {path} has schema_version {version!r}; this harness reads "
+            f"version {SCHEMA_VERSION} (rescore with a matching elsewhere)"
+        )
     try:
         validate_results(results)
     except ValueError as error:
-        raise ValueError(f"results file {path}: {error}") from None
+        raise ElsewhereError(f"results file {path}: {error}") from None
     return results
 
 
@@ -204,7 +213,7 @@ def correct_items(results: dict, split: str) -> tuple[str, np.ndarray]:
     """``(ids_sha256, correct)`` of a split: one bool per item, items sorted by id."""
     items = results.get("items", {})
     if split not in items:
-        raise ValueError(f"results hold no split {split!r}; they hold: {', '.join(items) or 'none'}")
+        raise ElsewhereError(f"results hold no split {split!r}; they hold: {', '.join(items) or 'none'}")
     entry = items[split]
     bits = np.unpackbits(_bits(entry, split), count=entry["count"], bitorder=BIT_ORDER)
     return entry["ids_sha256"], bits.astype(bool)

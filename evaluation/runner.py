@@ -28,6 +28,7 @@ from PIL import Image
 from torch import nn
 from tqdm import tqdm
 
+from elsewhere.errors import ElsewhereError
 from elsewhere.evaluation.loading import one_line
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -44,9 +45,9 @@ def resolve_device(device: str = "auto") -> torch.device:
         return torch.device("cpu")
     if device == "cuda":
         if not torch.cuda.is_available():
-            raise ValueError("device cuda was asked for but no CUDA GPU is available; use --device cpu or auto")
+            raise ElsewhereError("device cuda was asked for but no CUDA GPU is available; use --device cpu or auto")
         return torch.device("cuda")
-    raise ValueError(f"unknown device {device!r}; choose one of {'|'.join(DEVICES)}")
+    raise ElsewhereError(f"unknown device {device!r}; choose one of {'|'.join(DEVICES)}")
 
 
 def decode_images(table: pa.Table) -> np.ndarray:
@@ -62,11 +63,13 @@ def decode_images(table: pa.Table) -> np.ndarray:
             if out is None:
                 out = np.empty((len(blobs), image.height, image.width, 3), np.uint8)
             if image.size != (out.shape[2], out.shape[1]):
-                raise ValueError(f"images of one split differ in size ({image.width}×{image.height} "
-                                 f"and {out.shape[2]}×{out.shape[1]}); every image must share the canvas")
+                raise ElsewhereError(
+                    f"images of one split differ in size ({image.width}×{image.height} "
+                    f"and {out.shape[2]}×{out.shape[1]}); every image must share the canvas"
+                )
             out[i] = np.asarray(image)
     if out is None:
-        raise ValueError("cannot decode an empty batch of images")
+        raise ElsewhereError("cannot decode an empty batch of images")
     return out
 
 
@@ -75,10 +78,12 @@ class ImageBatches(torch.utils.data.Dataset):
 
     def __init__(self, dataset: datasets.Dataset, batch_size: int):
         if IMAGE_COLUMN not in dataset.column_names:
-            raise ValueError(f"the dataset has no {IMAGE_COLUMN!r} column (it has "
-                             f"{', '.join(dataset.column_names)}); give an elsewhere dataset split")
+            raise ElsewhereError(
+                f"the dataset has no {IMAGE_COLUMN!r} column (it has "
+                f"{', '.join(dataset.column_names)}); give an elsewhere dataset split"
+            )
         if batch_size < 1:
-            raise ValueError(f"bad batch size {batch_size}; use at least 1")
+            raise ElsewhereError(f"bad batch size {batch_size}; use at least 1")
         self.rows = dataset.select_columns([IMAGE_COLUMN]).with_format("arrow")
         self.batch_size = batch_size
 
@@ -87,7 +92,7 @@ class ImageBatches(torch.utils.data.Dataset):
 
     def __getitem__(self, index: int) -> torch.Tensor:
         start = index * self.batch_size
-        return torch.from_numpy(decode_images(self.rows[start:start + self.batch_size]))
+        return torch.from_numpy(decode_images(self.rows[start : start + self.batch_size]))
 
 
 def _yield_to_the_model(worker_id: int) -> None:
@@ -98,16 +103,26 @@ def _yield_to_the_model(worker_id: int) -> None:
         os.nice(19)
 
 
-def image_batches(dataset: datasets.Dataset, *, batch_size: int, num_workers: int | None,
-                  pin_memory: bool = False, low_priority: bool = False) -> torch.utils.data.DataLoader:
+def image_batches(
+    dataset: datasets.Dataset,
+    *,
+    batch_size: int,
+    num_workers: int | None,
+    pin_memory: bool = False,
+    low_priority: bool = False,
+) -> torch.utils.data.DataLoader:
     """A loader yielding the split's images in order as uint8 N×H×W×3 tensors, decoded in workers."""
     if num_workers is None:
         num_workers = 0 if len(dataset) < SMALL_SPLIT else min(MAX_WORKERS, os.cpu_count() or 1)
     if num_workers < 0:
-        raise ValueError(f"bad number of workers {num_workers}; use 0 (decode in this process) or more")
-    return torch.utils.data.DataLoader(ImageBatches(dataset, batch_size), batch_size=None,
-                                       num_workers=num_workers, pin_memory=pin_memory,
-                                       worker_init_fn=_yield_to_the_model if low_priority else None)
+        raise ElsewhereError(f"bad number of workers {num_workers}; use 0 (decode in this process) or more")
+    return torch.utils.data.DataLoader(
+        ImageBatches(dataset, batch_size),
+        batch_size=None,
+        num_workers=num_workers,
+        pin_memory=pin_memory,
+        worker_init_fn=_yield_to_the_model if low_priority else None,
+    )
 
 
 def to_float(batch: torch.Tensor, device: torch.device, *, channels_last: bool) -> torch.Tensor:
@@ -116,11 +131,12 @@ def to_float(batch: torch.Tensor, device: torch.device, *, channels_last: bool) 
     return x if channels_last else x.contiguous()
 
 
-def decode_split(dataset: datasets.Dataset, *, num_workers: int | None = None,
-                 batch_size: int = 256, progress: bool = False) -> torch.Tensor:
+def decode_split(
+    dataset: datasets.Dataset, *, num_workers: int | None = None, batch_size: int = 256, progress: bool = False
+) -> torch.Tensor:
     """Every image of a split, in order, as one uint8 N×H×W×3 tensor in memory."""
     if len(dataset) == 0:
-        raise ValueError("the split is empty; nothing to decode")
+        raise ElsewhereError("the split is empty; nothing to decode")
     loader = image_batches(dataset, batch_size=batch_size, num_workers=num_workers)
     with tqdm(total=len(dataset), unit="img", desc="decoding", disable=not progress) as bar:
         parts = []
@@ -130,7 +146,7 @@ def decode_split(dataset: datasets.Dataset, *, num_workers: int | None = None,
     return torch.cat(parts)
 
 
-class ModelError(ValueError):
+class ModelError(ElsewhereError):
     """The model's forward pass raised; the message is one line, the original error is chained."""
 
 
@@ -140,13 +156,22 @@ def _forward(model: nn.Module, batch: torch.Tensor, device: torch.device, channe
         return model(images)
     except Exception as error:
         hint = "; a smaller --batch-size needs less memory" if isinstance(error, torch.OutOfMemoryError) else ""
-        raise ModelError(f"the model failed on a batch of shape {tuple(images.shape)} with "
-                         f"{one_line(error)}{hint}") from error
+        raise ModelError(
+            f"the model failed on a batch of shape {tuple(images.shape)} with {one_line(error)}{hint}"
+        ) from error
 
 
-def predict(model: nn.Module, dataset: datasets.Dataset, *, device: torch.device, batch_size: int = 256,
-            num_workers: int | None = None, bf16: bool | None = None, channels_last: bool | None = None,
-            progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
+def predict(
+    model: nn.Module,
+    dataset: datasets.Dataset,
+    *,
+    device: torch.device,
+    batch_size: int = 256,
+    num_workers: int | None = None,
+    bf16: bool | None = None,
+    channels_last: bool | None = None,
+    progress: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
     """Run ``model`` over every image of ``dataset``, in dataset order.
 
     Returns the predicted class (int64, N) and the softmax probabilities (float32, N×C). The model
@@ -154,7 +179,7 @@ def predict(model: nn.Module, dataset: datasets.Dataset, *, device: torch.device
     module docstring's choices for the device.
     """
     if len(dataset) == 0:
-        raise ValueError("the split is empty; nothing to predict")
+        raise ElsewhereError("the split is empty; nothing to predict")
     cuda = device.type == "cuda"
     bf16 = cuda if bf16 is None else bf16
     layout_chosen = channels_last is not None
@@ -166,13 +191,17 @@ def predict(model: nn.Module, dataset: datasets.Dataset, *, device: torch.device
         # On CPU the model's threads already use every core; decoding beside them measured
         # slower end to end (benchmarks/harness_overhead.py) than decoding between batches.
         num_workers = 0
-    loader = image_batches(dataset, batch_size=batch_size, num_workers=num_workers, pin_memory=cuda,
-                           low_priority=not cuda)
+    loader = image_batches(
+        dataset, batch_size=batch_size, num_workers=num_workers, pin_memory=cuda, low_priority=not cuda
+    )
     # Results stay on the device until the end: a copy back per batch would make the host wait
     # for the device each time instead of queueing the next batch.
     probabilities, predictions = [], []
-    with (torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16),
-          tqdm(total=len(dataset), unit="img", desc="predicting", disable=not progress) as bar):
+    with (
+        torch.inference_mode(),
+        torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16),
+        tqdm(total=len(dataset), unit="img", desc="predicting", disable=not progress) as bar,
+    ):
         for batch in loader:
             try:
                 logits = _forward(model, batch, device, channels_last)
@@ -185,8 +214,10 @@ def predict(model: nn.Module, dataset: datasets.Dataset, *, device: torch.device
                 model.to(memory_format=torch.contiguous_format)
                 logits = _forward(model, batch, device, channels_last)
             if logits.ndim != 2 or logits.shape[0] != len(batch):
-                raise ValueError(f"the model returned shape {tuple(logits.shape)} for {len(batch)} images; "
-                                 f"it must return logits of shape ({len(batch)}, number of classes)")
+                raise ElsewhereError(
+                    f"the model returned shape {tuple(logits.shape)} for {len(batch)} images; "
+                    f"it must return logits of shape ({len(batch)}, number of classes)"
+                )
             logits = logits.float()
             probabilities.append(torch.softmax(logits, dim=1))
             predictions.append(logits.argmax(dim=1))

@@ -16,16 +16,17 @@ from elsewhere.evaluation.results import build_results
 from elsewhere.evaluation.truth import Truth
 
 
-def score_predictions(truth: Truth, predictions: pd.DataFrame, *, model: dict, source: str,
-                      device: str | None = None) -> dict:
+def score_predictions(
+    truth: Truth, predictions: pd.DataFrame, *, model: dict, source: str, device: str | None = None
+) -> dict:
     """Results for validated ``predictions`` (aligned to ``truth``)."""
     metrics = compute_metrics(truth, predictions)
-    return build_results(truth=truth, predictions=predictions, metrics=metrics, model=model,
-                         source=source, device=device)
+    return build_results(
+        truth=truth, predictions=predictions, metrics=metrics, model=model, source=source, device=device
+    )
 
 
-def score_file(truth: Truth, path: str | Path, *, model: dict,
-               max_bytes: int = MAX_PREDICTION_BYTES) -> dict:
+def score_file(truth: Truth, path: str | Path, *, model: dict, max_bytes: int = MAX_PREDICTION_BYTES) -> dict:
     """Results for a predictions file; a bad file raises one PredictionsError line."""
     predictions = read_predictions(path, truth, max_bytes=max_bytes)
     return score_predictions(truth, predictions, model=model, source=f"predictions:{Path(path).name}")

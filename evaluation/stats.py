@@ -27,6 +27,8 @@ from statistics import NormalDist
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from elsewhere.errors import ElsewhereError
+
 CONFIDENCE = 0.95
 BOOTSTRAP_RESAMPLES = 1000
 BOOTSTRAP_SEED = 0
@@ -41,7 +43,7 @@ Interval = tuple[float, float]
 def z_value(confidence: float = CONFIDENCE) -> float:
     """The standard normal quantile for a two-sided interval at ``confidence``."""
     if not 0.0 < confidence < 1.0:
-        raise ValueError(f"confidence={confidence!r} is invalid; give a level strictly between 0 and 1")
+        raise ElsewhereError(f"confidence={confidence!r} is invalid; give a level strictly between 0 and 1")
     return NormalDist().inv_cdf(0.5 + confidence / 2)
 
 
@@ -73,7 +75,7 @@ def difference_interval(
 ) -> Interval:
     """Newcombe's hybrid score interval for ``p_a − p_b`` from independent samples."""
     if trials_a <= 0 or trials_b <= 0:
-        raise ValueError(f"a difference needs items on both sides; got {trials_a} and {trials_b}")
+        raise ElsewhereError(f"a difference needs items on both sides; got {trials_a} and {trials_b}")
     pa, pb = successes_a / trials_a, successes_b / trials_b
     (la, ua), (lb, ub) = (
         tuple(float(v) for v in wilson_interval(s, n, confidence))
@@ -99,7 +101,7 @@ def normalised_gap_interval(
     undefined for part of the sampling distribution and no interval is honest.
     """
     if trials_id <= 0 or trials_ood <= 0:
-        raise ValueError(f"a normalised gap needs items on both sides; got {trials_id} and {trials_ood}")
+        raise ElsewhereError(f"a normalised gap needs items on both sides; got {trials_id} and {trials_ood}")
     acc_id = rng.binomial(trials_id, successes_id / trials_id, size=resamples) / trials_id
     acc_ood = rng.binomial(trials_ood, successes_ood / trials_ood, size=resamples) / trials_ood
     if np.any(acc_id <= chance):
@@ -125,7 +127,7 @@ def cluster_bootstrap_interval(
     num = np.asarray(numerator, dtype=np.float64)
     den = np.asarray(denominator, dtype=np.float64)
     if num.shape != den.shape or num.ndim != 1:
-        raise ValueError(f"numerator and denominator must be 1-D and alike; got {num.shape}, {den.shape}")
+        raise ElsewhereError(f"numerator and denominator must be 1-D and alike; got {num.shape}, {den.shape}")
     clusters = num.size
     if clusters < 2:
         return None
@@ -155,7 +157,7 @@ def binomial_two_sided_p(k: int, n: int) -> float:
     and takes O(min(k, n−k)) vectorised work even for millions of flips.
     """
     if not 0 <= k <= n:
-        raise ValueError(f"k={k} successes of n={n} trials is invalid; need 0 <= k <= n")
+        raise ElsewhereError(f"k={k} successes of n={n} trials is invalid; need 0 <= k <= n")
     m = min(k, n - k)
     if n == 0 or 2 * m == n:
         return 1.0
@@ -177,7 +179,7 @@ def mcnemar_test(
     a = np.asarray(correct_a, dtype=bool)
     b = np.asarray(correct_b, dtype=bool)
     if a.shape != b.shape or a.ndim != 1 or a.size == 0:
-        raise ValueError(
+        raise ElsewhereError(
             f"paired outcomes must be two non-empty 1-D arrays of the same length; got {a.shape} and {b.shape}"
         )
     n = a.size

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from elsewhere.errors import ElsewhereError
 from elsewhere.evaluation.architectures import get_builder
 from elsewhere.evaluation.runner import decode_split, to_float
 
@@ -43,16 +44,18 @@ class TrainConfig:
 
     def __post_init__(self):
         if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"unknown optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
+            raise ElsewhereError(f"unknown optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
         if self.epochs < 1:
-            raise ValueError(f"bad number of epochs {self.epochs}; train for at least 1")
+            raise ElsewhereError(f"bad number of epochs {self.epochs}; train for at least 1")
         if self.batch_size < 1:
-            raise ValueError(f"bad batch size {self.batch_size}; use at least 1")
+            raise ElsewhereError(f"bad batch size {self.batch_size}; use at least 1")
         if not self.lr > 0 or self.weight_decay < 0:
-            raise ValueError(f"bad lr {self.lr} or weight decay {self.weight_decay}; lr must be "
-                             f"positive and weight decay not negative")
+            raise ElsewhereError(
+                f"bad lr {self.lr} or weight decay {self.weight_decay}; lr must be "
+                f"positive and weight decay not negative"
+            )
         if self.patience is not None and self.patience < 1:
-            raise ValueError(f"bad patience {self.patience}; use at least 1 epoch, or none")
+            raise ElsewhereError(f"bad patience {self.patience}; use at least 1 epoch, or none")
 
 
 def default_config(architecture: str) -> TrainConfig:
@@ -72,11 +75,11 @@ def default_config(architecture: str) -> TrainConfig:
 def split_labels(dataset: datasets.Dataset, name: str) -> torch.Tensor:
     """The ``label`` column of a split as an int64 tensor; refuses withheld (negative) labels."""
     if "label" not in dataset.column_names:
-        raise ValueError(f"the {name} split has no 'label' column; training needs labelled data")
+        raise ElsewhereError(f"the {name} split has no 'label' column; training needs labelled data")
     table = dataset.select_columns(["label"]).with_format("arrow")[:]
     labels = np.array(table.column("label").to_numpy(), dtype=np.int64)
     if len(labels) and labels.min() < 0:
-        raise ValueError(f"the {name} split has withheld labels (-1); train on a public dataset folder")
+        raise ElsewhereError(f"the {name} split has withheld labels (-1); train on a public dataset folder")
     return torch.from_numpy(labels)
 
 
@@ -93,36 +96,48 @@ def _check_outputs(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
         logits = model(to_float(images, device, channels_last=True))
     classes = int(labels.max()) + 1
     if logits.ndim != 2 or logits.shape[1] < classes:
-        raise ValueError(f"the model returns logits of shape {tuple(logits.shape)} but the labels need "
-                         f"{classes} classes; build it with num_classes={classes}")
+        raise ElsewhereError(
+            f"the model returns logits of shape {tuple(logits.shape)} but the labels need "
+            f"{classes} classes; build it with num_classes={classes}"
+        )
 
 
-def evaluate_loss(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
-                  device: torch.device) -> tuple[float, float]:
+def evaluate_loss(
+    model: nn.Module, images: torch.Tensor, labels: torch.Tensor, device: torch.device
+) -> tuple[float, float]:
     """Mean cross-entropy and accuracy of ``model`` on in-memory uint8 images."""
     model.eval()
     total = torch.zeros((), dtype=torch.float64, device=device)
     correct = torch.zeros((), dtype=torch.int64, device=device)
     with torch.inference_mode():
         for start in range(0, len(images), EVAL_BATCH):
-            x = to_float(images[start:start + EVAL_BATCH], device, channels_last=True)
-            y = labels[start:start + EVAL_BATCH]
+            x = to_float(images[start : start + EVAL_BATCH], device, channels_last=True)
+            y = labels[start : start + EVAL_BATCH]
             logits = model(x).float()
             total += nn.functional.cross_entropy(logits, y, reduction="sum")
             correct += (logits.argmax(dim=1) == y).sum()
     return total.item() / len(images), correct.item() / len(images)
 
 
-def train(model: nn.Module, train_ds: datasets.Dataset, val_ds: datasets.Dataset, config: TrainConfig, *,
-          device: torch.device, progress: bool = True) -> dict:
+def train(
+    model: nn.Module,
+    train_ds: datasets.Dataset,
+    val_ds: datasets.Dataset,
+    config: TrainConfig,
+    *,
+    device: torch.device,
+    progress: bool = True,
+) -> dict:
     """Train ``model`` in place and leave it holding the weights of its best validation epoch.
 
     Returns ``{"history": [{"epoch", "train_loss", "val_loss", "val_accuracy", "seconds"}, ...],
     "best_epoch", "best_val_loss", "best_val_accuracy", "stopped_early", "config", "seconds"}``.
     """
     if len(train_ds) == 0 or len(val_ds) == 0:
-        raise ValueError(f"cannot train on an empty split (train has {len(train_ds)} rows, validation "
-                         f"{len(val_ds)}); use a dataset with both")
+        raise ElsewhereError(
+            f"cannot train on an empty split (train has {len(train_ds)} rows, validation "
+            f"{len(val_ds)}); use a dataset with both"
+        )
     began = time.perf_counter()
     train_labels = split_labels(train_ds, "train").to(device)
     val_labels = split_labels(val_ds, "validation").to(device)
@@ -149,8 +164,13 @@ def train(model: nn.Module, train_ds: datasets.Dataset, val_ds: datasets.Dataset
             optimizer.step()
             total += loss.detach() * len(batch)
         val_loss, val_accuracy = evaluate_loss(model, val_images, val_labels, device)
-        record = {"epoch": epoch, "train_loss": total.item() / len(train_images), "val_loss": val_loss,
-                  "val_accuracy": val_accuracy, "seconds": time.perf_counter() - started}
+        record = {
+            "epoch": epoch,
+            "train_loss": total.item() / len(train_images),
+            "val_loss": val_loss,
+            "val_accuracy": val_accuracy,
+            "seconds": time.perf_counter() - started,
+        }
         history.append(record)
         epochs.set_postfix(loss=f"{record['train_loss']:.3f}", val_acc=f"{val_accuracy:.3f}")
         if best is None or val_loss < best["val_loss"]:

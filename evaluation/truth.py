@@ -30,6 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.typing import ArrayLike
 
+from elsewhere.errors import ElsewhereError
 from elsewhere.splits.grid import Grid
 from elsewhere.splits.regions import Region
 
@@ -68,33 +69,31 @@ class Truth:
 
     def __post_init__(self) -> None:
         if not isinstance(self.frame, pd.DataFrame):
-            raise ValueError(f"truth frame must be a pandas DataFrame; got {type(self.frame).__name__}")
+            raise ElsewhereError(f"truth frame must be a pandas DataFrame; got {type(self.frame).__name__}")
         missing = [c for c in COLUMNS if c not in self.frame.columns]
         if missing:
-            raise ValueError(f"truth frame lacks columns {missing}; it needs {', '.join(COLUMNS)}")
+            raise ElsewhereError(f"truth frame lacks columns {missing}; it needs {', '.join(COLUMNS)}")
         if self.frame.empty:
-            raise ValueError("truth frame has no items; it needs one row per evaluated item")
+            raise ElsewhereError("truth frame has no items; it needs one row per evaluated item")
         if not isinstance(self.fingerprint, str) or not re.fullmatch(SHA256_HEX, self.fingerprint):
-            raise ValueError(
+            raise ElsewhereError(
                 f"fingerprint={self.fingerprint!r:.80} is invalid; give the dataset's sha256 "
                 "fingerprint (64 lowercase hex digits)"
             )
         names = tuple(str(c) for c in self.class_names)
         if len(names) < 2 or len(set(names)) != len(names):
-            raise ValueError(f"class_names={self.class_names!r} is invalid; give two or more distinct names")
+            raise ElsewhereError(f"class_names={self.class_names!r} is invalid; give two or more distinct names")
         unknown = [f for f in self.factors if f not in FACTORS]
         if unknown:
-            raise ValueError(f"unknown factors {unknown}; allowed are {', '.join(FACTORS)}")
+            raise ElsewhereError(f"unknown factors {unknown}; allowed are {', '.join(FACTORS)}")
         if not isinstance(self.grid, Grid):
-            raise ValueError(f"truth grid must be a splits.grid.Grid; got {type(self.grid).__name__}")
+            raise ElsewhereError(f"truth grid must be a splits.grid.Grid; got {type(self.grid).__name__}")
         if self.train_region is not None and not isinstance(self.train_region, Region):
-            raise ValueError(f"train_region must be a splits.regions.Region or None; got {self.train_region!r}")
+            raise ElsewhereError(f"train_region must be a splits.regions.Region or None; got {self.train_region!r}")
         frame = self._normalised(self.frame.loc[:, list(COLUMNS)], len(names))
-        evaluated = tuple(int(c) for c in self.evaluated_classes) or tuple(
-            int(c) for c in np.unique(frame["label"])
-        )
+        evaluated = tuple(int(c) for c in self.evaluated_classes) or tuple(int(c) for c in np.unique(frame["label"]))
         if not evaluated or not all(0 <= c < len(names) for c in evaluated):
-            raise ValueError(
+            raise ElsewhereError(
                 f"evaluated_classes={self.evaluated_classes!r} is invalid; give indices into the "
                 f"{len(names)} class names (or leave it empty to use the labels present)"
             )
@@ -109,26 +108,26 @@ class Truth:
         frame = frame.reset_index(drop=True).copy()
         for column in _TEXT_COLUMNS:
             if frame[column].isna().any():
-                raise ValueError(f"truth column {column!r} has missing values; every item needs one")
+                raise ElsewhereError(f"truth column {column!r} has missing values; every item needs one")
             frame[column] = frame[column].astype(str)
         for column in _INTEGER_COLUMNS:
             values = pd.to_numeric(frame[column], errors="coerce")
             if values.isna().any() or (values != np.floor(values)).any():
-                raise ValueError(f"truth column {column!r} must hold whole numbers")
+                raise ElsewhereError(f"truth column {column!r} must hold whole numbers")
             frame[column] = values.astype(np.int64)
         for column in _FLOAT_COLUMNS:
             frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(np.float64)
         ids = frame["id"]
         if (ids.str.len() == 0).any() or ids.str.contains("\n", regex=False).any():
-            raise ValueError("truth ids must be non-empty and hold no line break")
+            raise ElsewhereError("truth ids must be non-empty and hold no line break")
         duplicated = ids[ids.duplicated()]
         if len(duplicated):
-            raise ValueError(
+            raise ElsewhereError(
                 f"truth has {len(duplicated)} duplicated ids, first {duplicated.iloc[0]!r}; ids must be unique"
             )
         bad = ~frame["label"].between(0, classes - 1)
         if bad.any():
-            raise ValueError(
+            raise ElsewhereError(
                 f"truth has {int(bad.sum())} labels outside 0..{classes - 1}, "
                 f"first {int(frame['label'][bad].iloc[0])} (id {frame['id'][bad].iloc[0]!r})"
             )
@@ -143,9 +142,7 @@ class Truth:
     def splits(self) -> tuple[str, ...]:
         """Splits present in the frame: the standard ones first, then others by name."""
         present = set(self.frame["split"].unique())
-        return tuple(s for s in STANDARD_SPLITS if s in present) + tuple(
-            sorted(present - set(STANDARD_SPLITS))
-        )
+        return tuple(s for s in STANDARD_SPLITS if s in present) + tuple(sorted(present - set(STANDARD_SPLITS)))
 
 
 def id_array(ids: ArrayLike) -> pa.Array:

@@ -15,6 +15,7 @@ from typing import Literal
 
 import numpy as np
 
+from elsewhere.errors import ElsewhereError
 from elsewhere.generator.render import check_sprite
 from elsewhere.generator.scene import RGB, Background, Scene, Sprite
 from elsewhere.generator.shapes import get_shape
@@ -48,25 +49,24 @@ class Style:
 
     def __post_init__(self) -> None:
         if self.colour not in ("white", "random"):
-            raise ValueError(f"style colour must be 'white' or 'random'; got {self.colour!r}")
+            raise ElsewhereError(f"style colour must be 'white' or 'random'; got {self.colour!r}")
         if self.background not in ("plain", "uniform", "noise"):
-            raise ValueError(f"style background must be 'plain', 'uniform' or 'noise'; "
-                             f"got {self.background!r}")
+            raise ElsewhereError(f"style background must be 'plain', 'uniform' or 'noise'; got {self.background!r}")
         if not (isinstance(self.noise, (int, float, np.number)) and 0.0 <= self.noise < np.inf):
-            raise ValueError(f"style noise must be a finite std >= 0 in grey levels; "
-                             f"got {self.noise!r}")
-        if (not isinstance(self.distractors, int) or isinstance(self.distractors, bool)
-                or self.distractors < 0):
-            raise ValueError(f"style distractors must be an integer >= 0; got {self.distractors!r}")
+            raise ElsewhereError(f"style noise must be a finite std >= 0 in grey levels; got {self.noise!r}")
+        if not isinstance(self.distractors, int) or isinstance(self.distractors, bool) or self.distractors < 0:
+            raise ElsewhereError(f"style distractors must be an integer >= 0; got {self.distractors!r}")
         if not isinstance(self.distractor_shapes, tuple) or not self.distractor_shapes:
-            raise ValueError(f"style distractor_shapes must be a non-empty tuple of shape names; "
-                             f"got {self.distractor_shapes!r}")
+            raise ElsewhereError(
+                f"style distractor_shapes must be a non-empty tuple of shape names; got {self.distractor_shapes!r}"
+            )
         for name in self.distractor_shapes:
             get_shape(name)
         scale = self.distractor_scale
         if not (isinstance(scale, tuple) and len(scale) == 2 and 0.0 < scale[0] <= scale[1] <= 1.0):
-            raise ValueError(f"style distractor_scale must be a pair (lo, hi) with "
-                             f"0 < lo <= hi <= 1; got {scale!r}")
+            raise ElsewhereError(
+                f"style distractor_scale must be a pair (lo, hi) with 0 < lo <= hi <= 1; got {scale!r}"
+            )
 
 
 def _contrasting_colour(level: float, rng: np.random.Generator) -> RGB:
@@ -95,8 +95,7 @@ def _colour(style: Style, level: float, rng: np.random.Generator) -> RGB:
     return (255, 255, 255) if style.colour == "white" else _contrasting_colour(level, rng)
 
 
-def _distractors(target: Sprite, style: Style, level: float,
-                 rng: np.random.Generator) -> tuple[Sprite, ...]:
+def _distractors(target: Sprite, style: Style, level: float, rng: np.random.Generator) -> tuple[Sprite, ...]:
     # Discs (centre x, centre y, radius) that a new distractor must keep clear of.
     taken = [(target.x, target.y, target.scale / 2.0 * get_shape(target.shape).radius)]
     placed = []
@@ -120,8 +119,9 @@ def _distractors(target: Sprite, style: Style, level: float,
     return tuple(placed)
 
 
-def compose_scene(shape: str, x: float, y: float, rotation: float, scale: float, style: Style,
-                  rng: np.random.Generator) -> Scene:
+def compose_scene(
+    shape: str, x: float, y: float, rotation: float, scale: float, style: Style, rng: np.random.Generator
+) -> Scene:
     """The scene of one object with its nuisances drawn from ``rng`` as ``style`` says.
 
     Args:

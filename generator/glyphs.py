@@ -18,6 +18,7 @@ import string
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from elsewhere.errors import ElsewhereError
 from elsewhere.generator.shapes import MaskShape, quarter_turn_mismatch
 
 MASK_SIZE = 256
@@ -37,14 +38,16 @@ def glyph_mask(char: str) -> np.ndarray:
         ValueError: if ``char`` is not one character with visible ink in the font.
     """
     if len(char) != 1 or not char.isprintable() or char.isspace():
-        raise ValueError(f"glyph character must be one printable, non-space character; got {char!r}")
+        raise ElsewhereError(f"glyph character must be one printable, non-space character; got {char!r}")
     font = ImageFont.load_default(size=FONT_SIZE)
     drawn = Image.new("L", (2 * FONT_SIZE, 2 * FONT_SIZE), 0)
     ImageDraw.Draw(drawn).text((FONT_SIZE, FONT_SIZE), char, fill=255, font=font, anchor="mm")
     ink = drawn.getbbox()
     if ink is None:
-        raise ValueError(f"glyph character {char!r} draws no ink in Pillow's default font; "
-                         "use a letter, digit or other visible character")
+        raise ElsewhereError(
+            f"glyph character {char!r} draws no ink in Pillow's default font; "
+            "use a letter, digit or other visible character"
+        )
     glyph = drawn.crop(ink)
     width, height = glyph.size
     side = max(width, height)

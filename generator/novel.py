@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from elsewhere.errors import ElsewhereError
 from elsewhere.generator.shapes import PolygonShape, quarter_turn_mismatch
 
 VERTICES = 256
@@ -25,7 +26,7 @@ def novel_names(set_seed: int, count: int, start: int = 0) -> tuple[str, ...]:
     """Shape names ``"novel:<set_seed>:<k>"`` for ``k`` in ``start, ..., start + count - 1``."""
     for label, value in (("set_seed", set_seed), ("count", count), ("start", start)):
         if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 0:
-            raise ValueError(f"novel_names {label} must be an integer >= 0; got {value!r}")
+            raise ElsewhereError(f"novel_names {label} must be an integer >= 0; got {value!r}")
     return tuple(f"novel:{set_seed}:{k}" for k in range(start, start + count))
 
 
@@ -69,9 +70,7 @@ def novel_shape(spec: str) -> PolygonShape:
     """
     parts = spec.split(":")
     # Canonical integers only (no signs, no leading zeros), so each shape has one name.
-    if len(parts) != 2 or not all(p.isascii() and p.isdecimal() and str(int(p)) == p
-                                  for p in parts):
-        raise ValueError(f"novel shape must be named 'novel:<set_seed>:<k>' with integers >= 0; "
-                         f"got 'novel:{spec}'")
+    if len(parts) != 2 or not all(p.isascii() and p.isdecimal() and str(int(p)) == p for p in parts):
+        raise ElsewhereError(f"novel shape must be named 'novel:<set_seed>:<k>' with integers >= 0; got 'novel:{spec}'")
     set_seed, k = int(parts[0]), int(parts[1])
     return PolygonShape.build(f"novel:{set_seed}:{k}", "novel", 1, (novel_outline(set_seed, k),))

@@ -15,6 +15,7 @@ import math
 
 import numpy as np
 
+from elsewhere.errors import ElsewhereError
 from elsewhere.generator.scene import Background, Scene, Sprite
 from elsewhere.generator.shapes import get_shape
 
@@ -28,9 +29,12 @@ def _is_int(value: object) -> bool:
 
 
 def _check_colour(colour: object, what: str) -> None:
-    if (not isinstance(colour, (tuple, list)) or len(colour) != 3
-            or not all(_is_int(c) and 0 <= c <= 255 for c in colour)):
-        raise ValueError(f"{what} colour must be three integers in [0, 255]; got {colour!r}")
+    if (
+        not isinstance(colour, (tuple, list))
+        or len(colour) != 3
+        or not all(_is_int(c) and 0 <= c <= 255 for c in colour)
+    ):
+        raise ElsewhereError(f"{what} colour must be three integers in [0, 255]; got {colour!r}")
 
 
 def check_sprite(sprite: Sprite) -> None:
@@ -39,42 +43,43 @@ def check_sprite(sprite: Sprite) -> None:
     for axis in ("x", "y"):
         value = getattr(sprite, axis)
         if not (isinstance(value, (int, float, np.number)) and 0.0 <= value <= 1.0):
-            raise ValueError(f"sprite {axis} must be in [0, 1] (fraction of the canvas side); "
-                             f"got {value!r}")
+            raise ElsewhereError(f"sprite {axis} must be in [0, 1] (fraction of the canvas side); got {value!r}")
     if not (isinstance(sprite.scale, (int, float, np.number)) and 0.0 < sprite.scale <= 1.0):
-        raise ValueError(f"sprite scale must be in (0, 1] (fraction of the canvas side); "
-                         f"got {sprite.scale!r}")
+        raise ElsewhereError(f"sprite scale must be in (0, 1] (fraction of the canvas side); got {sprite.scale!r}")
     if not (isinstance(sprite.rotation, (int, float, np.number)) and math.isfinite(sprite.rotation)):
-        raise ValueError(f"sprite rotation must be a finite number of degrees; got {sprite.rotation!r}")
+        raise ElsewhereError(f"sprite rotation must be a finite number of degrees; got {sprite.rotation!r}")
     _check_colour(sprite.colour, "sprite")
 
 
 def _check_background(background: Background) -> None:
     if background.kind not in ("plain", "uniform", "noise"):
-        raise ValueError(f"background kind must be 'plain', 'uniform' or 'noise'; "
-                         f"got {background.kind!r}")
+        raise ElsewhereError(f"background kind must be 'plain', 'uniform' or 'noise'; got {background.kind!r}")
     _check_colour(background.colour, "background")
-    if not (isinstance(background.noise, (int, float, np.number)) and 0.0 <= background.noise
-            and math.isfinite(background.noise)):
-        raise ValueError(f"background noise must be a finite std >= 0 in grey levels; "
-                         f"got {background.noise!r}")
+    if not (
+        isinstance(background.noise, (int, float, np.number))
+        and 0.0 <= background.noise
+        and math.isfinite(background.noise)
+    ):
+        raise ElsewhereError(f"background noise must be a finite std >= 0 in grey levels; got {background.noise!r}")
     if not (_is_int(background.seed) and background.seed >= 0):
-        raise ValueError(f"background seed must be an integer >= 0; got {background.seed!r}")
+        raise ElsewhereError(f"background seed must be an integer >= 0; got {background.seed!r}")
 
 
 def _check(scene: Scene, canvas: int, supersample: int) -> None:
     if not (_is_int(canvas) and canvas >= MIN_CANVAS):
-        raise ValueError(f"canvas must be an integer >= {MIN_CANVAS} (pixels); got {canvas!r}")
+        raise ElsewhereError(f"canvas must be an integer >= {MIN_CANVAS} (pixels); got {canvas!r}")
     if not (_is_int(supersample) and supersample >= 1):
-        raise ValueError(f"supersample must be an integer >= 1; got {supersample!r}")
+        raise ElsewhereError(f"supersample must be an integer >= 1; got {supersample!r}")
     for sprite in (scene.object, *scene.distractors):
         check_sprite(sprite)
     # Only the object must be legible; distractors are clutter and may be smaller.
     size = scene.object.scale * canvas
     if size < MIN_OBJECT_PIXELS:
-        raise ValueError(f"canvas too small for the object: scale {scene.object.scale} × canvas "
-                         f"{canvas} = {size:.2f} px < {MIN_OBJECT_PIXELS:g} px; use a larger "
-                         "canvas or scale")
+        raise ElsewhereError(
+            f"canvas too small for the object: scale {scene.object.scale} × canvas "
+            f"{canvas} = {size:.2f} px < {MIN_OBJECT_PIXELS:g} px; use a larger "
+            "canvas or scale"
+        )
     _check_background(scene.background)
 
 
@@ -114,10 +119,12 @@ def _paint(image: np.ndarray, sprite: Sprite, supersample: int) -> None:
     # c0 + (j + 0.5) / supersample; y points down, so a counter-clockwise turn as seen is
     # (u, v) -> (u cos + v sin, -u sin + v cos).
     k = supersample * half
-    placement = np.array([
-        [k * cos, k * sin, supersample * (cx - c0) - 0.5],
-        [-k * sin, k * cos, supersample * (cy - r0) - 0.5],
-    ])
+    placement = np.array(
+        [
+            [k * cos, k * sin, supersample * (cx - c0) - 0.5],
+            [-k * sin, k * cos, supersample * (cy - r0) - 0.5],
+        ]
+    )
     rows, cols = r1 - r0, c1 - c0
     hits = shape.raster(placement, rows * supersample, cols * supersample)
     counts = hits.reshape(rows, supersample, cols, supersample).sum(axis=(1, 3), dtype=np.int32)

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from elsewhere.errors import ElsewhereError
+
 
 @dataclass(frozen=True, eq=False)
 class Shape(ABC):
@@ -71,8 +73,7 @@ class PolygonShape(Shape):
     end: np.ndarray
 
     @classmethod
-    def build(cls, name: str, family: str, symmetry: int,
-              contours: tuple[np.ndarray, ...]) -> PolygonShape:
+    def build(cls, name: str, family: str, symmetry: int, contours: tuple[np.ndarray, ...]) -> PolygonShape:
         """A polygon shape with its radius computed from the vertices."""
         contours = tuple(np.asarray(c, dtype=np.float64) for c in contours)
         radius = float(max(np.hypot(c[:, 0], c[:, 1]).max() for c in contours))
@@ -162,30 +163,58 @@ def _geometric() -> dict[str, Shape]:
     # ones are drawn about the frame centre, their centre of symmetry.
     asymmetric = {
         "L": [[(0, 0), (3, 0), (3, 7), (7, 7), (7, 10), (0, 10)]],
-        "F": [[(0, 0), (7, 0), (7, 2.5), (3, 2.5), (3, 4.5), (6, 4.5), (6, 7), (3, 7), (3, 10),
-               (0, 10)]],
-        "P": [[(0, 0), (7, 0), (7, 6), (3, 6), (3, 10), (0, 10)],
-              [(3, 2), (5, 2), (5, 4), (3, 4)]],
+        "F": [[(0, 0), (7, 0), (7, 2.5), (3, 2.5), (3, 4.5), (6, 4.5), (6, 7), (3, 7), (3, 10), (0, 10)]],
+        "P": [[(0, 0), (7, 0), (7, 6), (3, 6), (3, 10), (0, 10)], [(3, 2), (5, 2), (5, 4), (3, 4)]],
         "arrow": [[(0, 3.5), (6, 3.5), (6, 1), (10, 5), (6, 9), (6, 6.5), (0, 6.5)]],
         "right-triangle": [[(0, 0), (0, 10), (7, 10)]],
         "kite": [[(5, 0), (8, 3.5), (5, 10), (2, 3.5)]],
         "flag": [[(0, 0), (8, 0), (6, 2.5), (8, 5), (1.5, 5), (1.5, 10), (0, 10)]],
-        "key": [[(0, 2), (4, 2), (4, 3.4), (10, 3.4), (10, 6), (9, 6), (9, 4.6), (8, 4.6),
-                 (8, 5.6), (7, 5.6), (7, 4.6), (4, 4.6), (4, 6), (0, 6)],
-                [(1, 3), (3, 3), (3, 5), (1, 5)]],
+        "key": [
+            [
+                (0, 2),
+                (4, 2),
+                (4, 3.4),
+                (10, 3.4),
+                (10, 6),
+                (9, 6),
+                (9, 4.6),
+                (8, 4.6),
+                (8, 5.6),
+                (7, 5.6),
+                (7, 4.6),
+                (4, 4.6),
+                (4, 6),
+                (0, 6),
+            ],
+            [(1, 3), (3, 3), (3, 5), (1, 5)],
+        ],
         "house": [[(1, 5), (5, 1), (6.5, 2.5), (6.5, 1), (8, 1), (8, 4), (9, 5), (9, 10), (1, 10)]],
         "chevron": [[(0, 0), (3, 0), (8, 5), (3, 10), (0, 10), (5, 5)]],
         "trapezoid": [[(2.5, 2), (7.5, 2), (10, 8), (0, 8)]],
         "lightning": [[(3, 0), (8, 0), (5.5, 4), (8.5, 4), (2, 10), (4, 5.5), (1.5, 5.5)]],
     }
     shapes: dict[str, Shape] = {
-        name: PolygonShape.build(name, "geometric", 1, _fitted(*contours))
-        for name, contours in asymmetric.items()
+        name: PolygonShape.build(name, "geometric", 1, _fitted(*contours)) for name, contours in asymmetric.items()
     }
     symmetric = {
         "square": (4, [(-1, -1), (1, -1), (1, 1), (-1, 1)]),
-        "cross": (4, [(-0.3, -1), (0.3, -1), (0.3, -0.3), (1, -0.3), (1, 0.3), (0.3, 0.3),
-                      (0.3, 1), (-0.3, 1), (-0.3, 0.3), (-1, 0.3), (-1, -0.3), (-0.3, -0.3)]),
+        "cross": (
+            4,
+            [
+                (-0.3, -1),
+                (0.3, -1),
+                (0.3, -0.3),
+                (1, -0.3),
+                (1, 0.3),
+                (0.3, 0.3),
+                (0.3, 1),
+                (-0.3, 1),
+                (-0.3, 0.3),
+                (-1, 0.3),
+                (-1, -0.3),
+                (-0.3, -0.3),
+            ],
+        ),
         "star": (5, _star(5, 0.45)),
         "hexagon": (6, _regular(6, 1.0, 0.0)),
     }
@@ -218,7 +247,7 @@ def get_shape(name: str) -> Shape:
         return glyph_shape(rest)
     if family == "novel" and rest:
         return novel_shape(rest)
-    raise ValueError(
+    raise ElsewhereError(
         f"unknown shape {name!r}; valid shapes are the geometric {', '.join(GEOMETRIC_SHAPES)}, "
         f"'glyph:<character>' (e.g. 'glyph:A') and 'novel:<set_seed>:<k>' (e.g. 'novel:0:3')"
     )

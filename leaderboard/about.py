@@ -16,7 +16,10 @@ from elsewhere.splits.registry import get_protocol
 
 IMAGES = "images"
 # The splits whose example grids the About tab shows: what a model trains on, and where it is tested.
-EXAMPLE_SPLITS = (("train", "train: what a model learns from"), ("test_ood", "test_ood: the held-out locations it is scored on"))
+EXAMPLE_SPLITS = (
+    ("train", "train: what a model learns from"),
+    ("test_ood", "test_ood: the held-out locations it is scored on"),
+)
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,11 @@ def protocol_pages(data: str | Path, protocols: tuple[str, ...]) -> list[Protoco
     for name in protocols:
         protocol = get_protocol(name)
         factors = ", ".join(protocol.held_out) or "none"
-        control = " This is a **sanity control** (see why above), so it is left out of the suite mean." if protocol.control else ""
+        control = (
+            " This is a **sanity control** (see why above), so it is left out of the suite mean."
+            if protocol.control
+            else ""
+        )
         text = (
             f"**{protocol.title}** (`{protocol.name}`, version {protocol.version}; held-out factor: {factors})\n\n"
             f"{protocol.description}\n\n*Why:* {protocol.rationale}{control}"
@@ -76,8 +83,8 @@ def rules(variant: str, protocols: tuple[str, ...], max_upload_bytes: int, rate_
     private = (
         "This leaderboard scores the **private** test set: its images are published without labels, and the "
         "labels are held by the leaderboard alone. Download the private variant, predict, and upload."
-        if variant == "private" else
-        "This leaderboard scores the **public** variant of the dataset, whose labels you can also use to "
+        if variant == "private"
+        else "This leaderboard scores the **public** variant of the dataset, whose labels you can also use to "
         "score yourself with `elsewhere score`."
     )
     return f"""

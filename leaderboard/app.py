@@ -28,6 +28,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
 
+from elsewhere.errors import ElsewhereError
 from elsewhere.evaluation.compare import compare_results
 from elsewhere.leaderboard import settings
 from elsewhere.leaderboard.about import protocol_pages, rules
@@ -49,8 +50,17 @@ TITLE = "elsewhere leaderboard"
 TAGLINE = "Can your network recognise it elsewhere?"
 VERIFIED_CHOICES = ("all", "verified only", "unverified only")
 # The parameter-range filter's bounds, on a log scale ("any": no bound).
-PARAMETER_BOUNDS = {"any": None, "1k": 10**3, "10k": 10**4, "100k": 10**5, "1M": 10**6, "10M": 10**7,
-                    "100M": 10**8, "1B": 10**9, "10B": 10**10}
+PARAMETER_BOUNDS = {
+    "any": None,
+    "1k": 10**3,
+    "10k": 10**4,
+    "100k": 10**5,
+    "1M": 10**6,
+    "10M": 10**7,
+    "100M": 10**8,
+    "1B": 10**9,
+    "10B": 10**10,
+}
 UPLOAD_TYPES = [".csv", ".parquet", ".jsonl", ".json"]
 ENTRY_CHOICES_LIMIT = 1000
 SUBMIT_CONCURRENCY = 2
@@ -91,20 +101,42 @@ def build_app(store: Store, truths: Truths, data: str | Path) -> gr.Blocks:
     view_choices = [("Whole suite (mean over protocols)", SUITE)] + [(name, name) for name in protocols]
     default_view = protocols[0]
 
-    def table_rows(view: str, search: str, families: list[str], verified: str, min_parameters: str, max_parameters: str,
-                   columns: list[str]) -> gr.Dataframe:
+    def table_rows(
+        view: str,
+        search: str,
+        families: list[str],
+        verified: str,
+        min_parameters: str,
+        max_parameters: str,
+        columns: list[str],
+    ) -> gr.Dataframe:
         """The Leaderboard tab's table: rows, datatypes and label (a count) for the chosen view."""
         try:
             frame, types, label = leaderboard_view(
-                store, protocols, variant, view, search=search, families=families, verified=verified,
-                min_parameters=min_parameters, max_parameters=max_parameters, columns=columns or [],
+                store,
+                protocols,
+                variant,
+                view,
+                search=search,
+                families=families,
+                verified=verified,
+                min_parameters=min_parameters,
+                max_parameters=max_parameters,
+                columns=columns or [],
             )
-        except (ValueError, OSError) as error:
+        except (ElsewhereError, OSError) as error:
             raise gr.Error(error_text(error), print_exception=False) from None
         return gr.Dataframe(value=frame, datatype=types, label=label)
 
-    def table_api(view: str = default_view, search: str = "", families: list[str] | None = None, verified: str = "all",
-                  min_parameters: str = "any", max_parameters: str = "any", columns: list[str] | None = None) -> dict:
+    def table_api(
+        view: str = default_view,
+        search: str = "",
+        families: list[str] | None = None,
+        verified: str = "all",
+        min_parameters: str = "any",
+        max_parameters: str = "any",
+        columns: list[str] | None = None,
+    ) -> dict:
         """The ranked table as JSON: {"label", "headers", "data"} (rows as lists, best first).
 
         view: a protocol name or "suite"; families: model families to keep (empty: all); verified: "all",
@@ -113,24 +145,36 @@ def build_app(store: Store, truths: Truths, data: str | Path) -> gr.Blocks:
         """
         try:
             frame, _, label = leaderboard_view(
-                store, protocols, variant, view, search=search, families=families or (), verified=verified,
-                min_parameters=min_parameters, max_parameters=max_parameters, columns=columns,
+                store,
+                protocols,
+                variant,
+                view,
+                search=search,
+                families=families or (),
+                verified=verified,
+                min_parameters=min_parameters,
+                max_parameters=max_parameters,
+                columns=columns,
             )
-        except (ValueError, OSError) as error:
+        except (ElsewhereError, OSError) as error:
             raise gr.Error(error_text(error), print_exception=False) from None
         return {"label": label, "headers": list(frame.columns), "data": frame.to_numpy(dtype=object).tolist()}
 
     def entry_choices(view: str) -> list[tuple[str, int]]:
         frames = [protocol_table(store, name, variant=variant) for name in (protocols if view == SUITE else [view])]
         board = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-        return [_entry_choice(row.id, row.model_name, row.protocol, row.ood_accuracy, row.submitter)
-                for row in board.head(ENTRY_CHOICES_LIMIT).itertuples()]
+        return [
+            _entry_choice(row.id, row.model_name, row.protocol, row.ood_accuracy, row.submitter)
+            for row in board.head(ENTRY_CHOICES_LIMIT).itertuples()
+        ]
 
     def refresh_entries(view: str, a: int | None, b: int | None):
         choices = entry_choices(view if view in protocols or view == SUITE else default_view)
         ids = {value for _, value in choices}
-        return (gr.Dropdown(choices=choices, value=a if a in ids else None),
-                gr.Dropdown(choices=choices, value=b if b in ids else None))
+        return (
+            gr.Dropdown(choices=choices, value=a if a in ids else None),
+            gr.Dropdown(choices=choices, value=b if b in ids else None),
+        )
 
     def model_page(a: int | None, b: int | None):
         """Both entries' summaries, heatmaps and curves, their metrics side by side, and the paired test."""
@@ -157,23 +201,42 @@ def build_app(store: Store, truths: Truths, data: str | Path) -> gr.Blocks:
             return gr.Tabs(), gr.Dropdown()
         choices = entry_choices(view if view in protocols else entry.protocol)
         if entry.id not in {value for _, value in choices}:
-            choices.append(_entry_choice(entry.id, entry.model_name, entry.protocol, entry.ood_accuracy, entry.submitter))
+            choices.append(
+                _entry_choice(entry.id, entry.model_name, entry.protocol, entry.ood_accuracy, entry.submitter)
+            )
         return gr.Tabs(selected="model"), gr.Dropdown(choices=choices, value=entry.id)
 
-    def submit_file(file: str | None, protocol: str, model_name: str, submitter: str, link: str, notes: str,
-                    parameters: str, family: str, request: gr.Request):
+    def submit_file(
+        file: str | None,
+        protocol: str,
+        model_name: str,
+        submitter: str,
+        link: str,
+        notes: str,
+        parameters: str,
+        family: str,
+        request: gr.Request,
+    ):
         """Validate, score and store an uploaded predictions file; show its row."""
         try:
             if not file:
-                raise ValueError("no predictions file uploaded; choose a CSV, Parquet or JSON lines file")
+                raise ElsewhereError("no predictions file uploaded; choose a CSV, Parquet or JSON lines file")
             # Behind gradio's auth the login names the submitter, so the rate limit cannot be dodged by renaming.
             who = getattr(request, "username", None) or submitter
             entry = submit(
-                store, truths, protocol=protocol, predictions_path=file, model_name=model_name or "",
-                submitter=who or "", link=link, notes=notes, parameters=parameter_count(parameters),
-                family=family or "other", variant=variant,
+                store,
+                truths,
+                protocol=protocol,
+                predictions_path=file,
+                model_name=model_name or "",
+                submitter=who or "",
+                link=link,
+                notes=notes,
+                parameters=parameter_count(parameters),
+                family=family or "other",
+                variant=variant,
             )
-        except (ValueError, OSError) as error:
+        except (ElsewhereError, OSError) as error:
             raise gr.Error(error_text(error), duration=None, print_exception=False) from None
         board = protocol_table(store, entry.protocol, variant=variant)
         row = board[board["id"] == entry.id]
@@ -204,7 +267,9 @@ def build_app(store: Store, truths: Truths, data: str | Path) -> gr.Blocks:
             with gr.Tab("Leaderboard", id="leaderboard"):
                 with gr.Row():
                     view = gr.Dropdown(view_choices, value=default_view, label="Protocol", scale=2)
-                    search = gr.Textbox("", label="Search model or submitter", placeholder="press Enter to search", scale=2)
+                    search = gr.Textbox(
+                        "", label="Search model or submitter", placeholder="press Enter to search", scale=2
+                    )
                     refresh = gr.Button("Refresh", scale=0)
                 with gr.Accordion("Filters and columns", open=False):
                     with gr.Row():
@@ -214,8 +279,15 @@ def build_app(store: Store, truths: Truths, data: str | Path) -> gr.Blocks:
                         max_parameters = gr.Dropdown(list(PARAMETER_BOUNDS), value="any", label="Parameters up to")
                     columns = gr.CheckboxGroup(column_choices, value=column_defaults, label="Columns")
                 table = gr.Dataframe(
-                    value=initial, datatype=initial_types, label=initial_label, interactive=False,
-                    max_height=640, pinned_columns=3, wrap=False, buttons=["copy", "fullscreen"], elem_id="leaderboard-table",
+                    value=initial,
+                    datatype=initial_types,
+                    label=initial_label,
+                    interactive=False,
+                    max_height=640,
+                    pinned_columns=3,
+                    wrap=False,
+                    buttons=["copy", "fullscreen"],
+                    elem_id="leaderboard-table",
                 )
                 gr.Markdown(
                     "OOD accuracy: accuracy on locations never seen in training, with its 95% interval. "
@@ -229,7 +301,9 @@ def build_app(store: Store, truths: Truths, data: str | Path) -> gr.Blocks:
                 with gr.Row():
                     # Custom values: an API client may name any entry id, listed or not.
                     entry_a = gr.Dropdown(initial_entries, value=None, label="Entry", scale=1, allow_custom_value=True)
-                    entry_b = gr.Dropdown(initial_entries, value=None, label="Compare with", scale=1, allow_custom_value=True)
+                    entry_b = gr.Dropdown(
+                        initial_entries, value=None, label="Compare with", scale=1, allow_custom_value=True
+                    )
                 comparison = gr.Markdown("*Pick an entry; pick a second one to compare them on the same items.*")
                 with gr.Row(equal_height=False):
                     with gr.Column():
@@ -249,19 +323,31 @@ def build_app(store: Store, truths: Truths, data: str | Path) -> gr.Blocks:
                 )
                 with gr.Row():
                     with gr.Column():
-                        upload = gr.File(label="Predictions file", file_types=UPLOAD_TYPES, type="filepath", elem_id="predictions-file")
+                        upload = gr.File(
+                            label="Predictions file",
+                            file_types=UPLOAD_TYPES,
+                            type="filepath",
+                            elem_id="predictions-file",
+                        )
                         submit_protocol = gr.Dropdown(list(protocols), value=default_view, label="Protocol")
                     with gr.Column():
                         model_name = gr.Textbox(label="Model name", max_length=200, elem_id="model-name")
-                        submitter = gr.Textbox(label="Submitter (your name or team)", max_length=200, elem_id="submitter")
-                        family = gr.Dropdown(list(FAMILIES), value="other", label="Model family", allow_custom_value=True)
-                        parameters = gr.Textbox("", label="Parameters (optional), e.g. 120000, 350k, 1.2M", max_length=20)
+                        submitter = gr.Textbox(
+                            label="Submitter (your name or team)", max_length=200, elem_id="submitter"
+                        )
+                        family = gr.Dropdown(
+                            list(FAMILIES), value="other", label="Model family", allow_custom_value=True
+                        )
+                        parameters = gr.Textbox(
+                            "", label="Parameters (optional), e.g. 120000, 350k, 1.2M", max_length=20
+                        )
                         link = gr.Textbox(label="Link to paper or code (optional)", max_length=200)
                         notes = gr.Textbox(label="Notes: training data, method (optional)", lines=3, max_length=2000)
                 submit_button = gr.Button("Submit", variant="primary", elem_id="submit-button")
                 status = gr.Markdown(elem_id="submit-status")
-                new_row = gr.Dataframe(label="Your entry", datatype=datatypes(PROTOCOL), interactive=False, wrap=True,
-                                       elem_id="submit-row")
+                new_row = gr.Dataframe(
+                    label="Your entry", datatype=datatypes(PROTOCOL), interactive=False, wrap=True, elem_id="submit-row"
+                )
             with gr.Tab("About", id="about"):
                 gr.Markdown(rules(variant, protocols, settings.max_upload_bytes(), settings.rate_limit_per_day()))
                 gr.Markdown("## The protocols")
@@ -273,26 +359,55 @@ def build_app(store: Store, truths: Truths, data: str | Path) -> gr.Blocks:
                                 if example.path is None:
                                     gr.Markdown(f"*{example.caption}: {example.missing}*")
                                 else:
-                                    gr.Image(str(example.path), label=example.caption, interactive=False,
-                                             buttons=[], height=300)
+                                    gr.Image(
+                                        str(example.path),
+                                        label=example.caption,
+                                        interactive=False,
+                                        buttons=[],
+                                        height=300,
+                                    )
 
         table_inputs = [view, search, family_filter, verified_filter, min_parameters, max_parameters, columns]
         gr.on(
-            [view.change, search.submit, family_filter.change, verified_filter.change, min_parameters.change,
-             max_parameters.change, columns.change, refresh.click, demo.load],
-            table_rows, inputs=table_inputs, outputs=table, api_name=False, show_progress="minimal",
+            [
+                view.change,
+                search.submit,
+                family_filter.change,
+                verified_filter.change,
+                min_parameters.change,
+                max_parameters.change,
+                columns.change,
+                refresh.click,
+                demo.load,
+            ],
+            table_rows,
+            inputs=table_inputs,
+            outputs=table,
+            api_name=False,
+            show_progress="minimal",
         )
         gr.api(table_api, api_name="table")
-        gr.on([view.change, refresh.click, demo.load], refresh_entries, inputs=[view, entry_a, entry_b],
-              outputs=[entry_a, entry_b], api_name=False)
-        gr.on([entry_a.change, entry_b.change], model_page, inputs=[entry_a, entry_b],
-              outputs=[summary_a, heatmap_a, curves_a, summary_b, heatmap_b, curves_b, metrics, comparison],
-              api_name="model")
+        gr.on(
+            [view.change, refresh.click, demo.load],
+            refresh_entries,
+            inputs=[view, entry_a, entry_b],
+            outputs=[entry_a, entry_b],
+            api_name=False,
+        )
+        gr.on(
+            [entry_a.change, entry_b.change],
+            model_page,
+            inputs=[entry_a, entry_b],
+            outputs=[summary_a, heatmap_a, curves_a, summary_b, heatmap_b, curves_b, metrics, comparison],
+            api_name="model",
+        )
         table.select(open_row, inputs=[view, table], outputs=[tabs, entry_a], api_name=False)
         submit_button.click(
             submit_file,
             inputs=[upload, submit_protocol, model_name, submitter, link, notes, parameters, family],
-            outputs=[status, new_row], api_name="submit", concurrency_limit=SUBMIT_CONCURRENCY,
+            outputs=[status, new_row],
+            api_name="submit",
+            concurrency_limit=SUBMIT_CONCURRENCY,
         ).success(table_rows, inputs=table_inputs, outputs=table, api_name=False).success(
             refresh_entries, inputs=[view, entry_a, entry_b], outputs=[entry_a, entry_b], api_name=False
         )
@@ -300,9 +415,17 @@ def build_app(store: Store, truths: Truths, data: str | Path) -> gr.Blocks:
     return demo
 
 
-def launch(db: str | Path | None, data: str | Path, host: str = "127.0.0.1", port: int = 7860,
-           labels: str | Path | None = None, *, auth: Sequence[tuple[str, str]] | None = None,
-           prevent_thread_lock: bool = False, quiet: bool = False) -> gr.Blocks:
+def launch(
+    db: str | Path | None,
+    data: str | Path,
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    labels: str | Path | None = None,
+    *,
+    auth: Sequence[tuple[str, str]] | None = None,
+    prevent_thread_lock: bool = False,
+    quiet: bool = False,
+) -> gr.Blocks:
     """``elsewhere leaderboard``: open the store, load the dataset's manifest, and serve the app.
 
     Args:
@@ -316,15 +439,32 @@ def launch(db: str | Path | None, data: str | Path, host: str = "127.0.0.1", por
     truths = Truths(data, labels)
     demo = build_app(store, truths, data)
     demo.launch(
-        server_name=host, server_port=port, max_file_size=settings.max_upload_bytes(), auth=list(auth) if auth else None,
-        prevent_thread_lock=prevent_thread_lock, quiet=quiet, ssr_mode=False, theme=gr.themes.Soft(), css=CSS,
+        server_name=host,
+        server_port=port,
+        max_file_size=settings.max_upload_bytes(),
+        auth=list(auth) if auth else None,
+        prevent_thread_lock=prevent_thread_lock,
+        quiet=quiet,
+        ssr_mode=False,
+        theme=gr.themes.Soft(),
+        css=CSS,
     )
     return demo
 
 
-def leaderboard_view(store: Store, protocols: Sequence[str], variant: str, view: str, *, search: str = "",
-                     families: Sequence[str] = (), verified: str = "all", min_parameters: str = "any",
-                     max_parameters: str = "any", columns: Sequence[str] | None = None) -> tuple[pd.DataFrame, list[str], str]:
+def leaderboard_view(
+    store: Store,
+    protocols: Sequence[str],
+    variant: str,
+    view: str,
+    *,
+    search: str = "",
+    families: Sequence[str] = (),
+    verified: str = "all",
+    min_parameters: str = "any",
+    max_parameters: str = "any",
+    columns: Sequence[str] | None = None,
+) -> tuple[pd.DataFrame, list[str], str]:
     """What the Leaderboard tab shows for ``view`` (a protocol or "suite"): rows, gradio datatypes, label.
 
     ``verified`` is one of :data:`VERIFIED_CHOICES`, the parameter bounds keys of
@@ -332,7 +472,7 @@ def leaderboard_view(store: Store, protocols: Sequence[str], variant: str, view:
     that belong to the other view only are ignored, since one chooser serves both.
     """
     if verified not in VERIFIED_CHOICES:
-        raise ValueError(f"verified {verified!r} is not a choice; choose one of {', '.join(VERIFIED_CHOICES)}")
+        raise ElsewhereError(f"verified {verified!r} is not a choice; choose one of {', '.join(VERIFIED_CHOICES)}")
     filters = Filters(
         families=tuple(families),
         min_parameters=_bound("parameters from", min_parameters),
@@ -345,11 +485,13 @@ def leaderboard_view(store: Store, protocols: Sequence[str], variant: str, view:
     elif view in protocols:
         board, kind = protocol_table(store, view, variant=variant, filters=filters), PROTOCOL
     else:
-        raise ValueError(f"unknown view {view!r}; choose {SUITE!r} or one of {', '.join(protocols)}")
+        raise ElsewhereError(f"unknown view {view!r}; choose {SUITE!r} or one of {', '.join(protocols)}")
     if columns is not None:
         unknown = sorted(set(columns) - {c.key for c in COLUMNS})
         if unknown:
-            raise ValueError(f"unknown columns {unknown}; choose among {', '.join(c.key for c in COLUMNS if not c.required)}")
+            raise ElsewhereError(
+                f"unknown columns {unknown}; choose among {', '.join(c.key for c in COLUMNS if not c.required)}"
+            )
         columns = [key for key in columns if key in {c.key for c in optional_columns(kind)}]
     frame = display(board, kind, columns=columns, protocols=protocols)
     shown = f"the first {len(frame):,} of {len(board):,}" if len(frame) < len(board) else f"{len(board):,}"
@@ -369,8 +511,15 @@ def location_heatmap(results: dict) -> Image.Image | None:
     figure = Figure(figsize=(4.2, 3.6), dpi=100)
     axes = figure.add_subplot()
     # Rows run with y, and y points down the canvas: origin="upper" puts row 0 at the top.
-    shown = axes.imshow(np.ma.masked_invalid(accuracy), extent=(lo, hi, hi, lo), origin="upper", vmin=0, vmax=1,
-                        cmap=colormaps["viridis"].with_extremes(bad="#cccccc"), interpolation="nearest")
+    shown = axes.imshow(
+        np.ma.masked_invalid(accuracy),
+        extent=(lo, hi, hi, lo),
+        origin="upper",
+        vmin=0,
+        vmax=1,
+        cmap=colormaps["viridis"].with_extremes(bad="#cccccc"),
+        interpolation="nearest",
+    )
     axes.set_xlabel("x (object centre)")
     axes.set_ylabel("y (down)")
     axes.set_title("Probe accuracy by location (grey: no items)", fontsize=9)
@@ -386,7 +535,7 @@ def curves_figure(results: dict) -> Image.Image | None:
     if not curves:
         return None
     figure = Figure(figsize=(4.6, 0.5 + 2.4 * len(curves)), dpi=100)
-    for number, (key, curve) in enumerate(curves, start=1):
+    for number, (_, curve) in enumerate(curves, start=1):
         axes = figure.add_subplot(len(curves), 1, number)
         centre = (np.asarray(curve["lo"], float) + np.asarray(curve["hi"], float)) / 2
         accuracy = np.array([np.nan if a is None else a for a in curve["accuracy"]], dtype=float)
@@ -394,8 +543,13 @@ def curves_figure(results: dict) -> Image.Image | None:
         axes.fill_between(centre, ci[:, 0], ci[:, 1], alpha=0.25, linewidth=0)
         axes.plot(centre, accuracy, marker="o", markersize=3)
         axes.set_ylim(0, 1.02)
-        axes.set_xlabel({"distance": "distance from training region", "rotation": "rotation (degrees)",
-                         "scale": "scale (fraction of canvas)"}[curve["factor"]])
+        axes.set_xlabel(
+            {
+                "distance": "distance from training region",
+                "rotation": "rotation (degrees)",
+                "scale": "scale (fraction of canvas)",
+            }[curve["factor"]]
+        )
         axes.set_ylabel("accuracy")
         axes.set_title(f"Accuracy by {curve['factor']} (band: 95% CI)", fontsize=9)
         axes.grid(alpha=0.3)
@@ -410,7 +564,9 @@ def _image(figure: Figure) -> Image.Image:
     return Image.open(buffer).convert("RGB")
 
 
-def _entry_choice(entry_id: int, model_name: str, protocol: str, ood_accuracy: float, submitter: str) -> tuple[str, int]:
+def _entry_choice(
+    entry_id: int, model_name: str, protocol: str, ood_accuracy: float, submitter: str
+) -> tuple[str, int]:
     """An entry as the Model tab's dropdowns list it: (label, id)."""
     return f"#{entry_id} {model_name} · {protocol} · {100 * ood_accuracy:.1f}% ({submitter})", int(entry_id)
 
@@ -424,8 +580,10 @@ def _entry(store: Store, value: object, variant: str) -> Submission | None:
     except (ValueError, TypeError):
         entry = None
     if entry is None or entry.hidden or entry.variant != variant:
-        raise gr.Error(error_text(f"no entry {value!r} on this leaderboard; pick an entry id from the leaderboard table"),
-                       print_exception=False)
+        raise gr.Error(
+            error_text(f"no entry {value!r} on this leaderboard; pick an entry id from the leaderboard table"),
+            print_exception=False,
+        )
     return entry
 
 
@@ -445,7 +603,9 @@ def _summary(entry: Submission) -> str:
         lines.append(f"Notes: {markdown_text(notes)}")
     omitted = (entry.results.get("metrics") or {}).get("omitted") or {}
     if omitted:
-        lines.append("Not applicable: " + "; ".join(f"{markdown_text(k)} ({markdown_text(v)})" for k, v in omitted.items()))
+        lines.append(
+            "Not applicable: " + "; ".join(f"{markdown_text(k)} ({markdown_text(v)})" for k, v in omitted.items())
+        )
     return "\n\n".join(lines)
 
 
@@ -460,7 +620,9 @@ def _metric_rows(results: dict) -> dict[str, tuple]:
     """Label -> (value, ci text, n) for every headline metric and every split's accuracy."""
     metrics = results.get("metrics") or {}
     rows: dict[str, tuple] = {}
-    entries = list(METRIC_ROWS) + [(f"accuracy.{split}", f"Accuracy on {split}") for split in (metrics.get("accuracy") or {})]
+    entries = list(METRIC_ROWS) + [
+        (f"accuracy.{split}", f"Accuracy on {split}") for split in (metrics.get("accuracy") or {})
+    ]
     for key, label in entries:
         if key.startswith("accuracy."):
             estimate = metrics["accuracy"][key.split(".", 1)[1]]
@@ -514,7 +676,7 @@ def _bound(name: str, value: str | None) -> int | None:
     if value is None or value == "":
         return None
     if value not in PARAMETER_BOUNDS:
-        raise ValueError(f"{name} {value!r} is not a bound; choose one of {', '.join(PARAMETER_BOUNDS)}")
+        raise ElsewhereError(f"{name} {value!r} is not a bound; choose one of {', '.join(PARAMETER_BOUNDS)}")
     return PARAMETER_BOUNDS[value]
 
 
@@ -524,8 +686,10 @@ def parameter_count(text: str | int | None) -> int | None:
         return text
     match = _PARAMETERS.fullmatch(str(text).replace(",", "").replace("_", "").strip())
     if match is None or (match.group(1) and "." in match.group(1) and not match.group(2)):
-        raise ValueError(f"parameters {str(text)[:30]!r} is not a count; give a whole number like 120000, "
-                         "or one with k, M or B like 1.2M, or leave it empty")
+        raise ElsewhereError(
+            f"parameters {str(text)[:30]!r} is not a count; give a whole number like 120000, "
+            "or one with k, M or B like 1.2M, or leave it empty"
+        )
     if not match.group(1):
         return None
     return round(float(match.group(1)) * _MULTIPLIERS[match.group(2).lower()])

@@ -23,12 +23,20 @@ def seed_baselines(store: Store, truths: Truths, runs: str | Path) -> list[str]:
         run = results_path.parent
         model = json.loads(results_path.read_text())["model"]
         try:
-            entry = submit(store, truths, protocol=run.parent.name,
-                           predictions_path=run / "predictions.parquet", model_name=run.name,
-                           submitter=OPERATOR, parameters=model.get("parameters"),
-                           family=model.get("family", "other"), variant=truths.variant,
-                           notes="reference baseline: elsewhere train, seed 0",
-                           verified=True, rate_limit_per_day=None)
+            entry = submit(
+                store,
+                truths,
+                protocol=run.parent.name,
+                predictions_path=run / "predictions.parquet",
+                model_name=run.name,
+                submitter=OPERATOR,
+                parameters=model.get("parameters"),
+                family=model.get("family", "other"),
+                variant=truths.variant,
+                notes="reference baseline: elsewhere train, seed 0",
+                verified=True,
+                rate_limit_per_day=None,
+            )
             lines.append(f"stored #{entry.id} {run.parent.name}/{run.name}")
         except DuplicateSubmission:
             lines.append(f"kept {run.parent.name}/{run.name}")

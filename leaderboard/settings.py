@@ -16,6 +16,8 @@ import math
 import os
 from pathlib import Path
 
+from elsewhere.errors import ElsewhereError
+
 DEFAULT_RATE_LIMIT_PER_DAY = 20
 DEFAULT_MAX_UPLOAD_MB = 50
 _MIB = 1024 * 1024
@@ -26,10 +28,12 @@ def database_path() -> Path:
     value = os.environ.get("ELSEWHERE_DB")
     if value is not None:
         if not value.strip():
-            raise ValueError("ELSEWHERE_DB is set but empty; set it to a file path or unset it")
+            raise ElsewhereError("ELSEWHERE_DB is set but empty; set it to a file path or unset it")
         path = Path(value).expanduser()
         if path.is_dir():
-            raise ValueError(f"ELSEWHERE_DB={value!r} is a folder; it must name a file, e.g. {path / 'leaderboard.sqlite'}")
+            raise ElsewhereError(
+                f"ELSEWHERE_DB={value!r} is a folder; it must name a file, e.g. {path / 'leaderboard.sqlite'}"
+            )
         return path
     # The XDG spec says a relative XDG_CACHE_HOME is invalid and must be ignored.
     cache = os.environ.get("XDG_CACHE_HOME", "")
@@ -47,7 +51,9 @@ def rate_limit_per_day() -> int:
     except ValueError:
         limit = 0
     if limit < 1:
-        raise ValueError(f"ELSEWHERE_RATE_LIMIT={value!r} is not allowed; use a whole number of submissions per day, at least 1")
+        raise ElsewhereError(
+            f"ELSEWHERE_RATE_LIMIT={value!r} is not allowed; use a whole number of submissions per day, at least 1"
+        )
     return limit
 
 
@@ -62,5 +68,7 @@ def max_upload_bytes() -> int:
         megabytes = math.nan
     size = int(megabytes * _MIB) if math.isfinite(megabytes) else 0
     if size < 1:
-        raise ValueError(f"ELSEWHERE_MAX_UPLOAD_MB={value!r} is not allowed; use a positive number of MiB, e.g. 50 or 0.5")
+        raise ElsewhereError(
+            f"ELSEWHERE_MAX_UPLOAD_MB={value!r} is not allowed; use a positive number of MiB, e.g. 50 or 0.5"
+        )
     return size

@@ -33,18 +33,26 @@ import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from elsewhere.errors import ElsewhereError
+
 BUSY_TIMEOUT_S = 5.0
 RATE_WINDOW = timedelta(hours=24)
 VARIANTS = ("public", "private")
 STATUSES = ("scored", "hidden")
-MODEL_DEFAULTS: dict[str, Any] = {"link": None, "parameters": None, "family": "other", "training_data": "", "verified": False}
+MODEL_DEFAULTS: dict[str, Any] = {
+    "link": None,
+    "parameters": None,
+    "family": "other",
+    "training_data": "",
+    "verified": False,
+}
 MAX_TEXT = 200
 
 MIGRATIONS: tuple[str, ...] = (
@@ -174,11 +182,11 @@ _INSERT_SQL = (
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
-class DuplicateSubmission(ValueError):
+class DuplicateSubmission(ElsewhereError):
     """The same predictions (by sha256) are already stored for this protocol and variant."""
 
 
-class RateLimited(ValueError):
+class RateLimited(ElsewhereError):
     """The submitter has used up their submissions for the last 24 hours."""
 
 
@@ -239,16 +247,22 @@ class Store:
     def __init__(self, path: str | Path) -> None:
         """Open (or create, with parent folders) the store at ``path`` and bring its schema up to date."""
         if str(path) == ":memory:" or str(path).startswith("file:"):
-            raise ValueError(f"store path {str(path)!r} is not allowed; give a file path (each operation opens its own connection)")
+            raise ElsewhereError(
+                f"store path {str(path)!r} is not allowed; give a file path (each operation opens its own connection)"
+            )
         self.path = Path(path).expanduser()
         if self.path.is_dir():
-            raise ValueError(f"store path {str(self.path)!r} is a folder; give a file path, e.g. {self.path / 'leaderboard.sqlite'}")
+            raise ElsewhereError(
+                f"store path {str(self.path)!r} is a folder; give a file path, e.g. {self.path / 'leaderboard.sqlite'}"
+            )
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._closed = False
         with self._connect() as conn:
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if mode != "wal":
-                raise ValueError(f"store {str(self.path)!r} could not switch to WAL journal mode (got {mode!r}); put it on a local disk")
+                raise ElsewhereError(
+                    f"store {str(self.path)!r} could not switch to WAL journal mode (got {mode!r}); put it on a local disk"
+                )
             _migrate(conn, self.path)
 
     def __enter__(self) -> Store:
@@ -314,7 +328,10 @@ class Store:
                 if rate_limit_per_day is not None:
                     _check_rate(conn, row["submitter"], row["created"], rate_limit_per_day)
                 new_id = conn.execute(_INSERT_SQL, row).fetchone()[0]
-                conn.execute("INSERT INTO documents (submission_id, model, results) VALUES (?, ?, ?)", (new_id, row["model"], row["results"]))
+                conn.execute(
+                    "INSERT INTO documents (submission_id, model, results) VALUES (?, ?, ?)",
+                    (new_id, row["model"], row["results"]),
+                )
                 if _before_commit is not None:
                     _before_commit(new_id)
         except sqlite3.IntegrityError as exc:
@@ -325,10 +342,25 @@ class Store:
                     f"{row['protocol']} ({row['variant']}) as entry {existing.id}, model {existing.model_name!r}"
                     f"{' (hidden)' if existing.hidden else ''}; submit new predictions instead"
                 ) from None
-            raise ValueError(f"submission refused by the store: {exc}; metric values must be JSON numbers or null") from None
+            raise ElsewhereError(
+                f"submission refused by the store: {exc}; metric values must be JSON numbers or null"
+            ) from None
         return _submission(
-            (new_id, row["submitter"], row["model_name"], row["model"], row["protocol"], row["protocol_version"], row["variant"],
-             row["fingerprint"], row["predictions_sha256"], row["results"], "scored", row["created"], row["updated"])
+            (
+                new_id,
+                row["submitter"],
+                row["model_name"],
+                row["model"],
+                row["protocol"],
+                row["protocol_version"],
+                row["variant"],
+                row["fingerprint"],
+                row["predictions_sha256"],
+                row["results"],
+                "scored",
+                row["created"],
+                row["updated"],
+            )
         )
 
     def hide(self, submission_id: int, reason: str, *, now: datetime | None = None) -> None:
@@ -355,10 +387,14 @@ class Store:
         with self._connect() as conn:
             row = conn.execute(_SUBMISSION_SQL + " WHERE s.id = ?", (submission_id,)).fetchone()
         if row is None:
-            raise ValueError(f"no submission with id {submission_id!r} in {str(self.path)!r}; see the leaderboard table for ids")
+            raise ElsewhereError(
+                f"no submission with id {submission_id!r} in {str(self.path)!r}; see the leaderboard table for ids"
+            )
         return _submission(row)
 
-    def list(self, *, protocol: str | None = None, variant: str | None = "public", include_hidden: bool = False) -> list[Submission]:
+    def list(
+        self, *, protocol: str | None = None, variant: str | None = "public", include_hidden: bool = False
+    ) -> list[Submission]:
         """Submissions in id order, optionally for one protocol; ``variant=None`` lists both variants."""
         where, params = [], []
         if protocol is not None:
@@ -407,7 +443,9 @@ class Store:
             where.append("parameters <= ?")
             params.append(_count("max_parameters", max_parameters))
         if min_parameters is not None and max_parameters is not None and min_parameters > max_parameters:
-            raise ValueError(f"min_parameters {min_parameters} is above max_parameters {max_parameters}; give min <= max")
+            raise ElsewhereError(
+                f"min_parameters {min_parameters} is above max_parameters {max_parameters}; give min <= max"
+            )
         if verified is not None:
             where.append("verified = ?")
             params.append(int(bool(verified)))
@@ -428,9 +466,11 @@ class Store:
         with self._transaction() as conn:
             row = conn.execute("SELECT status FROM submissions WHERE id = ?", (submission_id,)).fetchone()
             if row is None:
-                raise ValueError(f"no submission with id {submission_id!r} in {str(self.path)!r}; see the leaderboard table for ids")
+                raise ElsewhereError(
+                    f"no submission with id {submission_id!r} in {str(self.path)!r}; see the leaderboard table for ids"
+                )
             if row[0] == status:
-                raise ValueError(f"submission {submission_id} is already {status}; nothing to {action}")
+                raise ElsewhereError(f"submission {submission_id} is already {status}; nothing to {action}")
             conn.execute("UPDATE submissions SET status = ?, updated = ? WHERE id = ?", (status, stamp, submission_id))
             conn.execute(
                 "INSERT INTO events (submission_id, action, reason, created) VALUES (?, ?, ?, ?)",
@@ -448,7 +488,7 @@ class Store:
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
         if self._closed:
-            raise ValueError(f"store {str(self.path)!r} is closed; open a new Store")
+            raise ElsewhereError(f"store {str(self.path)!r} is closed; open a new Store")
         try:
             # isolation_level=None: transactions are spelled out (BEGIN IMMEDIATE ... COMMIT).
             conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
@@ -463,9 +503,13 @@ class Store:
             if isinstance(exc, sqlite3.IntegrityError):
                 raise
             if "not a database" in str(exc):
-                raise ValueError(f"{str(self.path)!r} is not an elsewhere leaderboard store ({exc}); point --db/ELSEWHERE_DB at another file") from None
+                raise ElsewhereError(
+                    f"{str(self.path)!r} is not an elsewhere leaderboard store ({exc}); point --db/ELSEWHERE_DB at another file"
+                ) from None
             if "locked" in str(exc) or "busy" in str(exc):
-                raise OSError(f"store {str(self.path)!r} stayed busy for {BUSY_TIMEOUT_S:g} s ({exc}); try again") from None
+                raise OSError(
+                    f"store {str(self.path)!r} stayed busy for {BUSY_TIMEOUT_S:g} s ({exc}); try again"
+                ) from None
             raise
         finally:
             conn.close()
@@ -490,7 +534,7 @@ def _migrate(conn: sqlite3.Connection, path: Path) -> None:
     while True:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version > latest:
-            raise ValueError(
+            raise ElsewhereError(
                 f"store {str(path)!r} has schema version {version}, newer than this elsewhere knows ({latest}); "
                 "upgrade elsewhere to open it"
             )
@@ -501,7 +545,7 @@ def _migrate(conn: sqlite3.Connection, path: Path) -> None:
             # Another process may have migrated while we waited for the lock.
             if conn.execute("PRAGMA user_version").fetchone()[0] == version:
                 if version == 0 and conn.execute("SELECT count(*) FROM sqlite_schema").fetchone()[0]:
-                    raise ValueError(
+                    raise ElsewhereError(
                         f"{str(path)!r} is a SQLite database of something else (it has tables but no store schema); "
                         "point --db/ELSEWHERE_DB at a new file"
                     )
@@ -523,7 +567,7 @@ def _statements(script: str) -> Iterator[str]:
             yield pending.strip()
             pending = ""
     if pending.strip():
-        raise ValueError(f"migration script ends in an incomplete statement: {pending.strip()[:60]!r}")
+        raise ElsewhereError(f"migration script ends in an incomplete statement: {pending.strip()[:60]!r}")
 
 
 def _check_rate(conn: sqlite3.Connection, submitter: str, created: str, limit: int) -> None:
@@ -552,11 +596,35 @@ def _frame(rows: list[tuple]) -> pd.DataFrame:
 
 
 def _submission(row: tuple) -> Submission:
-    (id_, submitter, model_name, model, protocol, version, variant, fingerprint, sha, results, status, created, updated) = row
+    (
+        id_,
+        submitter,
+        model_name,
+        model,
+        protocol,
+        version,
+        variant,
+        fingerprint,
+        sha,
+        results,
+        status,
+        created,
+        updated,
+    ) = row
     return Submission(
-        id=id_, submitter=submitter, model_name=model_name, model=json.loads(model), protocol=protocol,
-        protocol_version=version, variant=variant, fingerprint=fingerprint, predictions_sha256=sha,
-        results=json.loads(results), status=status, created=created, updated=updated,
+        id=id_,
+        submitter=submitter,
+        model_name=model_name,
+        model=json.loads(model),
+        protocol=protocol,
+        protocol_version=version,
+        variant=variant,
+        fingerprint=fingerprint,
+        predictions_sha256=sha,
+        results=json.loads(results),
+        status=status,
+        created=created,
+        updated=updated,
     )
 
 
@@ -568,61 +636,65 @@ def _metric(results: dict, metric: str, field: str) -> Any:
 
 def _text(name: str, value: object, limit: int | None = MAX_TEXT) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"{name} must be a non-empty string, got {value!r}")
+        raise ElsewhereError(f"{name} must be a non-empty string, got {value!r}")
     value = value.strip()
     if limit is not None and len(value) > limit:
-        raise ValueError(f"{name} is {len(value)} characters long; at most {limit} are allowed")
+        raise ElsewhereError(f"{name} is {len(value)} characters long; at most {limit} are allowed")
     return value
 
 
 def _positive_int(name: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a whole number of at least 1, got {value!r}")
+        raise ElsewhereError(f"{name} must be a whole number of at least 1, got {value!r}")
     return value
 
 
 def _count(name: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"{name} must be a whole number of at least 0, got {value!r}")
+        raise ElsewhereError(f"{name} must be a whole number of at least 0, got {value!r}")
     return value
 
 
 def _variant(value: object) -> str:
     if value not in VARIANTS:
-        raise ValueError(f"variant {value!r} is unknown; use one of {', '.join(VARIANTS)}")
+        raise ElsewhereError(f"variant {value!r} is unknown; use one of {', '.join(VARIANTS)}")
     return value
 
 
 def _sha256(value: object) -> str:
     if not isinstance(value, str) or not _SHA256.fullmatch(value.lower()):
-        raise ValueError(f"predictions_sha256 must be 64 hexadecimal digits, got {value!r}")
+        raise ElsewhereError(f"predictions_sha256 must be 64 hexadecimal digits, got {value!r}")
     return value.lower()
 
 
 def _model_metadata(model: object) -> dict:
     """``model`` with the standard keys filled in and their types checked."""
     if not isinstance(model, dict):
-        raise ValueError(f"model must be a dict of metadata ({', '.join(MODEL_DEFAULTS)}), got {type(model).__name__}")
+        raise ElsewhereError(
+            f"model must be a dict of metadata ({', '.join(MODEL_DEFAULTS)}), got {type(model).__name__}"
+        )
     merged = {**MODEL_DEFAULTS, **model}
     params = merged["parameters"]
     if params is not None and (isinstance(params, bool) or not isinstance(params, int) or params < 0):
-        raise ValueError(f"model parameters must be a whole number of at least 0 or None, got {params!r}")
+        raise ElsewhereError(f"model parameters must be a whole number of at least 0 or None, got {params!r}")
     if not isinstance(merged["verified"], bool):
-        raise ValueError(f"model verified must be True or False, got {merged['verified']!r}")
+        raise ElsewhereError(f"model verified must be True or False, got {merged['verified']!r}")
     merged["family"] = _text("model family", merged["family"], limit=50)
     if merged["link"] is not None and not isinstance(merged["link"], str):
-        raise ValueError(f"model link must be a string or None, got {merged['link']!r}")
+        raise ElsewhereError(f"model link must be a string or None, got {merged['link']!r}")
     if not isinstance(merged["training_data"], str):
-        raise ValueError(f"model training_data must be a string note, got {merged['training_data']!r}")
+        raise ElsewhereError(f"model training_data must be a string note, got {merged['training_data']!r}")
     return merged
 
 
 def _results(results: object) -> dict:
     if not isinstance(results, dict):
-        raise ValueError(f"results must be the results JSON as a dict, got {type(results).__name__}")
+        raise ElsewhereError(f"results must be the results JSON as a dict, got {type(results).__name__}")
     value = _metric(results, "ood_accuracy", "value")
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
-        raise ValueError(f"results need metrics.ood_accuracy.value, a number in [0, 1], to be ranked; got {value!r}")
+        raise ElsewhereError(
+            f"results need metrics.ood_accuracy.value, a number in [0, 1], to be ranked; got {value!r}"
+        )
     return results
 
 
@@ -631,17 +703,21 @@ def _json_text(name: str, document: dict) -> str:
         # NaN is not JSON: SQLite's json functions would reject the whole document.
         return json.dumps(document, allow_nan=False, ensure_ascii=False)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} is not storable as JSON ({exc}); use plain numbers, strings, lists, dicts and null for NaN") from None
+        raise ElsewhereError(
+            f"{name} is not storable as JSON ({exc}); use plain numbers, strings, lists, dicts and null for NaN"
+        ) from None
 
 
 def _timestamp(now: datetime | None) -> str:
     if now is None:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
     elif now.tzinfo is None:
-        raise ValueError(f"now must be timezone-aware, got naive {now.isoformat()}; pass e.g. datetime.now(timezone.utc)")
+        raise ElsewhereError(
+            f"now must be timezone-aware, got naive {now.isoformat()}; pass e.g. datetime.now(timezone.utc)"
+        )
     return _format(now)
 
 
 def _format(moment: datetime) -> str:
     # One fixed-width format, so that timestamps order correctly as text in SQL.
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

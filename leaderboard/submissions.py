@@ -20,6 +20,7 @@ import threading
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from elsewhere.errors import ElsewhereError
 from elsewhere.evaluation.data import load_truth, manifest_of
 from elsewhere.evaluation.predictions import read_predictions
 from elsewhere.evaluation.scoring import score_predictions
@@ -57,14 +58,20 @@ class Truths:
         self.variant: str = manifest.get("variant", "public")
         self.labels = Path(labels).expanduser() if labels is not None else None
         if self.variant == "private" and self.labels is None:
-            raise ValueError(f"{data} is the private variant (labels withheld); give the leaderboard its labels file "
-                             "(--labels, written by elsewhere generate --private --labels FILE)")
+            raise ElsewhereError(
+                f"{data} is the private variant (labels withheld); give the leaderboard its labels file "
+                "(--labels, written by elsewhere generate --private --labels FILE)"
+            )
         if self.variant != "private" and self.labels is not None:
-            raise ValueError(f"{data} is the public variant and carries its own labels; a labels file is only for "
-                             "a private variant's data")
+            raise ElsewhereError(
+                f"{data} is the public variant and carries its own labels; a labels file is only for "
+                "a private variant's data"
+            )
         if self.labels is not None and not self.labels.is_file():
-            raise ValueError(f"labels file {str(self.labels)!r} does not exist; give the file written by "
-                             "elsewhere generate --private --labels FILE")
+            raise ElsewhereError(
+                f"labels file {str(self.labels)!r} does not exist; give the file written by "
+                "elsewhere generate --private --labels FILE"
+            )
         self.protocols: tuple[str, ...] = tuple(manifest["protocols"])
         self._cache: dict[str, Truth] = {}
         self._locks = {name: threading.Lock() for name in self.protocols}
@@ -76,7 +83,9 @@ class Truths:
         """The truth of ``protocol``, loaded on first use (one load per protocol, even under threads)."""
         lock = self._locks.get(protocol)
         if lock is None:
-            raise ValueError(f"protocol {protocol!r} is not on this leaderboard; choose one of {', '.join(self.protocols)}")
+            raise ElsewhereError(
+                f"protocol {protocol!r} is not on this leaderboard; choose one of {', '.join(self.protocols)}"
+            )
         truth = self._cache.get(protocol)
         if truth is None:
             with lock:
@@ -124,14 +133,17 @@ def submit(
     model_name = _required_text("model name", model_name)
     submitter = _required_text("submitter", submitter)
     if variant != truths.variant:
-        raise ValueError(f"variant {variant!r} cannot be scored here: this leaderboard holds the {truths.variant} "
-                         f"variant of {truths.data}; submit as {truths.variant!r}")
+        raise ElsewhereError(
+            f"variant {variant!r} cannot be scored here: this leaderboard holds the {truths.variant} "
+            f"variant of {truths.data}; submit as {truths.variant!r}"
+        )
     path = Path(predictions_path)
     check_size(path, max_bytes)
     truth = truths.get(protocol)
     predictions = read_predictions(path, truth, max_bytes=max_bytes)
-    results = score_predictions(truth, predictions, model={"name": model_name, **model},
-                                source=f"predictions:{path.name}")
+    results = score_predictions(
+        truth, predictions, model={"name": model_name, **model}, source=f"predictions:{path.name}"
+    )
     return store.add(
         submitter=submitter,
         model_name=model_name,
@@ -169,9 +181,18 @@ def submit_file(
     store = Store(db if db is not None else settings.database_path())
     truths = Truths(data, labels)
     return submit(
-        store, truths, protocol=protocol, predictions_path=predictions, model_name=model_name,
-        submitter=submitter if submitter is not None else getpass.getuser(), link=link, notes=notes,
-        parameters=parameters, family=family, variant=truths.variant, verified=verified,
+        store,
+        truths,
+        protocol=protocol,
+        predictions_path=predictions,
+        model_name=model_name,
+        submitter=submitter if submitter is not None else getpass.getuser(),
+        link=link,
+        notes=notes,
+        parameters=parameters,
+        family=family,
+        variant=truths.variant,
+        verified=verified,
         rate_limit_per_day=None,
     )
 
@@ -181,44 +202,49 @@ def check_size(path: Path, max_bytes: int) -> None:
     try:
         size = path.stat().st_size
     except OSError as error:
-        raise ValueError(f"cannot read predictions file {path.name!r}: {error.strerror or error}; "
-                         "upload a CSV, Parquet or JSON lines file") from None
+        raise ElsewhereError(
+            f"cannot read predictions file {path.name!r}: {error.strerror or error}; "
+            "upload a CSV, Parquet or JSON lines file"
+        ) from None
     if size > max_bytes:
-        raise ValueError(f"predictions file {path.name!r} is {size:,} bytes, over the upload limit of {max_bytes:,}; "
-                         "drop the probabilities column or use Parquet")
+        raise ElsewhereError(
+            f"predictions file {path.name!r} is {size:,} bytes, over the upload limit of {max_bytes:,}; "
+            "drop the probabilities column or use Parquet"
+        )
     if size == 0:
-        raise ValueError(f"predictions file {path.name!r} is empty; it needs a row per evaluated item")
+        raise ElsewhereError(f"predictions file {path.name!r} is empty; it needs a row per evaluated item")
 
 
-def model_metadata(*, link: str | None, notes: str | None, parameters: int | None, family: str,
-                   verified: bool) -> dict:
+def model_metadata(*, link: str | None, notes: str | None, parameters: int | None, family: str, verified: bool) -> dict:
     """The model metadata a submission stores, each field checked (one-line ValueError)."""
     link = (link or "").strip() or None
     if link is not None:
         parts = urlsplit(link)
         # Only web links: a javascript: or data: link would run in visitors' browsers.
         if parts.scheme not in LINK_SCHEMES or not parts.netloc or any(c.isspace() for c in link):
-            raise ValueError(f"link {link[:80]!r} is not a web address; give an http:// or https:// URL or leave it empty")
+            raise ElsewhereError(
+                f"link {link[:80]!r} is not a web address; give an http:// or https:// URL or leave it empty"
+            )
         if len(link) > MAX_TEXT:
-            raise ValueError(f"link is {len(link)} characters long; at most {MAX_TEXT} are allowed")
+            raise ElsewhereError(f"link is {len(link)} characters long; at most {MAX_TEXT} are allowed")
     notes = (notes or "").strip()
     if len(notes) > MAX_NOTES:
-        raise ValueError(f"notes are {len(notes)} characters long; at most {MAX_NOTES} are allowed")
+        raise ElsewhereError(f"notes are {len(notes)} characters long; at most {MAX_NOTES} are allowed")
     if parameters is not None:
         if isinstance(parameters, float) and parameters.is_integer():
             parameters = int(parameters)
         if isinstance(parameters, bool) or not isinstance(parameters, int) or parameters < 0:
-            raise ValueError(f"parameters must be a whole number of at least 0 (or empty), got {parameters!r}")
+            raise ElsewhereError(f"parameters must be a whole number of at least 0 (or empty), got {parameters!r}")
     family = _required_text("model family", family, limit=MAX_FAMILY).lower()
     if not isinstance(verified, bool):
-        raise ValueError(f"verified must be True or False, got {verified!r}")
+        raise ElsewhereError(f"verified must be True or False, got {verified!r}")
     return {"link": link, "parameters": parameters, "family": family, "training_data": notes, "verified": verified}
 
 
 def _required_text(name: str, value: object, limit: int = MAX_TEXT) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"{name} is empty; give a {name} of 1 to {limit} characters")
+        raise ElsewhereError(f"{name} is empty; give a {name} of 1 to {limit} characters")
     value = " ".join(value.split())
     if len(value) > limit:
-        raise ValueError(f"{name} is {len(value)} characters long; at most {limit} are allowed")
+        raise ElsewhereError(f"{name} is {len(value)} characters long; at most {limit} are allowed")
     return value

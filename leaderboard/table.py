@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from elsewhere.errors import ElsewhereError
 from elsewhere.leaderboard.store import Store
 from elsewhere.splits.registry import get_protocol
 
@@ -45,8 +46,20 @@ Z95 = 1.959963984540054
 PER_PROTOCOL = "per_protocol"
 DISPLAY_LIMIT = 1000
 # The store's columns the suite view reads.
-_SUITE_SOURCE = ("id", "submitter", "model_name", "protocol", "ood_accuracy", "ood_ci_lo", "ood_ci_hi",
-                 "family", "parameters", "verified", "link", "created")
+_SUITE_SOURCE = (
+    "id",
+    "submitter",
+    "model_name",
+    "protocol",
+    "ood_accuracy",
+    "ood_ci_lo",
+    "ood_ci_hi",
+    "family",
+    "parameters",
+    "verified",
+    "link",
+    "created",
+)
 
 
 @dataclass(frozen=True)
@@ -106,10 +119,12 @@ class Filters:
         for name in ("min_parameters", "max_parameters"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
-                raise ValueError(f"{name} must be a whole number of at least 0 or None, got {value!r}")
+                raise ElsewhereError(f"{name} must be a whole number of at least 0 or None, got {value!r}")
         if None not in (self.min_parameters, self.max_parameters) and self.min_parameters > self.max_parameters:
-            raise ValueError(f"the parameter range {self.min_parameters:,} to {self.max_parameters:,} is empty; "
-                             "give a lower bound below the upper one")
+            raise ElsewhereError(
+                f"the parameter range {self.min_parameters:,} to {self.max_parameters:,} is empty; "
+                "give a lower bound below the upper one"
+            )
 
     def keep(self, rows: pd.DataFrame) -> np.ndarray:
         """Which ``rows`` (with the columns of :meth:`Store.table`) pass the filters."""
@@ -126,8 +141,10 @@ class Filters:
             keep &= rows["verified"].astype(bool).to_numpy() == self.verified
         text = self.search.strip().lower()
         if text:
-            keep &= (rows["model_name"].str.lower().str.contains(text, regex=False)
-                     | rows["submitter"].str.lower().str.contains(text, regex=False)).to_numpy(dtype=bool)
+            keep &= (
+                rows["model_name"].str.lower().str.contains(text, regex=False)
+                | rows["submitter"].str.lower().str.contains(text, regex=False)
+            ).to_numpy(dtype=bool)
         return keep
 
 
@@ -142,7 +159,9 @@ def optional_columns(view: str) -> tuple[Column, ...]:
     return tuple(column for column in view_columns(view) if not column.required)
 
 
-def protocol_table(store: Store, protocol: str, *, variant: str = "public", filters: Filters = Filters()) -> pd.DataFrame:
+def protocol_table(
+    store: Store, protocol: str, *, variant: str = "public", filters: Filters = Filters()
+) -> pd.DataFrame:
     """Every visible entry of ``protocol`` with ``rank`` and ``tie``, best first, then filtered.
 
     Columns: those of :meth:`Store.table` plus ``rank`` (Int64) and ``tie`` (``"leader"``,
@@ -154,7 +173,9 @@ def protocol_table(store: Store, protocol: str, *, variant: str = "public", filt
     return board[filters.keep(board)].reset_index(drop=True)
 
 
-def suite_table(store: Store, protocols: Sequence[str], *, variant: str = "public", filters: Filters = Filters()) -> pd.DataFrame:
+def suite_table(
+    store: Store, protocols: Sequence[str], *, variant: str = "public", filters: Filters = Filters()
+) -> pd.DataFrame:
     """One row per model over the suite ``protocols`` (controls dropped), ranked as the module says.
 
     Columns: ``submitter``, ``model_name``, the metadata of the model's latest entry (``family``,
@@ -164,8 +185,10 @@ def suite_table(store: Store, protocols: Sequence[str], *, variant: str = "publi
     """
     suite = suite_protocols(protocols)
     if not suite:
-        raise ValueError(f"the whole-suite view needs a protocol that is not a control; this leaderboard holds only "
-                         f"{', '.join(protocols) or 'none'}")
+        raise ElsewhereError(
+            f"the whole-suite view needs a protocol that is not a control; this leaderboard holds only "
+            f"{', '.join(protocols) or 'none'}"
+        )
     rows = store.table(variant=variant)
     rows = rows.loc[rows["protocol"].isin(suite).to_numpy(), list(_SUITE_SOURCE)]
     # A model is a submitter's model name.
@@ -188,7 +211,9 @@ def suite_table(store: Store, protocols: Sequence[str], *, variant: str = "publi
     # Metadata from each model's latest entry; models tie-break by it, earlier first.
     _, latest_first = np.unique(model[newest], return_index=True)
     latest = newest[latest_first]
-    board = rows.iloc[latest].reset_index(drop=True).drop(columns=["protocol", "ood_accuracy", "ood_ci_lo", "ood_ci_hi"])
+    board = (
+        rows.iloc[latest].reset_index(drop=True).drop(columns=["protocol", "ood_accuracy", "ood_ci_lo", "ood_ci_hi"])
+    )
     board["mean_ood"] = mean
     board["mean_ood_ci_lo"] = mean - half
     board["mean_ood_ci_hi"] = mean + half
@@ -210,8 +235,14 @@ def suite_protocols(protocols: Sequence[str]) -> tuple[str, ...]:
     return tuple(name for name in protocols if not get_protocol(name).control)
 
 
-def display(board: pd.DataFrame, view: str, *, columns: Sequence[str] | None = None,
-            protocols: Sequence[str] = (), limit: int | None = DISPLAY_LIMIT) -> pd.DataFrame:
+def display(
+    board: pd.DataFrame,
+    view: str,
+    *,
+    columns: Sequence[str] | None = None,
+    protocols: Sequence[str] = (),
+    limit: int | None = DISPLAY_LIMIT,
+) -> pd.DataFrame:
     """The rows of a derived ``board`` as shown: chosen columns, headers, percentages, intervals.
 
     ``columns`` are keys of :func:`optional_columns` (None: the defaults); required columns are
@@ -247,7 +278,9 @@ def _chosen(view: str, columns: Sequence[str] | None) -> list[Column]:
     keys = set(columns)
     unknown = sorted(keys - {c.key for c in COLUMNS})
     if unknown:
-        raise ValueError(f"unknown columns {unknown}; choose among {', '.join(c.key for c in optional_columns(view))}")
+        raise ElsewhereError(
+            f"unknown columns {unknown}; choose among {', '.join(c.key for c in optional_columns(view))}"
+        )
     return [c for c in available if c.required or c.key in keys]
 
 
@@ -310,4 +343,4 @@ def _ties(lo: np.ndarray, hi: np.ndarray, eligible: np.ndarray) -> np.ndarray:
 
 def _check_view(view: str) -> None:
     if view not in VIEWS:
-        raise ValueError(f"unknown view {view!r}; choose one of {', '.join(VIEWS)}")
+        raise ElsewhereError(f"unknown view {view!r}; choose one of {', '.join(VIEWS)}")

@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
+from elsewhere.errors import ElsewhereError
 from elsewhere.splits.card import write_card
 from elsewhere.splits.protocol import SIZES, Protocol
 from elsewhere.splits.shards import Job, Written, plan, write_shard
@@ -30,31 +31,41 @@ MANIFEST_FORMAT = 1
 MAX_SEED = 2**63 - 1
 
 
-def check_request(out: Path, protocols: tuple[Protocol, ...], job: Job, workers: int,
-                  overwrite: bool) -> None:
+def check_request(out: Path, protocols: tuple[Protocol, ...], job: Job, workers: int, overwrite: bool) -> None:
     """Refuse, with one line each, everything that would fail later or destroy something."""
     if job.size not in SIZES:
-        raise ValueError(f"unknown size {job.size!r}; choose one of {', '.join(SIZES)}")
+        raise ElsewhereError(f"unknown size {job.size!r}; choose one of {', '.join(SIZES)}")
     if not isinstance(job.seed, int) or not 0 <= job.seed <= MAX_SEED:
-        raise ValueError(f"bad seed {job.seed!r}; a seed is a whole number from 0 to {MAX_SEED}")
+        raise ElsewhereError(f"bad seed {job.seed!r}; a seed is a whole number from 0 to {MAX_SEED}")
     if workers < 1:
-        raise ValueError(f"bad --workers {workers}; use at least 1")
+        raise ElsewhereError(f"bad --workers {workers}; use at least 1")
     if out.exists() and not out.is_dir():
-        raise ValueError(f"output {out} is a file; give a folder that is empty or does not exist")
+        raise ElsewhereError(f"output {out} is a file; give a folder that is empty or does not exist")
     if out.is_dir() and any(out.iterdir()):
         if not overwrite:
-            raise ValueError(f"output folder {out} is not empty; give an empty or new folder "
-                             f"(or --overwrite to replace an elsewhere dataset)")
+            raise ElsewhereError(
+                f"output folder {out} is not empty; give an empty or new folder "
+                f"(or --overwrite to replace an elsewhere dataset)"
+            )
         if not (out / MANIFEST).is_file():
-            raise ValueError(f"--overwrite refused: {out} holds no {MANIFEST}, so it is not an "
-                             f"elsewhere dataset; give an empty or new folder")
+            raise ElsewhereError(
+                f"--overwrite refused: {out} holds no {MANIFEST}, so it is not an "
+                f"elsewhere dataset; give an empty or new folder"
+            )
     for protocol in protocols:
         job.protocol(protocol.name).check()
 
 
-def generate(out: str | Path, protocols: tuple[Protocol, ...], job: Job, *, workers: int | None = None,
-             labels_out: str | Path | None = None, overwrite: bool = False,
-             progress: bool = True) -> dict:
+def generate(
+    out: str | Path,
+    protocols: tuple[Protocol, ...],
+    job: Job,
+    *,
+    workers: int | None = None,
+    labels_out: str | Path | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> dict:
     """Write the dataset folder ``out`` for ``protocols``; returns the manifest."""
     out = Path(out)
     workers = os.cpu_count() or 1 if workers is None else workers
@@ -64,8 +75,9 @@ def generate(out: str | Path, protocols: tuple[Protocol, ...], job: Job, *, work
     try:
         staging.mkdir(parents=True)
     except OSError as error:
-        raise ValueError(f"cannot write under {staging.parent} ({error.strerror}); give an output "
-                         f"folder you may write to") from None
+        raise ElsewhereError(
+            f"cannot write under {staging.parent} ({error.strerror}); give an output folder you may write to"
+        ) from None
     try:
         written = _write_shards(staging, protocols, job, workers, progress)
         resolved = tuple(job.protocol(p.name) for p in protocols)
@@ -111,8 +123,11 @@ def _manifest(protocols: tuple[Protocol, ...], job: Job, written: list[Written])
     for protocol in protocols:
         splits = {}
         for split in protocol.split_names:
-            shards = [{"path": w.shard.path, "sha256": w.sha256, "rows": w.rows}
-                      for w in written if w.shard.protocol == protocol.name and w.shard.split == split]
+            shards = [
+                {"path": w.shard.path, "sha256": w.sha256, "rows": w.rows}
+                for w in written
+                if w.shard.protocol == protocol.name and w.shard.split == split
+            ]
             splits[split] = {"rows": sum(s["rows"] for s in shards), "shards": shards}
         all_shards = [s for split in splits.values() for s in split["shards"]]
         entries[protocol.name] = {
@@ -123,8 +138,11 @@ def _manifest(protocols: tuple[Protocol, ...], job: Job, written: list[Written])
         }
     return {
         "format": MANIFEST_FORMAT,
-        "generator": {"name": "elsewhere", "version": _version("elsewhere"),
-                      "packages": {p: _version(p) for p in ("numpy", "pillow", "pyarrow")}},
+        "generator": {
+            "name": "elsewhere",
+            "version": _version("elsewhere"),
+            "packages": {p: _version(p) for p in ("numpy", "pillow", "pyarrow")},
+        },
         "seed": job.seed,
         "size": job.size,
         "variant": "private" if job.secret else "public",
@@ -142,7 +160,7 @@ def _version(package: str) -> str:
 
 def _write_labels(path: str | Path | None, written: list[Written]) -> None:
     if path is None:
-        raise ValueError("labels are withheld but no labels file was given; pass --labels FILE")
+        raise ElsewhereError("labels are withheld but no labels file was given; pass --labels FILE")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     table = pa.concat_tables([w.withheld for w in written if w.withheld is not None])
@@ -165,8 +183,8 @@ def read_manifest(folder: str | Path) -> dict:
     """The manifest of a dataset folder, with a clear error if the folder is not one."""
     path = Path(folder) / MANIFEST
     if not path.is_file():
-        raise ValueError(f"{folder} is not an elsewhere dataset folder: it has no {MANIFEST}")
+        raise ElsewhereError(f"{folder} is not an elsewhere dataset folder: it has no {MANIFEST}")
     try:
         return json.loads(path.read_text())
     except json.JSONDecodeError as error:
-        raise ValueError(f"{path} is not valid JSON ({error}); regenerate the dataset") from None
+        raise ElsewhereError(f"{path} is not valid JSON ({error}); regenerate the dataset") from None

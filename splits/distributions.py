@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from elsewhere.errors import ElsewhereError
 from elsewhere.splits.intervals import Interval, IntervalSet, Value
 from elsewhere.splits.regions import Region
 
@@ -62,8 +63,7 @@ class Distribution:
 
     def describe(self) -> str:
         return (
-            f"location {self.location.describe()}; rotation {self.rotation.describe()}; "
-            f"scale {self.scale.describe()}"
+            f"location {self.location.describe()}; rotation {self.rotation.describe()}; scale {self.scale.describe()}"
         )
 
     def to_dict(self) -> dict:
@@ -84,7 +84,7 @@ class Mixture:
     def __post_init__(self):
         labels = [c for part in self.parts for c in part.classes]
         if len(labels) != len(set(labels)):
-            raise ValueError("a mixture's parts must cover disjoint classes; each class in one part")
+            raise ElsewhereError("a mixture's parts must cover disjoint classes; each class in one part")
 
     @property
     def all_classes(self) -> tuple[int, ...]:

@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from elsewhere.errors import ElsewhereError
+
 _FIELDS = ("n", "lo", "hi")
 
 
@@ -29,13 +31,13 @@ class Grid:
 
     def __post_init__(self) -> None:
         if isinstance(self.n, bool) or not isinstance(self.n, (int, np.integer)) or self.n < 1:
-            raise ValueError(f"grid size n={self.n!r} is invalid; it must be an integer >= 1")
+            raise ElsewhereError(f"grid size n={self.n!r} is invalid; it must be an integer >= 1")
         for name in ("lo", "hi"):
             value = getattr(self, name)
             if not isinstance(value, (int, float, np.integer, np.floating)) or not math.isfinite(value):
-                raise ValueError(f"grid {name}={value!r} is invalid; it must be a finite number")
+                raise ElsewhereError(f"grid {name}={value!r} is invalid; it must be a finite number")
         if self.lo >= self.hi:
-            raise ValueError(f"grid lo={self.lo!r} >= hi={self.hi!r}; lo must be below hi")
+            raise ElsewhereError(f"grid lo={self.lo!r} >= hi={self.hi!r}; lo must be below hi")
         object.__setattr__(self, "n", int(self.n))
         object.__setattr__(self, "lo", float(self.lo))
         object.__setattr__(self, "hi", float(self.hi))
@@ -75,11 +77,11 @@ class Grid:
     def _cells(self, cell: ArrayLike) -> NDArray[np.int64]:
         cell = np.asarray(cell)
         if cell.size and not np.issubdtype(cell.dtype, np.integer):
-            raise ValueError(f"cell indices must be integers; got dtype {cell.dtype}")
+            raise ElsewhereError(f"cell indices must be integers; got dtype {cell.dtype}")
         cell = cell.astype(np.int64)
         bad = (cell < 0) | (cell >= self.size)
         if bad.any():
-            raise ValueError(
+            raise ElsewhereError(
                 f"cell index {int(cell[bad].flat[0])} is outside the {self.n}x{self.n} grid; "
                 f"allowed are 0 to {self.size - 1}"
             )
@@ -113,5 +115,5 @@ class Grid:
         """Rebuild a grid from :meth:`to_dict`'s output."""
         if not isinstance(d, dict) or set(d) != set(_FIELDS):
             got = ", ".join(sorted(map(str, d))) if isinstance(d, dict) else type(d).__name__
-            raise ValueError(f"grid description needs fields {', '.join(_FIELDS)}; got {got}")
+            raise ElsewhereError(f"grid description needs fields {', '.join(_FIELDS)}; got {got}")
         return cls(d["n"], d["lo"], d["hi"])

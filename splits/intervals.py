@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from elsewhere.errors import ElsewhereError
 from elsewhere.splits.regions import EmptyRegionError, checked_kind, finite
 
 _KINDS: dict[str, tuple[str, ...]] = {
@@ -77,11 +78,9 @@ class Interval(ValueSet):
     def __post_init__(self) -> None:
         lo, hi = finite("interval", "lo", self.lo), finite("interval", "hi", self.hi)
         if lo > hi:
-            raise ValueError(f"interval lo={lo:g} > hi={hi:g}; lo must be below hi")
+            raise ElsewhereError(f"interval lo={lo:g} > hi={hi:g}; lo must be below hi")
         if lo == hi:
-            raise ValueError(
-                f"interval [{lo:g}, {hi:g}) is empty; use Value({lo:g}) for a single value"
-            )
+            raise ElsewhereError(f"interval [{lo:g}, {hi:g}) is empty; use Value({lo:g}) for a single value")
         object.__setattr__(self, "lo", lo)
         object.__setattr__(self, "hi", hi)
 
@@ -174,9 +173,7 @@ class IntervalSet(ValueSet):
     def __post_init__(self) -> None:
         parts = tuple(self.parts) if isinstance(self.parts, (list, tuple)) else self.parts
         if not isinstance(parts, tuple) or not all(isinstance(p, ValueSet) for p in parts):
-            raise ValueError(
-                f"interval set parts={self.parts!r} is invalid; give a tuple of Interval and Value"
-            )
+            raise ElsewhereError(f"interval set parts={self.parts!r} is invalid; give a tuple of Interval and Value")
         object.__setattr__(self, "parts", _canonical(parts))
 
     def contains(self, values: ArrayLike) -> NDArray[np.bool_]:
@@ -193,9 +190,7 @@ class IntervalSet(ValueSet):
             return intervals[rng.choice(len(intervals), p=lengths / lengths.sum())].sample(rng)
         if self.parts:
             return self.parts[rng.integers(len(self.parts))].sample(rng)
-        raise EmptyRegionError(
-            "interval set is empty, nothing to sample; give it an Interval or a Value"
-        )
+        raise EmptyRegionError("interval set is empty, nothing to sample; give it an Interval or a Value")
 
     def describe(self) -> str:
         return " or ".join(p.describe() for p in self.parts) or "empty"
@@ -206,9 +201,7 @@ class IntervalSet(ValueSet):
     @property
     def span(self) -> tuple[float, float]:
         if not self.parts:
-            raise EmptyRegionError(
-                "interval set is empty, it has no span; give it an Interval or a Value"
-            )
+            raise EmptyRegionError("interval set is empty, it has no span; give it an Interval or a Value")
         return min(p.span[0] for p in self.parts), max(p.span[1] for p in self.parts)
 
     @property
@@ -227,5 +220,5 @@ def interval_from_dict(d: dict[str, Any]) -> Interval | Value | IntervalSet:
     if kind == "value":
         return Value(d["value"])
     if not isinstance(d["parts"], (list, tuple)):
-        raise ValueError(f"interval_set parts must be a list of descriptions; got {d['parts']!r:.80}")
+        raise ElsewhereError(f"interval_set parts must be a list of descriptions; got {d['parts']!r:.80}")
     return IntervalSet(tuple(interval_from_dict(p) for p in d["parts"]))

@@ -14,6 +14,7 @@ from typing import Literal
 
 import numpy as np
 
+from elsewhere.errors import ElsewhereError
 from elsewhere.generator import Style
 from elsewhere.splits.distributions import FactorDistribution
 from elsewhere.splits.grid import Grid
@@ -89,13 +90,17 @@ class Protocol:
     def __post_init__(self):
         missing = [s for s in ("train", "validation", "test_id", "test_ood") if s not in self.splits]
         if missing:
-            raise ValueError(f"protocol {self.name!r} lacks splits {missing}; every protocol has "
-                             f"{', '.join(STANDARD_SPLITS[:-1])} (the probe is derived)")
+            raise ElsewhereError(
+                f"protocol {self.name!r} lacks splits {missing}; every protocol has "
+                f"{', '.join(STANDARD_SPLITS[:-1])} (the probe is derived)"
+            )
         for split, distribution in self.splits.items():
             unknown = [c for c in distribution.all_classes if not 0 <= c < len(self.class_names)]
             if unknown:
-                raise ValueError(f"protocol {self.name!r} split {split!r} uses labels {unknown}, "
-                                 f"outside 0..{len(self.class_names) - 1}")
+                raise ElsewhereError(
+                    f"protocol {self.name!r} split {split!r} uses labels {unknown}, "
+                    f"outside 0..{len(self.class_names) - 1}"
+                )
 
     @property
     def split_names(self) -> tuple[str, ...]:
@@ -108,8 +113,7 @@ class Protocol:
     @property
     def evaluated_classes(self) -> tuple[int, ...]:
         """The labels a model is asked to tell apart on the evaluated splits."""
-        return tuple(sorted(set(self.splits["test_id"].all_classes)
-                            | set(self.splits["test_ood"].all_classes)))
+        return tuple(sorted(set(self.splits["test_id"].all_classes) | set(self.splits["test_ood"].all_classes)))
 
     @property
     def probe_size(self) -> int:
@@ -119,7 +123,7 @@ class Protocol:
     def split_size(self, split: str, size: str) -> int:
         """Rows in ``split`` at ``size`` (for the probe: instances × sweep positions)."""
         if size not in self.sizes:
-            raise ValueError(f"unknown size {size!r}; choose one of {', '.join(SIZES)}")
+            raise ElsewhereError(f"unknown size {size!r}; choose one of {', '.join(SIZES)}")
         count = self.sizes[size][split]
         return count * self.probe_size if split == "probe" else count
 
@@ -141,20 +145,22 @@ class Protocol:
     def check(self) -> None:
         """Refuse a canvas too small for the objects, or a split whose region is empty."""
         if not isinstance(self.canvas, int) or not 8 <= self.canvas <= MAX_CANVAS:
-            raise ValueError(f"bad canvas {self.canvas!r}; a canvas is 8 to {MAX_CANVAS} pixels")
+            raise ElsewhereError(f"bad canvas {self.canvas!r}; a canvas is 8 to {MAX_CANVAS} pixels")
         pixels = self.smallest_scale() * self.canvas
         if pixels < MIN_OBJECT_PIXELS:
             needed = math.ceil(MIN_OBJECT_PIXELS / self.smallest_scale())
-            raise ValueError(f"canvas too small for the object: {self.name} draws objects "
-                             f"{pixels:.1f} px wide on a {self.canvas}-pixel canvas; use a canvas "
-                             f"of at least {needed} pixels")
+            raise ElsewhereError(
+                f"canvas too small for the object: {self.name} draws objects "
+                f"{pixels:.1f} px wide on a {self.canvas}-pixel canvas; use a canvas "
+                f"of at least {needed} pixels"
+            )
         rng = np.random.default_rng(0)
         for split, distribution in self.splits.items():
             for part in distribution.parts:
                 try:
                     part.sample(rng)
                 except EmptyRegionError as error:
-                    raise ValueError(f"impossible region in {self.name}/{split}: {error}") from None
+                    raise ElsewhereError(f"impossible region in {self.name}/{split}: {error}") from None
 
     def to_dict(self) -> dict:
         """The protocol in JSON form, for the dataset manifest and ``elsewhere protocols --json``."""
@@ -170,7 +176,11 @@ class Protocol:
             "canvas": self.canvas,
             "grid": self.grid.to_dict(),
             "control": self.control,
-            "probe": {"sweep": self.probe.sweep, "values": list(self.probe.values),
-                      "base": self.probe.base, "positions": self.probe_size},
+            "probe": {
+                "sweep": self.probe.sweep,
+                "values": list(self.probe.values),
+                "base": self.probe.base,
+                "positions": self.probe_size,
+            },
             "splits": {name: dist.to_dict() for name, dist in self.splits.items()},
         }

@@ -38,14 +38,22 @@ SIZES = {
 def _band(top_row: int) -> Rect:
     """Centres of a first box whose top row is top_row ± JITTER and left column 0..MAX_FIRST_COLUMN."""
     half = BOX // 2
-    return Rect(half / CANVAS, (MAX_FIRST_COLUMN + half + 1) / CANVAS,
-                (top_row - JITTER + half) / CANVAS, (top_row + JITTER + half + 1) / CANVAS)
+    return Rect(
+        half / CANVAS,
+        (MAX_FIRST_COLUMN + half + 1) / CANVAS,
+        (top_row - JITTER + half) / CANVAS,
+        (top_row + JITTER + half + 1) / CANVAS,
+    )
 
 
 def _classes(red_left_row: int, green_left_row: int) -> Mixture:
     scale = Value(BOX / CANVAS)
-    return Mixture((Distribution((0,), _band(red_left_row), Value(0.0), scale),
-                    Distribution((1,), _band(green_left_row), Value(0.0), scale)))
+    return Mixture(
+        (
+            Distribution((0,), _band(red_left_row), Value(0.0), scale),
+            Distribution((1,), _band(green_left_row), Value(0.0), scale),
+        )
+    )
 
 
 def red_green_protocol() -> Protocol:
@@ -53,17 +61,23 @@ def red_green_protocol() -> Protocol:
     dissimilar = _classes(BOTTOM_ROW, TOP_ROW)
     sweep = tuple((row + BOX // 2) / CANVAS for row in range(0, CANVAS - BOX + 1, 4))
     return Protocol(
-        name="red-green", version=1, title="Red-Green (Kayhan & van Gemert 2020)",
+        name="red-green",
+        version=1,
+        title="Red-Green (Kayhan & van Gemert 2020)",
         description="Which box is left, red or green? In training the answer is also written in "
         "the vertical band the boxes sit in; the held-out test shifts the images by 16 pixels so "
         "the bands swap. 2000 train, 1000 validation, 1000 similar and 1000 dissimilar test images.",
         rationale="The held-out bands of each class are exactly the training bands of the other, "
         "so any use of absolute position is punished; only the relative order of the boxes "
         "transfers.",
-        family="boxes", class_names=("red-left", "green-left"), held_out=("class-location",),
-        splits={"train": similar, "validation": similar, "test_id": similar,
-                "test_ood": dissimilar},
-        grid=Grid(4, 0.0, 1.0), canvas=CANVAS, probe=Probe("y", sweep, base="test_id"), scene="red-green",
+        family="boxes",
+        class_names=("red-left", "green-left"),
+        held_out=("class-location",),
+        splits={"train": similar, "validation": similar, "test_id": similar, "test_ood": dissimilar},
+        grid=Grid(4, 0.0, 1.0),
+        canvas=CANVAS,
+        probe=Probe("y", sweep, base="test_id"),
+        scene="red-green",
         sizes=SIZES,
     )
 
@@ -79,6 +93,5 @@ def red_green_scene(factors: Factors, rng: np.random.Generator) -> tuple[Scene, 
     def box(left: int, colour) -> Sprite:
         return Sprite("square", (left + BOX // 2) / CANVAS, snapped.y, 0.0, BOX / CANVAS, colour)
 
-    scene = Scene(box(column, first_colour), Background("plain", (0, 0, 0)),
-                  (box(second, second_colour),))
+    scene = Scene(box(column, first_colour), Background("plain", (0, 0, 0)), (box(second, second_colour),))
     return scene, snapped

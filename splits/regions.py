@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from elsewhere.errors import ElsewhereError
 from elsewhere.splits.grid import Grid
 
 Bounds = tuple[float, float, float, float]
@@ -50,7 +51,7 @@ _KINDS: dict[str, tuple[str, ...]] = {
 }
 
 
-class EmptyRegionError(ValueError):
+class EmptyRegionError(ElsewhereError):
     """A region (or set of factor values) has no point to sample, or too few to find one."""
 
 
@@ -62,9 +63,9 @@ def _points(x: ArrayLike, y: ArrayLike) -> Points:
 def finite(owner: str, name: str, value: Any) -> float:
     """``value`` as a plain float, or a one-line ValueError naming ``owner`` and ``name``."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ValueError(f"{owner} {name}={value!r} is not a number; give a finite float")
+        raise ElsewhereError(f"{owner} {name}={value!r} is not a number; give a finite float")
     if not math.isfinite(value):
-        raise ValueError(f"{owner} {name}={value!r} is not finite; give a finite float")
+        raise ElsewhereError(f"{owner} {name}={value!r} is not finite; give a finite float")
     return float(value)
 
 
@@ -76,7 +77,7 @@ def _set_numbers(region: Region, owner: str, names: tuple[str, ...]) -> None:
 
 def _grid_centres(resolution: int) -> Points:
     if isinstance(resolution, bool) or not isinstance(resolution, (int, np.integer)) or resolution < 1:
-        raise ValueError(f"resolution={resolution!r} is invalid; it must be an integer >= 1")
+        raise ElsewhereError(f"resolution={resolution!r} is invalid; it must be an integer >= 1")
     centres = (np.arange(resolution) + 0.5) / resolution
     x, y = np.meshgrid(centres, centres)
     return x, y
@@ -241,9 +242,7 @@ class Rect(Region):
         _set_numbers(self, "rect", ("x0", "x1", "y0", "y1"))
         for axis, lo, hi in (("x", self.x0, self.x1), ("y", self.y0, self.y1)):
             if not 0.0 <= lo < hi <= 1.0:
-                raise ValueError(
-                    f"rect {axis} range [{lo:g}, {hi:g}) is invalid; need 0 <= {axis}0 < {axis}1 <= 1"
-                )
+                raise ElsewhereError(f"rect {axis} range [{lo:g}, {hi:g}) is invalid; need 0 <= {axis}0 < {axis}1 <= 1")
 
     def _contains(self, x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.bool_]:
         in_x = (x >= self.x0) & ((x < self.x1) | ((self.x1 == 1.0) & (x == 1.0)))
@@ -285,7 +284,7 @@ class Disc(Region):
     def __post_init__(self) -> None:
         _set_numbers(self, "disc", ("cx", "cy", "r"))
         if self.r <= 0.0:
-            raise ValueError(f"disc radius r={self.r:g} is invalid; it must be > 0")
+            raise ElsewhereError(f"disc radius r={self.r:g} is invalid; it must be > 0")
 
     def _contains(self, x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.bool_]:
         return np.hypot(x - self.cx, y - self.cy) < self.r
@@ -316,9 +315,8 @@ class Ring(Region):
     def __post_init__(self) -> None:
         _set_numbers(self, "ring", ("cx", "cy", "inner", "outer"))
         if not 0.0 <= self.inner < self.outer:
-            raise ValueError(
-                f"ring radii inner={self.inner:g}, outer={self.outer:g} are invalid; "
-                "need 0 <= inner < outer"
+            raise ElsewhereError(
+                f"ring radii inner={self.inner:g}, outer={self.outer:g} are invalid; need 0 <= inner < outer"
             )
 
     def _contains(self, x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.bool_]:
@@ -357,9 +355,9 @@ class Point(Region):
     def __post_init__(self) -> None:
         _set_numbers(self, "point", ("x", "y", "jitter"))
         if not (0.0 <= self.x <= 1.0 and 0.0 <= self.y <= 1.0):
-            raise ValueError(f"point ({self.x:g}, {self.y:g}) is invalid; x and y must lie in [0, 1]")
+            raise ElsewhereError(f"point ({self.x:g}, {self.y:g}) is invalid; x and y must lie in [0, 1]")
         if self.jitter < 0.0:
-            raise ValueError(f"point jitter={self.jitter:g} is invalid; it must be >= 0")
+            raise ElsewhereError(f"point jitter={self.jitter:g} is invalid; it must be >= 0")
 
     def _contains(self, x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.bool_]:
         return (np.abs(x - self.x) <= self.jitter) & (np.abs(y - self.y) <= self.jitter)
@@ -391,12 +389,10 @@ class Cells(Region):
 
     def __post_init__(self) -> None:
         if not isinstance(self.grid, Grid):
-            raise ValueError(f"cells need a splits.grid.Grid; got {type(self.grid).__name__}")
+            raise ElsewhereError(f"cells need a splits.grid.Grid; got {type(self.grid).__name__}")
         cells = np.asarray(self.cells)
         if cells.ndim != 1 or cells.size == 0:
-            raise ValueError(
-                f"cells={self.cells!r} is invalid; give a non-empty sequence of cell indices"
-            )
+            raise ElsewhereError(f"cells={self.cells!r} is invalid; give a non-empty sequence of cell indices")
         self.grid.row_col(cells)
         object.__setattr__(self, "cells", tuple(int(c) for c in np.unique(cells)))
 
@@ -445,7 +441,7 @@ def _joined_anchors(parts: tuple[Region, ...]) -> Points:
 def _regions(owner: str, parts: Any) -> tuple[Region, ...]:
     parts = tuple(parts) if isinstance(parts, (list, tuple)) else parts
     if not isinstance(parts, tuple) or not parts or not all(isinstance(p, Region) for p in parts):
-        raise ValueError(f"{owner} parts={parts!r} is invalid; give a non-empty tuple of regions")
+        raise ElsewhereError(f"{owner} parts={parts!r} is invalid; give a non-empty tuple of regions")
     return parts
 
 
@@ -495,9 +491,7 @@ class Union(Region):
         which = np.minimum(which, len(self.parts) - 1)
         xs = rng.uniform(x0[which], x1[which])
         ys = rng.uniform(y0[which], y1[which])
-        covering = (
-            (xs[:, None] >= x0) & (xs[:, None] < x1) & (ys[:, None] >= y0) & (ys[:, None] < y1)
-        ).sum(axis=1)
+        covering = ((xs[:, None] >= x0) & (xs[:, None] < x1) & (ys[:, None] >= y0) & (ys[:, None] < y1)).sum(axis=1)
         return xs, ys, rng.random(n) * covering < 1.0
 
     def describe(self) -> str:
@@ -517,9 +511,7 @@ class Difference(Region):
     def __post_init__(self) -> None:
         for name in ("base", "minus"):
             if not isinstance(getattr(self, name), Region):
-                raise ValueError(
-                    f"difference {name}={getattr(self, name)!r} is invalid; it must be a region"
-                )
+                raise ElsewhereError(f"difference {name}={getattr(self, name)!r} is invalid; it must be a region")
 
     def _contains(self, x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.bool_]:
         return self.base._contains(x, y) & ~self.minus._contains(x, y)
@@ -574,11 +566,11 @@ def checked_kind(d: Any, kinds: dict[str, tuple[str, ...]], what: str) -> str:
     """The ``kind`` of a description ``d`` whose fields are exactly those ``kinds`` lists for it."""
     if not isinstance(d, dict) or d.get("kind") not in kinds:
         kind = d.get("kind") if isinstance(d, dict) else type(d).__name__
-        raise ValueError(f"unknown {what} kind {kind!r}; expected one of: {', '.join(sorted(kinds))}")
+        raise ElsewhereError(f"unknown {what} kind {kind!r}; expected one of: {', '.join(sorted(kinds))}")
     kind, fields = d["kind"], kinds[d["kind"]]
     if set(d) - {"kind"} != set(fields):
         got = ", ".join(sorted(set(map(str, d)) - {"kind"})) or "none"
-        raise ValueError(f"{what} of kind {kind!r} needs fields {', '.join(fields)}; got {got}")
+        raise ElsewhereError(f"{what} of kind {kind!r} needs fields {', '.join(fields)}; got {got}")
     return kind
 
 
@@ -587,9 +579,7 @@ def region_from_dict(d: dict[str, Any]) -> Region:
     kind = checked_kind(d, _KINDS, "region")
     if kind in ("union", "intersection"):
         if not isinstance(d["parts"], (list, tuple)):
-            raise ValueError(
-                f"{kind} parts must be a list of region descriptions; got {d['parts']!r:.80}"
-            )
+            raise ElsewhereError(f"{kind} parts must be a list of region descriptions; got {d['parts']!r:.80}")
         parts = tuple(region_from_dict(p) for p in d["parts"])
         return Union(parts) if kind == "union" else Intersection(parts)
     if kind == "difference":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 
+from elsewhere.errors import ElsewhereError
 from elsewhere.splits.protocol import Protocol
 
 _PROTOCOLS: dict[str, Protocol] = {}
@@ -12,7 +13,7 @@ _PROTOCOLS: dict[str, Protocol] = {}
 def register(protocol: Protocol) -> Protocol:
     """Add ``protocol`` to the registry; a second protocol of the same name is refused."""
     if protocol.name in _PROTOCOLS:
-        raise ValueError(f"protocol {protocol.name!r} is already registered; choose another name")
+        raise ElsewhereError(f"protocol {protocol.name!r} is already registered; choose another name")
     _PROTOCOLS[protocol.name] = protocol
     return protocol
 
@@ -23,7 +24,7 @@ def get_protocol(name: str) -> Protocol:
     if name not in _PROTOCOLS:
         close = difflib.get_close_matches(name, _PROTOCOLS, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ValueError(f"unknown protocol {name!r}{hint}; valid protocols: {', '.join(_PROTOCOLS)}")
+        raise ElsewhereError(f"unknown protocol {name!r}{hint}; valid protocols: {', '.join(_PROTOCOLS)}")
     return _PROTOCOLS[name]
 
 
@@ -39,7 +40,7 @@ def parse_protocols(text: str | None) -> tuple[Protocol, ...]:
         return tuple(get_protocol(n) for n in protocol_names())
     names = [n.strip() for n in text.split(",") if n.strip()]
     if len(set(names)) != len(names):
-        raise ValueError(f"protocols listed twice in {text!r}; name each once")
+        raise ElsewhereError(f"protocols listed twice in {text!r}; name each once")
     return tuple(get_protocol(n) for n in names)
 
 

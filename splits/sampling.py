@@ -33,14 +33,12 @@ def secret_words(secret: str | None) -> tuple[int, ...]:
     if secret is None:
         return ()
     digest = hmac.new(secret.encode(), _SECRET_CONTEXT, hashlib.sha256).digest()
-    return tuple(int.from_bytes(digest[i:i + 8], "little") for i in range(0, 32, 8))
+    return tuple(int.from_bytes(digest[i : i + 8], "little") for i in range(0, 32, 8))
 
 
-def stream(seed: int, protocol: str, split: str, index: int,
-           secret: tuple[int, ...] = ()) -> np.random.Generator:
+def stream(seed: int, protocol: str, split: str, index: int, secret: tuple[int, ...] = ()) -> np.random.Generator:
     """The random stream of one sample (or one probe instance)."""
-    return np.random.default_rng(
-        np.random.SeedSequence([seed, _word(protocol), _word(split), index, *secret]))
+    return np.random.default_rng(np.random.SeedSequence([seed, _word(protocol), _word(split), index, *secret]))
 
 
 @dataclass(frozen=True)
@@ -57,13 +55,13 @@ def make_scene(protocol: Protocol, factors: Factors, rng: np.random.Generator) -
     """The scene for ``factors``; a protocol's scene maker may snap the factors (Red-Green does)."""
     if protocol.scene == "red-green":
         return red_green_scene(factors, rng)
-    scene = compose_scene(protocol.class_names[factors.label], factors.x, factors.y,
-                          factors.rotation, factors.scale, protocol.style, rng)
+    scene = compose_scene(
+        protocol.class_names[factors.label], factors.x, factors.y, factors.rotation, factors.scale, protocol.style, rng
+    )
     return scene, factors
 
 
-def draw(protocol: Protocol, split: str, index: int, seed: int,
-         secret: tuple[int, ...] = ()) -> Sample:
+def draw(protocol: Protocol, split: str, index: int, seed: int, secret: tuple[int, ...] = ()) -> Sample:
     """Sample ``index`` of ``split``."""
     sample_id = f"{protocol.name}/{split}/{index:07d}"
     if split != "probe":

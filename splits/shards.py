@@ -34,18 +34,20 @@ PNG_LEVEL = 1
 
 def features(class_names: Sequence[str]) -> datasets.Features:
     """The column contract of every split of every protocol."""
-    return datasets.Features({
-        "id": datasets.Value("string"),
-        "image": datasets.Image(),
-        "label": datasets.ClassLabel(names=list(class_names)),
-        "x": datasets.Value("float32"),
-        "y": datasets.Value("float32"),
-        "rotation": datasets.Value("float32"),
-        "scale": datasets.Value("float32"),
-        "cell": datasets.Value("int32"),
-        "group": datasets.Value("int32"),
-        "region": datasets.Value("string"),
-    })
+    return datasets.Features(
+        {
+            "id": datasets.Value("string"),
+            "image": datasets.Image(),
+            "label": datasets.ClassLabel(names=list(class_names)),
+            "x": datasets.Value("float32"),
+            "y": datasets.Value("float32"),
+            "rotation": datasets.Value("float32"),
+            "scale": datasets.Value("float32"),
+            "cell": datasets.Value("int32"),
+            "group": datasets.Value("int32"),
+            "region": datasets.Value("string"),
+        }
+    )
 
 
 @dataclass(frozen=True)
@@ -97,8 +99,7 @@ def plan(protocols: tuple[Protocol, ...], size: str) -> list[Shard]:
             rows = protocol.split_size(split, size)
             count = max(1, -(-rows // ROWS_PER_SHARD))
             bounds = np.linspace(0, rows, count + 1).round().astype(int)
-            shards += [Shard(protocol.name, split, i, count, int(bounds[i]), int(bounds[i + 1]))
-                       for i in range(count)]
+            shards += [Shard(protocol.name, split, i, count, int(bounds[i]), int(bounds[i + 1])) for i in range(count)]
     return sorted(shards, key=lambda s: s.start - s.stop)
 
 
@@ -113,12 +114,15 @@ def _row_group(protocol: Protocol, split: str, start: int, stop: int, job: Job) 
     samples = [draw(protocol, split, i, job.seed, job.secret) for i in range(start, stop)]
     factors = [s.factors for s in samples]
     label = np.array([f.label for f in factors], dtype=np.int64)
-    x, y, rotation, scale = (np.array([getattr(f, k) for f in factors], dtype=np.float64)
-                             for k in ("x", "y", "rotation", "scale"))
+    x, y, rotation, scale = (
+        np.array([getattr(f, k) for f in factors], dtype=np.float64) for k in ("x", "y", "rotation", "scale")
+    )
     columns = {
         "id": pa.array([s.id for s in samples], pa.string()),
-        "image": pa.array([{"bytes": png_bytes(render(s.scene, protocol.canvas)), "path": None}
-                           for s in samples], pa.struct([("bytes", pa.binary()), ("path", pa.string())])),
+        "image": pa.array(
+            [{"bytes": png_bytes(render(s.scene, protocol.canvas)), "path": None} for s in samples],
+            pa.struct([("bytes", pa.binary()), ("path", pa.string())]),
+        ),
         "label": pa.array(label),
         "x": pa.array(x.astype(np.float32)),
         "y": pa.array(y.astype(np.float32)),
@@ -144,8 +148,11 @@ def write_shard(shard: Shard, root: Path, job: Job) -> Written:
             table = _row_group(protocol, shard.split, start, min(start + ROWS_PER_GROUP, shard.stop), job)
             if job.withhold_labels:
                 withheld.append(table.select(["id", "label"]))
-                table = table.set_column(table.schema.get_field_index("label"), "label",
-                                         pa.array(np.full(len(table), WITHHELD_LABEL, np.int64)))
+                table = table.set_column(
+                    table.schema.get_field_index("label"),
+                    "label",
+                    pa.array(np.full(len(table), WITHHELD_LABEL, np.int64)),
+                )
             writer.write_table(table.cast(schema))
     digest = hashlib.sha256(partial.read_bytes()).hexdigest()
     os.replace(partial, final)

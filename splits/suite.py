@@ -53,9 +53,20 @@ def _margin(max_scale: float, rotates: bool) -> float:
     return max_scale / 2 * (math.sqrt(2) if rotates else 1.0)
 
 
-def _location_protocol(name: str, title: str, description: str, rationale: str,
-                       train: Region, held_out: Region, margin: float, *,
-                       classes=SHAPES, family="geometric", control=False, style=PLAIN) -> Protocol:
+def _location_protocol(
+    name: str,
+    title: str,
+    description: str,
+    rationale: str,
+    train: Region,
+    held_out: Region,
+    margin: float,
+    *,
+    classes=SHAPES,
+    family="geometric",
+    control=False,
+    style=PLAIN,
+) -> Protocol:
     """A protocol whose training and held-out splits differ only in where the object is."""
     valid = Rect(margin, 1 - margin, margin, 1 - margin)
     labels = tuple(range(len(classes)))
@@ -64,11 +75,18 @@ def _location_protocol(name: str, title: str, description: str, rationale: str,
         return Distribution(labels, region & valid, Value(0.0), LOCATION_SCALE)
 
     return Protocol(
-        name=name, version=1, title=title, description=description, rationale=rationale,
-        family=family, class_names=tuple(classes), held_out=("location",),
-        splits={"train": at(train), "validation": at(train), "test_id": at(train),
-                "test_ood": at(held_out)},
-        grid=Grid(GRID_CELLS, margin, 1 - margin), style=style, control=control,
+        name=name,
+        version=1,
+        title=title,
+        description=description,
+        rationale=rationale,
+        family=family,
+        class_names=tuple(classes),
+        held_out=("location",),
+        splits={"train": at(train), "validation": at(train), "test_id": at(train), "test_ood": at(held_out)},
+        grid=Grid(GRID_CELLS, margin, 1 - margin),
+        style=style,
+        control=control,
     )
 
 
@@ -80,59 +98,93 @@ def _suite() -> list[Protocol]:
     white = tuple(c for c in range(coarse.size) if c not in black)
     protocols = [
         _location_protocol(
-            "location-halves-clutter", "Left half → right half, in clutter",
+            "location-halves-clutter",
+            "Left half → right half, in clutter",
             "As location-halves, on noisy backgrounds with up to two distractor shapes (circles, "
             "squares, crosses) that never overlap the object.",
             "The same held-out half, but the network must also find the object among distractors, "
             "so position-specific shortcuts are harder to learn and to unlearn: headroom.",
-            Rect(0, 0.5, 0, 1), Rect(0.5, 1, 0, 1), m, style=CLUTTERED),
+            Rect(0, 0.5, 0, 1),
+            Rect(0.5, 1, 0, 1),
+            m,
+            style=CLUTTERED,
+        ),
         _location_protocol(
-            "location-halves", "Left half → right half",
+            "location-halves",
+            "Left half → right half",
             "Objects are centred in the left half of the canvas for training and in the right half "
             "for the held-out test (Biscione & Bowers 2021, train on a half).",
             "Train and held-out centres are separated by the line x = 0.5 (half-open), so every "
             "held-out object sits at a horizontal position never used for training.",
-            Rect(0, 0.5, 0, 1), Rect(0.5, 1, 0, 1), m),
+            Rect(0, 0.5, 0, 1),
+            Rect(0.5, 1, 0, 1),
+            m,
+        ),
         _location_protocol(
-            "location-quadrant", "Three quadrants → the fourth",
+            "location-quadrant",
+            "Three quadrants → the fourth",
             "Training covers the canvas except the bottom-right quadrant; the held-out test lies "
             "only there (Spriteworld's train-on-square-minus-quadrant).",
             "Each held-out location's x and y were seen in training separately, but never together: "
             "this tests combining position coordinates, not extrapolating either.",
-            everywhere - Rect(0.5, 1, 0.5, 1), Rect(0.5, 1, 0.5, 1), m),
+            everywhere - Rect(0.5, 1, 0.5, 1),
+            Rect(0.5, 1, 0.5, 1),
+            m,
+        ),
         _location_protocol(
-            "location-centre-periphery", "Centre → periphery",
+            "location-centre-periphery",
+            "Centre → periphery",
             "Training centres lie in a disc of radius 0.15 around the canvas centre; held-out "
             "centres lie outside radius 0.25 (eccentricity, as in human vision studies).",
             "A ring of width 0.1 separates the two, so held-out objects do not overlap the "
             "training area's central pixels at all: pure extrapolation outwards.",
-            Disc(0.5, 0.5, 0.15), Ring(0.5, 0.5, 0.25, 2.0), m),
+            Disc(0.5, 0.5, 0.15),
+            Ring(0.5, 0.5, 0.25, 2.0),
+            m,
+        ),
         _location_protocol(
-            "location-checkerboard", "Checkerboard interpolation",
+            "location-checkerboard",
+            "Checkerboard interpolation",
             "The valid area is cut into 4×4 cells; training uses the black cells of a checkerboard, "
             "the held-out test the white cells.",
             "Every held-out cell is surrounded by trained cells: interpolation between trained "
             "locations (Schott et al. 2022), the easiest kind of generalisation over location.",
-            Cells(coarse, black), Cells(coarse, white), m),
+            Cells(coarse, black),
+            Cells(coarse, white),
+            m,
+        ),
         _location_protocol(
-            "location-point", "One point → everywhere",
+            "location-point",
+            "One point → everywhere",
             "Training objects are centred at one point, (0.3, 0.3), with one pixel of jitter; the "
             "held-out test covers every location at least 0.1 away from it (Biscione & Bowers 2021).",
             "The hardest location protocol: the network never sees the object anywhere else.",
-            Point(0.3, 0.3, 1 / 64), everywhere - Disc(0.3, 0.3, 0.1), m),
+            Point(0.3, 0.3, 1 / 64),
+            everywhere - Disc(0.3, 0.3, 0.1),
+            m,
+        ),
         _location_protocol(
-            "glyphs-halves", "Digits: left half → right half",
-            "The ten digits of Pillow's bundled font, trained in the left half and tested in the "
-            "right half.",
+            "glyphs-halves",
+            "Digits: left half → right half",
+            "The ten digits of Pillow's bundled font, trained in the left half and tested in the right half.",
             "As location-halves, with familiar glyphs instead of geometric shapes.",
-            Rect(0, 0.5, 0, 1), Rect(0.5, 1, 0, 1), m,
-            classes=glyph_names("0123456789"), family="glyph"),
+            Rect(0, 0.5, 0, 1),
+            Rect(0.5, 1, 0, 1),
+            m,
+            classes=glyph_names("0123456789"),
+            family="glyph",
+        ),
         _location_protocol(
-            "iid", "Control: same distribution",
+            "iid",
+            "Control: same distribution",
             "Sanity control: train and test_ood are drawn from the same distribution over the whole "
             "canvas. A model's gap here is its noise floor.",
             "Held-out equals train by design, so this protocol is exempt from disjointness checks.",
-            everywhere, everywhere, m, control=True),
+            everywhere,
+            everywhere,
+            m,
+            control=True,
+        ),
         _composition(m),
         *_rotation_protocols(),
         *_scale_protocols(),
@@ -145,26 +197,29 @@ def _suite() -> list[Protocol]:
 
 def _composition(m: float) -> Protocol:
     valid = Rect(m, 1 - m, m, 1 - m)
-    quadrants = (Rect(0, .5, 0, .5), Rect(.5, 1, 0, .5), Rect(0, .5, .5, 1), Rect(.5, 1, .5, 1))
+    quadrants = (Rect(0, 0.5, 0, 0.5), Rect(0.5, 1, 0, 0.5), Rect(0, 0.5, 0.5, 1), Rect(0.5, 1, 0.5, 1))
     groups = [tuple(c for c in range(len(SHAPES)) if c % 4 == q) for q in range(4)]
 
     def mixture(place) -> Mixture:
-        return Mixture(tuple(Distribution(groups[q], place(q) & valid, Value(0.0), LOCATION_SCALE)
-                             for q in range(4)))
+        return Mixture(tuple(Distribution(groups[q], place(q) & valid, Value(0.0), LOCATION_SCALE) for q in range(4)))
 
     train = mixture(lambda q: Rect(0, 1, 0, 1) - quadrants[q])
     return Protocol(
-        name="composition", version=1, title="Class × location composition",
+        name="composition",
+        version=1,
+        title="Class × location composition",
         description="Each class is never seen in one quadrant of the canvas (class c misses "
         "quadrant c mod 4) but every quadrant is seen with the other classes. The held-out test "
         "shows each class in its unseen quadrant.",
         rationale="Every held-out class and every held-out location appear in training, only not "
         "together (Schott et al. 2022's composition split): this tests whether recognition "
         "factorises from position.",
-        family="geometric", class_names=SHAPES, held_out=("class-location",),
-        splits={"train": train, "validation": train, "test_id": train,
-                "test_ood": mixture(lambda q: quadrants[q])},
-        grid=Grid(GRID_CELLS, m, 1 - m), style=PLAIN,
+        family="geometric",
+        class_names=SHAPES,
+        held_out=("class-location",),
+        splits={"train": train, "validation": train, "test_id": train, "test_ood": mixture(lambda q: quadrants[q])},
+        grid=Grid(GRID_CELLS, m, 1 - m),
+        style=PLAIN,
     )
 
 
@@ -175,28 +230,45 @@ def _rotation_protocols() -> list[Protocol]:
     even = IntervalSet(tuple(Interval(-180 + 60 * k, -150 + 60 * k) for k in range(6)))
     odd = IntervalSet(tuple(Interval(-150 + 60 * k, -120 + 60 * k) for k in range(6)))
     cases = [
-        ("rotation-extrapolation", "Upright → upside down",
-         "Objects are rotated by less than 45° either way in training and by more than 90° in "
-         "the held-out test; locations are anywhere on the canvas.",
-         "Only shapes without rotational symmetry are used, so every rotation is a distinct view; "
-         "the held-out angles lie beyond the trained range (extrapolation).",
-         Interval(-45, 45), IntervalSet((Interval(90, 180), Interval(-180, -90)))),
-        ("rotation-interpolation", "Rotation interpolation",
-         "Rotations are cut into twelve 30° bins; training uses every other bin and the held-out "
-         "test the bins between them.",
-         "Every held-out angle lies between two trained angles at most 30° apart (interpolation); "
-         "shapes without rotational symmetry only.",
-         even, odd),
+        (
+            "rotation-extrapolation",
+            "Upright → upside down",
+            "Objects are rotated by less than 45° either way in training and by more than 90° in "
+            "the held-out test; locations are anywhere on the canvas.",
+            "Only shapes without rotational symmetry are used, so every rotation is a distinct view; "
+            "the held-out angles lie beyond the trained range (extrapolation).",
+            Interval(-45, 45),
+            IntervalSet((Interval(90, 180), Interval(-180, -90))),
+        ),
+        (
+            "rotation-interpolation",
+            "Rotation interpolation",
+            "Rotations are cut into twelve 30° bins; training uses every other bin and the held-out "
+            "test the bins between them.",
+            "Every held-out angle lies between two trained angles at most 30° apart (interpolation); "
+            "shapes without rotational symmetry only.",
+            even,
+            odd,
+        ),
     ]
     return [
         Protocol(
-            name=name, version=1, title=title, description=description, rationale=rationale,
-            family="geometric", class_names=SHAPES, held_out=("rotation",),
-            splits={"train": Distribution(labels, valid, train, ROTATION_SCALE),
-                    "validation": Distribution(labels, valid, train, ROTATION_SCALE),
-                    "test_id": Distribution(labels, valid, train, ROTATION_SCALE),
-                    "test_ood": Distribution(labels, valid, held_out, ROTATION_SCALE)},
-            grid=Grid(GRID_CELLS, m, 1 - m), style=PLAIN,
+            name=name,
+            version=1,
+            title=title,
+            description=description,
+            rationale=rationale,
+            family="geometric",
+            class_names=SHAPES,
+            held_out=("rotation",),
+            splits={
+                "train": Distribution(labels, valid, train, ROTATION_SCALE),
+                "validation": Distribution(labels, valid, train, ROTATION_SCALE),
+                "test_id": Distribution(labels, valid, train, ROTATION_SCALE),
+                "test_ood": Distribution(labels, valid, held_out, ROTATION_SCALE),
+            },
+            grid=Grid(GRID_CELLS, m, 1 - m),
+            style=PLAIN,
             probe=Probe("rotation", ROTATION_SWEEP),
         )
         for name, title, description, rationale, train, held_out in cases
@@ -208,26 +280,43 @@ def _scale_protocols() -> list[Protocol]:
     valid = Rect(m, 1 - m, m, 1 - m)
     labels = tuple(range(len(SHAPES)))
     cases = [
-        ("scale-extrapolation", "Small → large",
-         "Objects span 12–22% of the canvas side in training and 28–40% in the held-out test.",
-         "The held-out sizes lie beyond the trained range, with a gap, so the network must "
-         "recognise objects larger than any it saw (extrapolation).",
-         Interval(0.12, 0.22), Interval(0.28, 0.40)),
-        ("scale-interpolation", "Small and large → medium",
-         "Training objects are either small (12–18%) or large (32–40% of the side); the held-out "
-         "test shows medium sizes (22–28%).",
-         "Every held-out size lies between trained sizes (interpolation).",
-         IntervalSet((Interval(0.12, 0.18), Interval(0.32, 0.40))), Interval(0.22, 0.28)),
+        (
+            "scale-extrapolation",
+            "Small → large",
+            "Objects span 12–22% of the canvas side in training and 28–40% in the held-out test.",
+            "The held-out sizes lie beyond the trained range, with a gap, so the network must "
+            "recognise objects larger than any it saw (extrapolation).",
+            Interval(0.12, 0.22),
+            Interval(0.28, 0.40),
+        ),
+        (
+            "scale-interpolation",
+            "Small and large → medium",
+            "Training objects are either small (12–18%) or large (32–40% of the side); the held-out "
+            "test shows medium sizes (22–28%).",
+            "Every held-out size lies between trained sizes (interpolation).",
+            IntervalSet((Interval(0.12, 0.18), Interval(0.32, 0.40))),
+            Interval(0.22, 0.28),
+        ),
     ]
     return [
         Protocol(
-            name=name, version=1, title=title, description=description, rationale=rationale,
-            family="geometric", class_names=SHAPES, held_out=("scale",),
-            splits={"train": Distribution(labels, valid, Value(0.0), train),
-                    "validation": Distribution(labels, valid, Value(0.0), train),
-                    "test_id": Distribution(labels, valid, Value(0.0), train),
-                    "test_ood": Distribution(labels, valid, Value(0.0), held_out)},
-            grid=Grid(GRID_CELLS, m, 1 - m), style=PLAIN,
+            name=name,
+            version=1,
+            title=title,
+            description=description,
+            rationale=rationale,
+            family="geometric",
+            class_names=SHAPES,
+            held_out=("scale",),
+            splits={
+                "train": Distribution(labels, valid, Value(0.0), train),
+                "validation": Distribution(labels, valid, Value(0.0), train),
+                "test_id": Distribution(labels, valid, Value(0.0), train),
+                "test_ood": Distribution(labels, valid, Value(0.0), held_out),
+            },
+            grid=Grid(GRID_CELLS, m, 1 - m),
+            style=PLAIN,
             probe=Probe("scale", SCALE_SWEEP),
         )
         for name, title, description, rationale, train, held_out in cases
@@ -240,19 +329,27 @@ def _novel_objects(m: float) -> Protocol:
     old, new = tuple(range(20)), tuple(range(20, 30))
     seen = Distribution(new, Point(0.3, 0.3, 0.03), Value(0.0), LOCATION_SCALE)
     return Protocol(
-        name="novel-objects", version=1, title="Novel objects learned at one place",
+        name="novel-objects",
+        version=1,
+        title="Novel objects learned at one place",
         description="A network first sees 20 random closed shapes everywhere (`pretrain`), then "
         "learns 10 new shapes shown only near (0.3, 0.3) (`train`), and is tested on the new "
         "shapes elsewhere (Blything et al. 2021).",
         rationale="The new shapes' held-out locations are at least 0.15 from where they were "
         "learned, but the pretraining shapes covered them: this tests whether location tolerance "
         "learned on some objects transfers to objects learned later.",
-        family="novel", class_names=names, held_out=("location",),
-        splits={"pretrain": Distribution(old, valid, Value(0.0), LOCATION_SCALE),
-                "train": seen, "validation": seen, "test_id": seen,
-                "test_ood": Distribution(new, valid - Disc(0.3, 0.3, 0.15), Value(0.0),
-                                         LOCATION_SCALE)},
-        grid=Grid(GRID_CELLS, m, 1 - m), style=PLAIN,
+        family="novel",
+        class_names=names,
+        held_out=("location",),
+        splits={
+            "pretrain": Distribution(old, valid, Value(0.0), LOCATION_SCALE),
+            "train": seen,
+            "validation": seen,
+            "test_id": seen,
+            "test_ood": Distribution(new, valid - Disc(0.3, 0.3, 0.15), Value(0.0), LOCATION_SCALE),
+        },
+        grid=Grid(GRID_CELLS, m, 1 - m),
+        style=PLAIN,
     )
 
 
@@ -265,17 +362,26 @@ def _blything() -> Protocol:
     centre = Distribution(new, Point(0.5, 0.5, 0.0), Value(0.0), scale)
     sides = Point(0.2, 0.5, 0.0) | Point(0.8, 0.5, 0.0)
     return Protocol(
-        name="blything-centre-side", version=1, title="Train centre, test side (Blything et al.)",
+        name="blything-centre-side",
+        version=1,
+        title="Train centre, test side (Blything et al.)",
         description="Novel shapes pasted at the canvas centre for training and at a side position "
         "(x = 0.2 or 0.8) for testing, after pretraining on other novel shapes spread over the "
         "canvas (Blything et al., J. Vision 2021).",
         rationale="The test positions are exactly 0.3 of the canvas from the only trained position; "
         "compare a flatten head, a global-average-pooling head, and pretraining.",
-        family="novel", class_names=names, held_out=("location",),
-        splits={"pretrain": Distribution(old, valid, Value(0.0), scale),
-                "train": centre, "validation": centre, "test_id": centre,
-                "test_ood": Distribution(new, sides, Value(0.0), scale)},
-        grid=Grid(GRID_CELLS, m, 1 - m), style=Style(colour="white", background="plain"),
+        family="novel",
+        class_names=names,
+        held_out=("location",),
+        splits={
+            "pretrain": Distribution(old, valid, Value(0.0), scale),
+            "train": centre,
+            "validation": centre,
+            "test_id": centre,
+            "test_ood": Distribution(new, sides, Value(0.0), scale),
+        },
+        grid=Grid(GRID_CELLS, m, 1 - m),
+        style=Style(colour="white", background="plain"),
     )
 
 
@@ -283,9 +389,11 @@ def _marked(protocol: Protocol) -> Protocol:
     """The protocol, marked a sanity control if the reference cnn-gap left it no headroom."""
     if protocol.name not in CONTROL_MEASURED:
         return protocol
-    note = (f" Sanity control: the reference cnn-gap scores {CONTROL_MEASURED[protocol.name]:.1%} "
-            f"out of location here (above {HEADROOM:.0%}), so this protocol checks that transfer "
-            f"works but is left out of the leaderboard's suite ranking.")
+    note = (
+        f" Sanity control: the reference cnn-gap scores {CONTROL_MEASURED[protocol.name]:.1%} "
+        f"out of location here (above {HEADROOM:.0%}), so this protocol checks that transfer "
+        f"works but is left out of the leaderboard's suite ranking."
+    )
     return dataclasses.replace(protocol, control=True, rationale=protocol.rationale + note)
 
 

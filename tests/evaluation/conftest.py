@@ -43,25 +43,29 @@ def draw_squares(n: int, canvas: int, rng: np.random.Generator) -> tuple[np.ndar
     return images, x.astype(np.float32), y.astype(np.float32)
 
 
-def write_image_folder(root: Path, *, config: str, canvas: int, sizes: dict[str, int],
-                       rng: np.random.Generator) -> Path:
+def write_image_folder(
+    root: Path, *, config: str, canvas: int, sizes: dict[str, int], rng: np.random.Generator
+) -> Path:
     """Write a dataset folder (card + ``data/<config>/<split>-00000-of-00001.parquet``) under ``root``."""
     features = shards.features(IMAGE_CLASSES)
     for split, n in sizes.items():
         images, x, y = draw_squares(n, canvas, rng)
         label = (x >= 0.5).astype(np.int64)
-        table = datasets.Dataset.from_dict({
-            "id": [f"{config}/{split}/{i:06d}" for i in range(n)],
-            "image": [{"bytes": shards.png_bytes(image), "path": None} for image in images],
-            "label": label,
-            "x": x,
-            "y": y,
-            "rotation": np.zeros(n, np.float32),
-            "scale": np.full(n, 1 / 8, np.float32),
-            "cell": (np.minimum((y * 2).astype(np.int32), 1) * 2 + np.minimum((x * 2).astype(np.int32), 1)),
-            "group": np.full(n, -1, np.int32),
-            "region": np.where(label == 0, "train", "held-out").tolist(),
-        }, features=features)
+        table = datasets.Dataset.from_dict(
+            {
+                "id": [f"{config}/{split}/{i:06d}" for i in range(n)],
+                "image": [{"bytes": shards.png_bytes(image), "path": None} for image in images],
+                "label": label,
+                "x": x,
+                "y": y,
+                "rotation": np.zeros(n, np.float32),
+                "scale": np.full(n, 1 / 8, np.float32),
+                "cell": (np.minimum((y * 2).astype(np.int32), 1) * 2 + np.minimum((x * 2).astype(np.int32), 1)),
+                "group": np.full(n, -1, np.int32),
+                "region": np.where(label == 0, "train", "held-out").tolist(),
+            },
+            features=features,
+        )
         path = root / "data" / config / f"{split}-00000-of-00001.parquet"
         path.parent.mkdir(parents=True, exist_ok=True)
         table.to_parquet(str(path))
@@ -79,8 +83,9 @@ def load_image_split(folder: Path, split: str, cache: Path, config: str = "demo"
 def image_dataset_folder(tmp_path_factory) -> Path:
     """A written dataset folder of bright-square images (see the module docstring)."""
     root = tmp_path_factory.mktemp("image-folder")
-    return write_image_folder(root, config="demo", canvas=IMAGE_CANVAS, sizes=IMAGE_SPLIT_SIZES,
-                              rng=np.random.default_rng(IMAGE_SEED))
+    return write_image_folder(
+        root, config="demo", canvas=IMAGE_CANVAS, sizes=IMAGE_SPLIT_SIZES, rng=np.random.default_rng(IMAGE_SEED)
+    )
 
 
 @pytest.fixture(scope="session")

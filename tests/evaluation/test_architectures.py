@@ -5,8 +5,14 @@ import torch
 from torch import nn
 
 from elsewhere.evaluation import architectures
-from elsewhere.evaluation.architectures import (AddCoords, BlurPool, ConvStack, create_model, list_architectures,
-                                      register)
+from elsewhere.evaluation.architectures import (
+    AddCoords,
+    BlurPool,
+    ConvStack,
+    create_model,
+    list_architectures,
+    register,
+)
 
 NAMES = list_architectures()
 CLASSES = 3
@@ -17,8 +23,18 @@ def _conv_layers(model: nn.Module) -> list[nn.Conv2d]:
 
 
 def test_registry_holds_exactly_the_issue_names():
-    assert set(NAMES) == {"mlp", "cnn-flatten", "cnn-gap", "cnn-blurpool", "coordconv", "resnet-small",
-                          "redgreen-valid", "redgreen-same", "redgreen-full", "redgreen-circular"}
+    assert set(NAMES) == {
+        "mlp",
+        "cnn-flatten",
+        "cnn-gap",
+        "cnn-blurpool",
+        "coordconv",
+        "resnet-small",
+        "redgreen-valid",
+        "redgreen-same",
+        "redgreen-full",
+        "redgreen-circular",
+    }
 
 
 @pytest.mark.parametrize("canvas", [32, 64])
@@ -66,13 +82,17 @@ def test_duplicate_registration_refused(monkeypatch):
     monkeypatch.setattr(architectures, "ARCHITECTURES", dict(architectures.ARCHITECTURES))
     with pytest.raises(ValueError, match="already registered"):
         register("mlp")(lambda num_classes, canvas: nn.Linear(1, 1))
-    register("tiny-linear")(lambda num_classes, canvas: nn.Sequential(nn.Flatten(), nn.Linear(3 * canvas ** 2, num_classes)))
+    register("tiny-linear")(
+        lambda num_classes, canvas: nn.Sequential(nn.Flatten(), nn.Linear(3 * canvas**2, num_classes))
+    )
     assert "tiny-linear" in list_architectures()
     assert create_model("tiny-linear", 2, 8, seed=0).architecture == "tiny-linear"
 
 
-@pytest.mark.parametrize(("name", "canvas", "classes"), [("cnn-gap", 4, 2), ("redgreen-valid", 16, 2),
-                                                         ("cnn-blurpool", 8, 2), ("mlp", 32, 1)])
+@pytest.mark.parametrize(
+    ("name", "canvas", "classes"),
+    [("cnn-gap", 4, 2), ("redgreen-valid", 16, 2), ("cnn-blurpool", 8, 2), ("mlp", 32, 1)],
+)
 def test_impossible_settings_refused(name, canvas, classes):
     with pytest.raises(ValueError):
         create_model(name, classes, canvas, seed=0)
@@ -144,7 +164,11 @@ def test_redgreen_is_the_paper_network(name):
     model = create_model(name, 2, 32, seed=0)
     convs = _conv_layers(model)
     assert [(c.in_channels, c.out_channels, c.stride[0], c.kernel_size) for c in convs] == [
-        (3, 32, 1, (3, 3)), (32, 32, 2, (3, 3)), (32, 64, 2, (3, 3)), (64, 64, 2, (3, 3))]
+        (3, 32, 1, (3, 3)),
+        (32, 32, 2, (3, 3)),
+        (32, 64, 2, (3, 3)),
+        (64, 64, 2, (3, 3)),
+    ]
     assert all(c.bias is None for c in convs)
     linear = [m for m in model.modules() if isinstance(m, nn.Linear)]
     assert [(m.in_features, m.out_features) for m in linear] == [(64, 2)]
@@ -161,13 +185,16 @@ def test_redgreen_global_max_pooling():
         assert torch.equal(model[-2](features), features.flatten(2).max(dim=2).values)
 
 
-@pytest.mark.parametrize(("name", "padding", "mode", "side"), [
-    # Output sides by hand, floor((n + 2p - 3) / s) + 1 over strides 1, 2, 2, 2 from 32:
-    ("redgreen-valid", 0, "zeros", 2),      # 30, 14, 6, 2
-    ("redgreen-same", 1, "zeros", 4),       # 32, 16, 8, 4
-    ("redgreen-full", 2, "zeros", 6),       # 34, 18, 10, 6
-    ("redgreen-circular", 2, "circular", 6),
-])
+@pytest.mark.parametrize(
+    ("name", "padding", "mode", "side"),
+    [
+        # Output sides by hand, floor((n + 2p - 3) / s) + 1 over strides 1, 2, 2, 2 from 32:
+        ("redgreen-valid", 0, "zeros", 2),  # 30, 14, 6, 2
+        ("redgreen-same", 1, "zeros", 4),  # 32, 16, 8, 4
+        ("redgreen-full", 2, "zeros", 6),  # 34, 18, 10, 6
+        ("redgreen-circular", 2, "circular", 6),
+    ],
+)
 def test_redgreen_paddings(name, padding, mode, side):
     model = create_model(name, 2, 32, seed=0)
     assert all(c.padding == (padding, padding) and c.padding_mode == mode for c in _conv_layers(model))

@@ -24,17 +24,19 @@ def rows(split, x, y, label, grid, *, group=-1, rotation=0.0, scale=0.2):
     """Truth rows of one split; ids are ``demo/<split>/<i>`` (offset later to stay unique)."""
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
-    return pd.DataFrame({
-        "split": split,
-        "label": np.asarray(label),
-        "x": x,
-        "y": y,
-        "rotation": np.broadcast_to(np.asarray(rotation, dtype=float), x.shape),
-        "scale": np.broadcast_to(np.asarray(scale, dtype=float), x.shape),
-        "cell": grid.cell_of(x, y),
-        "group": np.broadcast_to(np.asarray(group), x.shape),
-        "region": np.where(x < 0.5, "train", "held-out"),
-    })
+    return pd.DataFrame(
+        {
+            "split": split,
+            "label": np.asarray(label),
+            "x": x,
+            "y": y,
+            "rotation": np.broadcast_to(np.asarray(rotation, dtype=float), x.shape),
+            "scale": np.broadcast_to(np.asarray(scale, dtype=float), x.shape),
+            "cell": grid.cell_of(x, y),
+            "group": np.broadcast_to(np.asarray(group), x.shape),
+            "region": np.where(x < 0.5, "train", "held-out"),
+        }
+    )
 
 
 def make_truth(parts, grid, *, train_region=None, factors=("location",), classes=CLASSES):
@@ -98,10 +100,13 @@ def test_location_map_cells_without_items_are_null():
 def fixed_truth(n_id, n_ood):
     """test_id items at x = 0.2 and test_ood items at x = 0.8, labels cycling through the classes."""
     grid = Grid(4)
-    return make_truth([
-        rows("test_id", np.full(n_id, 0.2), np.full(n_id, 0.5), np.arange(n_id) % 3, grid),
-        rows("test_ood", np.full(n_ood, 0.8), np.full(n_ood, 0.5), np.arange(n_ood) % 3, grid),
-    ], grid)
+    return make_truth(
+        [
+            rows("test_id", np.full(n_id, 0.2), np.full(n_id, 0.5), np.arange(n_id) % 3, grid),
+            rows("test_ood", np.full(n_ood, 0.8), np.full(n_ood, 0.5), np.arange(n_ood) % 3, grid),
+        ],
+        grid,
+    )
 
 
 def test_accuracy_gap_and_normalised_gap():
@@ -148,9 +153,7 @@ def grid_predictions(truth, prediction):
 def test_flip_rate_by_hand():
     grid = Grid(3)
     truth = make_truth([location_probe(grid, [0])], grid, classes=("a", "b"))
-    prediction = np.array([0, 0, 1,
-                           0, 0, 0,
-                           1, 1, 1])
+    prediction = np.array([0, 0, 1, 0, 0, 0, 1, 1, 1])
     result = score(truth, prediction)["flip_rate"]
     # Rows change 1/2, 0/2, 0/2; columns (0,0,1), (0,0,1), (1,0,1) change 1/2, 1/2, 2/2.
     assert result["value"] == pytest.approx((0.5 + 0 + 0 + 0.5 + 0.5 + 1.0) / 6)
@@ -164,8 +167,16 @@ def test_flip_rate_matches_brute_force_in_any_row_order():
     rng = np.random.default_rng(4)
     labels = rng.integers(0, 3, 30)
     truth = make_truth([*id_ood_splits(rng, grid), location_probe(grid, labels)], grid)
-    truth = Truth(truth.protocol, truth.version, truth.fingerprint, truth.class_names,
-                  truth.frame.sample(frac=1.0, random_state=1), truth.grid, None, truth.factors)
+    truth = Truth(
+        truth.protocol,
+        truth.version,
+        truth.fingerprint,
+        truth.class_names,
+        truth.frame.sample(frac=1.0, random_state=1),
+        truth.grid,
+        None,
+        truth.factors,
+    )
     prediction = rng.integers(0, 3, len(truth.frame))
     fractions = []
     for board in grid_predictions(truth, prediction).values():
@@ -186,8 +197,9 @@ def test_flip_rate_of_a_rotation_sweep_follows_the_rotation_order():
     group = np.repeat(np.arange(groups), angles.size)
     x = np.repeat(rng.uniform(0, 1, groups), angles.size)
     y = np.repeat(rng.uniform(0, 1, groups), angles.size)
-    probe = rows("probe", x, y, np.repeat(rng.integers(0, 3, groups), angles.size), grid,
-                 group=group, rotation=angle).sample(frac=1.0, random_state=2)
+    probe = rows(
+        "probe", x, y, np.repeat(rng.integers(0, 3, groups), angles.size), grid, group=group, rotation=angle
+    ).sample(frac=1.0, random_state=2)
     truth = make_truth([probe], grid, factors=("rotation",))
     prediction = rng.integers(0, 3, len(truth.frame))
     expected = []
@@ -216,14 +228,22 @@ def test_consistency_matches_brute_force_over_pairs():
     parts = []
     for group in range(40):
         size = int(rng.integers(1, 8))
-        parts.append(rows("probe", rng.uniform(0, 1, size), rng.uniform(0, 1, size),
-                          np.full(size, rng.integers(0, 3)), grid, group=np.full(size, group)))
+        parts.append(
+            rows(
+                "probe",
+                rng.uniform(0, 1, size),
+                rng.uniform(0, 1, size),
+                np.full(size, rng.integers(0, 3)),
+                grid,
+                group=np.full(size, group),
+            )
+        )
     parts += id_ood_splits(rng, grid)
     truth = make_truth(parts, grid)
     prediction = rng.integers(0, 3, len(truth.frame))
     agree = both = pairs = 0
     frame = truth.frame.assign(prediction=prediction)
-    for group, items in frame[frame["group"] >= 0].groupby("group"):
+    for _, items in frame[frame["group"] >= 0].groupby("group"):
         for (_, a), (_, b) in itertools.combinations(items.iterrows(), 2):
             pairs += 1
             agree += a["prediction"] == b["prediction"]
@@ -258,8 +278,15 @@ def test_sections_that_do_not_apply_are_omitted_with_reasons():
     rng = np.random.default_rng(7)
     truth = make_truth(id_ood_splits(rng, grid), grid)
     result = score(truth, truth.frame["label"].to_numpy())
-    for key in ("location_map", "distance_curve", "rotation_curve", "scale_curve", "consistency",
-                "consistency_correct", "flip_rate"):
+    for key in (
+        "location_map",
+        "distance_curve",
+        "rotation_curve",
+        "scale_curve",
+        "consistency",
+        "consistency_correct",
+        "flip_rate",
+    ):
         assert result[key] is None
         assert isinstance(result["omitted"][key], str) and result["omitted"][key]
     assert result["intervals"]["confidence"] == 0.95
@@ -269,8 +296,16 @@ def test_rotation_curve_matches_pandas_binning():
     grid = Grid(4)
     rng = np.random.default_rng(8)
     n = 600
-    parts = [rows("test_ood", rng.uniform(0, 1, n), rng.uniform(0, 1, n), rng.integers(0, 3, n), grid,
-                  rotation=rng.uniform(-180, 180, n))]
+    parts = [
+        rows(
+            "test_ood",
+            rng.uniform(0, 1, n),
+            rng.uniform(0, 1, n),
+            rng.integers(0, 3, n),
+            grid,
+            rotation=rng.uniform(-180, 180, n),
+        )
+    ]
     truth = make_truth(parts, grid, factors=("rotation",))
     prediction = np.where(truth.frame["rotation"] > 0, truth.frame["label"], rng.integers(0, 3, n))
     curve = score(truth, prediction)["rotation_curve"]
@@ -288,8 +323,11 @@ def test_rotation_curve_matches_pandas_binning():
 def test_metrics_are_reproducible_and_plain_json():
     grid = Grid(4)
     rng = np.random.default_rng(9)
-    truth = make_truth([*id_ood_splits(rng, grid, 50, 50), location_probe(grid, rng.integers(0, 3, 20))], grid,
-                       train_region=Rect(0, 0.5, 0, 1))
+    truth = make_truth(
+        [*id_ood_splits(rng, grid, 50, 50), location_probe(grid, rng.integers(0, 3, 20))],
+        grid,
+        train_region=Rect(0, 0.5, 0, 1),
+    )
     prediction = rng.integers(0, 3, len(truth.frame))
     first, second = score(truth, prediction), score(truth, prediction)
     assert first == second
@@ -311,11 +349,27 @@ def million_truth(rng):
     classes = tuple(f"class-{i}" for i in range(10))
     probe_cells = np.tile(np.arange(grid.size), groups)
     px, py = grid.centre(probe_cells)
-    parts = [rows("probe", px, py, np.repeat(rng.integers(0, 10, groups), grid.size), grid,
-                  group=np.repeat(np.arange(groups), grid.size))]
+    parts = [
+        rows(
+            "probe",
+            px,
+            py,
+            np.repeat(rng.integers(0, 10, groups), grid.size),
+            grid,
+            group=np.repeat(np.arange(groups), grid.size),
+        )
+    ]
     for split, x0 in (("test_id", 0.0), ("test_ood", 0.5)):
-        parts.append(rows(split, rng.uniform(x0, x0 + 0.5, 250_000), rng.uniform(0, 1, 250_000),
-                          rng.integers(0, 10, 250_000), grid, rotation=rng.uniform(-30, 30, 250_000)))
+        parts.append(
+            rows(
+                split,
+                rng.uniform(x0, x0 + 0.5, 250_000),
+                rng.uniform(0, 1, 250_000),
+                rng.integers(0, 10, 250_000),
+                grid,
+                rotation=rng.uniform(-30, 30, 250_000),
+            )
+        )
     return make_truth(parts, grid, train_region=Rect(0, 0.5, 0, 1), classes=classes)
 
 

@@ -29,18 +29,20 @@ def truth():
     grid = Grid(2)
     splits = ["test_id"] * 4 + ["test_ood"] * 4 + ["probe"] * 4
     x = np.linspace(0.05, 0.95, 12)
-    frame = pd.DataFrame({
-        "id": [f"demo/{s}/{i:03d}" for i, s in enumerate(splits)],
-        "split": splits,
-        "label": np.arange(12) % 3,
-        "x": x,
-        "y": 0.5,
-        "rotation": 0.0,
-        "scale": 0.2,
-        "cell": grid.cell_of(x, 0.5),
-        "group": [-1] * 8 + [0] * 4,
-        "region": np.where(x < 0.5, "train", "held-out"),
-    })
+    frame = pd.DataFrame(
+        {
+            "id": [f"demo/{s}/{i:03d}" for i, s in enumerate(splits)],
+            "split": splits,
+            "label": np.arange(12) % 3,
+            "x": x,
+            "y": 0.5,
+            "rotation": 0.0,
+            "scale": 0.2,
+            "cell": grid.cell_of(x, 0.5),
+            "group": [-1] * 8 + [0] * 4,
+            "region": np.where(x < 0.5, "train", "held-out"),
+        }
+    )
     return Truth("demo", 1, "cd" * 32, CLASSES, frame, grid, None, ("location",))
 
 
@@ -298,8 +300,12 @@ def test_errors_are_value_errors():
 def test_empty_and_blank_probability_cells_in_csv(truth, tmp_path):
     path = write(records_for(truth, probabilities=one_hot_ish(truth.frame["label"])), tmp_path / "p.csv")
     lines = path.read_text().splitlines()
-    lines[3] = lines[3].replace('"[0.8, 0.1, 0.1]"', '"[]"').replace('"[0.1, 0.8, 0.1]"', '"[]"').replace(
-        '"[0.1, 0.1, 0.8]"', '"[]"')
+    lines[3] = (
+        lines[3]
+        .replace('"[0.8, 0.1, 0.1]"', '"[]"')
+        .replace('"[0.1, 0.8, 0.1]"', '"[]"')
+        .replace('"[0.1, 0.1, 0.8]"', '"[]"')
+    )
     path.write_text("\n".join(lines) + "\n")
     assert "1 probabilities lists do not have 3 entries (first has 0)" in refused(path, truth)
     lines[3] = lines[3].replace(',"[]"', ",")

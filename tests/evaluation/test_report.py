@@ -26,9 +26,14 @@ def estimate(value, ci=None, n=40, **extra):
 
 def curve(factor, edges, accuracy):
     accuracy = list(accuracy)
-    return {"factor": factor, "lo": list(edges[:-1]), "hi": list(edges[1:]), "accuracy": accuracy,
-            "ci": [None if a is None else [max(a - 0.1, 0), min(a + 0.1, 1)] for a in accuracy],
-            "n": [10] * len(accuracy)}
+    return {
+        "factor": factor,
+        "lo": list(edges[:-1]),
+        "hi": list(edges[1:]),
+        "accuracy": accuracy,
+        "ci": [None if a is None else [max(a - 0.1, 0), min(a + 0.1, 1)] for a in accuracy],
+        "n": [10] * len(accuracy),
+    }
 
 
 def halves_map():
@@ -36,8 +41,12 @@ def halves_map():
     accuracy = np.where(np.arange(GRID["n"]) < GRID["n"] // 2, 1.0, 0.0)[None, :].repeat(GRID["n"], 0)
     cells = accuracy.astype(object)
     cells[MISSING_CELL] = None
-    return {"grid": GRID, "accuracy": cells.ravel().tolist(),
-            "ci": [None if a is None else [a, a] for a in cells.ravel()], "n": [3] * GRID["n"] ** 2}
+    return {
+        "grid": GRID,
+        "accuracy": cells.ravel().tolist(),
+        "ci": [None if a is None else [a, a] for a in cells.ravel()],
+        "n": [3] * GRID["n"] ** 2,
+    }
 
 
 def make_results(**metrics):
@@ -56,8 +65,7 @@ def make_results(**metrics):
         "scale_curve": None,
         "omitted": {"scale_curve": "scale does not vary among the evaluated items"},
     }
-    return {"protocol": {"name": "demo", "version": 2}, "model": {"name": "tiny-cnn"},
-            "metrics": {**base, **metrics}}
+    return {"protocol": {"name": "demo", "version": 2}, "model": {"name": "tiny-cnn"}, "metrics": {**base, **metrics}}
 
 
 def map_layout(results):
@@ -97,8 +105,12 @@ def test_map_colours_follow_accuracy(tmp_path):
     # Off the cell centre, where the accuracy is printed.
     point = lambda row, col: (lo + (col + 0.2) * side, lo + (row + 0.2) * side)
     left = [map_pixel(figure, png, *point(row, col)) for row in range(n) for col in range(n // 2)]
-    right = [map_pixel(figure, png, *point(row, col)) for row in range(n) for col in range(n // 2, n)
-             if (row, col) != MISSING_CELL]
+    right = [
+        map_pixel(figure, png, *point(row, col))
+        for row in range(n)
+        for col in range(n // 2, n)
+        if (row, col) != MISSING_CELL
+    ]
     assert all((p == left[0]).all() for p in left)
     assert all((p == right[0]).all() for p in right)
     assert np.abs(left[0] - right[0]).sum() > 150
@@ -109,8 +121,7 @@ def test_map_colours_follow_accuracy(tmp_path):
 
 def test_row_zero_is_drawn_at_the_top(tmp_path):
     accuracy = [1.0] * 4 + [0.0] * 12  # only the top row (small y) is right
-    results = make_results(location_map={"grid": GRID, "accuracy": accuracy, "ci": [None] * 16,
-                                         "n": [1] * 16})
+    results = make_results(location_map={"grid": GRID, "accuracy": accuracy, "ci": [None] * 16, "n": [1] * 16})
     png = np.asarray(Image.open(write_report(results, tmp_path)[0]).convert("RGB"))
     figure = map_layout(results)
     axes = figure.axes[0]
@@ -120,12 +131,22 @@ def test_row_zero_is_drawn_at_the_top(tmp_path):
     assert map_pixel(figure, png, 0.12, 0.12).sum() > map_pixel(figure, png, 0.12, 0.88).sum() + 150
 
 
-@pytest.mark.parametrize("missing", [
-    {"location_map": None, "distance_curve": None, "rotation_curve": None,
-     "omitted": {"location_map": "no probe split", "distance_curve": "no probe split"}},
-    {"normalised_gap": estimate(None, None, reason="ID accuracy is not above chance"),
-     "consistency": None, "flip_rate": estimate(None, None, n=0, reason="no sequences")},
-])
+@pytest.mark.parametrize(
+    "missing",
+    [
+        {
+            "location_map": None,
+            "distance_curve": None,
+            "rotation_curve": None,
+            "omitted": {"location_map": "no probe split", "distance_curve": "no probe split"},
+        },
+        {
+            "normalised_gap": estimate(None, None, reason="ID accuracy is not above chance"),
+            "consistency": None,
+            "flip_rate": estimate(None, None, n=0, reason="no sequences"),
+        },
+    ],
+)
 def test_sections_that_do_not_apply_still_give_three_figures(tmp_path, missing):
     paths = write_report(make_results(**missing), tmp_path)
     assert [p.name for p in paths] == [MAP_FILE, CURVES_FILE, SUMMARY_FILE]
@@ -152,8 +173,10 @@ def test_estimates_are_formatted_with_interval_or_reason():
     assert format_estimate(estimate(0.5, [0.25, 0.75], n=10)) == "0.500 [0.250, 0.750] (n=10)"
     assert format_estimate(estimate(-0.0625, [-0.2, 0.1], n=64), digits=2) == "-0.06 [-0.20, 0.10] (n=64)"
     assert format_estimate(estimate(None, None, reason="below chance")) == "none (below chance)"
-    assert format_estimate(estimate(1.07, None, n=64, reason="no bootstrap interval")) == \
-        "1.070 (n=64); no bootstrap interval"
+    assert (
+        format_estimate(estimate(1.07, None, n=64, reason="no bootstrap interval"))
+        == "1.070 (n=64); no bootstrap interval"
+    )
     assert format_estimate(None, "no probe split") == "not measured (no probe split)"
 
 
@@ -173,9 +196,12 @@ def test_report_of_a_real_scored_dataset(tiny_dataset, tmp_path):
     truth = load_truth(tiny_dataset, "location-halves")
     frame = truth.frame
     prediction = np.where(frame["x"] < 0.5, frame["label"], (frame["label"] + 1) % len(truth.class_names))
-    results = score_predictions(truth, make_predictions(frame["id"], prediction),
-                                model={"name": "left-oracle", "parameters": None, "source": "test"},
-                                source="test")
+    results = score_predictions(
+        truth,
+        make_predictions(frame["id"], prediction),
+        model={"name": "left-oracle", "parameters": None, "source": "test"},
+        source="test",
+    )
     paths = write_report(results, tmp_path)
     assert [p.name for p in paths] == [MAP_FILE, CURVES_FILE, SUMMARY_FILE]
     grid = truth.grid

@@ -34,15 +34,25 @@ def scored(seed, accuracy=0.7, truth=None):
     rng = np.random.default_rng(seed)
     if truth is None:
         grid = Grid(4)
-        truth = make_truth([*id_ood_splits(np.random.default_rng(0), grid, 40, 37),
-                            location_probe(grid, np.random.default_rng(1).integers(0, 3, 6))],
-                           grid, train_region=Rect(0, 0.5, 0, 1))
+        truth = make_truth(
+            [
+                *id_ood_splits(np.random.default_rng(0), grid, 40, 37),
+                location_probe(grid, np.random.default_rng(1).integers(0, 3, 6)),
+            ],
+            grid,
+            train_region=Rect(0, 0.5, 0, 1),
+        )
     label = truth.frame["label"].to_numpy()
     prediction = np.where(rng.random(label.size) < accuracy, label, (label + 1) % 3)
     predictions = make_predictions(truth.frame["id"], prediction)
-    results = build_results(truth=truth, predictions=predictions, metrics=compute_metrics(truth, predictions),
-                            model={"name": f"model-{seed}", "architecture": "cnn", "epochs": 3},
-                            source="predictions:preds.csv", device="cpu")
+    results = build_results(
+        truth=truth,
+        predictions=predictions,
+        metrics=compute_metrics(truth, predictions),
+        model={"name": f"model-{seed}", "architecture": "cnn", "epochs": 3},
+        source="predictions:preds.csv",
+        device="cpu",
+    )
     return truth, predictions, results
 
 
@@ -60,10 +70,19 @@ def test_built_results_describe_themselves(example):
     truth, predictions, results = example
     validate_results(results)
     assert results["schema_version"] == SCHEMA_VERSION
-    assert results["protocol"] == {"name": "demo", "version": 1, "fingerprint": truth.fingerprint,
-                                   "class_names": list(truth.class_names)}
-    assert results["model"] == {"name": "model-0", "parameters": None, "architecture": "cnn", "epochs": 3,
-                                "source": "predictions:preds.csv"}
+    assert results["protocol"] == {
+        "name": "demo",
+        "version": 1,
+        "fingerprint": truth.fingerprint,
+        "class_names": list(truth.class_names),
+    }
+    assert results["model"] == {
+        "name": "model-0",
+        "parameters": None,
+        "architecture": "cnn",
+        "epochs": 3,
+        "source": "predictions:preds.csv",
+    }
     assert results["device"] == "cpu"
     assert results["predictions_sha256"] == predictions_sha256(predictions)
     harness = results["harness"]
@@ -208,8 +227,16 @@ def test_ids_held_in_several_arrow_chunks():
     ids = frame["id"].tolist()
     half = len(ids) // 2
     frame["id"] = pd.Series(pd.arrays.ArrowExtensionArray(pa.chunked_array([ids[:half], ids[half:]])))
-    chunked = Truth(truth.protocol, truth.version, truth.fingerprint, truth.class_names, frame, truth.grid,
-                    truth.train_region, truth.factors)
+    chunked = Truth(
+        truth.protocol,
+        truth.version,
+        truth.fingerprint,
+        truth.class_names,
+        frame,
+        truth.grid,
+        truth.train_region,
+        truth.factors,
+    )
     _, predictions, results = scored(0, truth=chunked)
     validate_results(results)
     assert results["items"] == scored(0)[2]["items"]

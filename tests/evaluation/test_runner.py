@@ -34,6 +34,7 @@ def _manual(model: nn.Module, dataset: datasets.Dataset) -> tuple[np.ndarray, np
 
 # Devices
 
+
 def test_resolve_device(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert resolve_device("auto") == CPU
@@ -48,14 +49,16 @@ def test_resolve_device(monkeypatch):
 
 # Predicting
 
+
 @pytest.mark.parametrize("num_workers", [0, 2])
 def test_predict_equals_a_plain_loop_in_dataset_order(image_splits, num_workers):
     split = image_splits["test_id"]
     model = create_model("cnn-gap", 2, 32, seed=3)
     expected_predictions, expected_probabilities = _manual(model, split)
     # A batch size that leaves a short last batch.
-    predictions, probabilities = predict(model, split, device=CPU, batch_size=40, num_workers=num_workers,
-                                         progress=False)
+    predictions, probabilities = predict(
+        model, split, device=CPU, batch_size=40, num_workers=num_workers, progress=False
+    )
     assert predictions.dtype == np.int64 and probabilities.dtype == np.float32
     assert probabilities.shape == (len(split), 2)
     np.testing.assert_array_equal(predictions, expected_predictions)
@@ -121,8 +124,10 @@ def test_a_failing_model_is_one_line():
         def forward(self, x):
             raise KeyError("no such layer\nanywhere")
 
-    split = datasets.Dataset.from_dict({"image": [Image.fromarray(np.zeros((8, 8, 3), np.uint8))]},
-                                       features=datasets.Features({"image": datasets.Image()}))
+    split = datasets.Dataset.from_dict(
+        {"image": [Image.fromarray(np.zeros((8, 8, 3), np.uint8))]},
+        features=datasets.Features({"image": datasets.Image()}),
+    )
     message = _one_line_error(lambda: predict(Broken(), split, device=CPU, num_workers=0, progress=False))
     assert "the model failed on a batch of shape (1, 3, 8, 8) with KeyError" in message
     assert "no such layer" in message
@@ -164,11 +169,18 @@ def test_cuda_bf16_channels_last_agrees_with_cpu(image_splits):
     split = image_splits["test_id"]
     model = create_model("cnn-flatten", 2, 32, seed=0)
     # A trained model, so that agreement is not decided by near-ties of random logits.
-    train(model, image_splits["train"], image_splits["validation"], TrainConfig(epochs=2, batch_size=32),
-          device=CPU, progress=False)
+    train(
+        model,
+        image_splits["train"],
+        image_splits["validation"],
+        TrainConfig(epochs=2, batch_size=32),
+        device=CPU,
+        progress=False,
+    )
     on_cpu, _ = predict(model, split, device=CPU, num_workers=0, progress=False)
-    on_gpu, probabilities = predict(model, split, device=torch.device("cuda"), bf16=True, channels_last=True,
-                                    num_workers=2, progress=False)
+    on_gpu, probabilities = predict(
+        model, split, device=torch.device("cuda"), bf16=True, channels_last=True, num_workers=2, progress=False
+    )
     assert next(model.parameters()).device.type == "cuda"
     assert np.isfinite(probabilities).all()
     assert (on_gpu == on_cpu).mean() >= 0.95
@@ -226,30 +238,40 @@ def test_factories_get_only_the_arguments_they_take(model_file):
 
 def test_factory_file_may_import_its_neighbours(tmp_path):
     (tmp_path / "helper_layers_for_test.py").write_text("from torch import nn\nWIDTH = 5\n")
-    (tmp_path / "entry.py").write_text("from torch import nn\nimport helper_layers_for_test as h\n"
-                                       "def make():\n    return nn.Linear(h.WIDTH, 2)\n")
+    (tmp_path / "entry.py").write_text(
+        "from torch import nn\nimport helper_layers_for_test as h\ndef make():\n    return nn.Linear(h.WIDTH, 2)\n"
+    )
     assert build_model(f"{tmp_path / 'entry.py'}:make", num_classes=2, canvas=8).in_features == 5
 
 
-@pytest.mark.parametrize(("spec", "message"), [
-    ("{file}", "path/to/file.py:function"),
-    ("{file}:", "path/to/file.py:function"),
-    ("{missing}:both", "does not exist"),
-    ("{file}:nothing", "has no 'nothing'; it defines anything, both, broken, classes_only, not_a_model, plain"),
-    ("{file}:NUMBER", "is not callable (it is of type int)"),
-    ("{broken_file}:f", "SyntaxError"),
-    ("{raising_file}:f", "ZeroDivisionError: division by zero"),
-])
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("{file}", "path/to/file.py:function"),
+        ("{file}:", "path/to/file.py:function"),
+        ("{missing}:both", "does not exist"),
+        ("{file}:nothing", "has no 'nothing'; it defines anything, both, broken, classes_only, not_a_model, plain"),
+        ("{file}:NUMBER", "is not callable (it is of type int)"),
+        ("{broken_file}:f", "SyntaxError"),
+        ("{raising_file}:f", "ZeroDivisionError: division by zero"),
+    ],
+)
 def test_factory_spec_errors_are_one_line(model_file, tmp_path, spec, message):
     (tmp_path / "syntax.py").write_text("def f(:\n    pass\n")
     (tmp_path / "raising.py").write_text("1 / 0\n")
-    spec = spec.format(file=model_file, missing=tmp_path / "absent.py", broken_file=tmp_path / "syntax.py",
-                       raising_file=tmp_path / "raising.py")
+    spec = spec.format(
+        file=model_file,
+        missing=tmp_path / "absent.py",
+        broken_file=tmp_path / "syntax.py",
+        raising_file=tmp_path / "raising.py",
+    )
     assert message in _one_line_error(lambda: load_factory(spec))
 
 
 def test_factory_results_are_checked(model_file):
-    assert "returned a str" in _one_line_error(lambda: build_model(f"{model_file}:not_a_model", num_classes=2, canvas=8))
+    assert "returned a str" in _one_line_error(
+        lambda: build_model(f"{model_file}:not_a_model", num_classes=2, canvas=8)
+    )
     message = _one_line_error(lambda: build_model(f"{model_file}:broken", num_classes=2, canvas=8))
     assert "RuntimeError: weights server unreachable" in message
 

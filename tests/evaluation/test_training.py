@@ -32,8 +32,14 @@ def test_same_seed_gives_bitwise_identical_weights(image_splits):
 
 def test_learns_an_easy_task_and_keeps_the_best_validation_epoch(image_splits):
     model = create_model("cnn-flatten", 2, 32, seed=0)
-    result = train(model, image_splits["train"], image_splits["validation"], TrainConfig(epochs=4, batch_size=32),
-                   device=CPU, progress=False)
+    result = train(
+        model,
+        image_splits["train"],
+        image_splits["validation"],
+        TrainConfig(epochs=4, batch_size=32),
+        device=CPU,
+        progress=False,
+    )
     history = result["history"]
     assert [r["epoch"] for r in history] == [1, 2, 3, 4]
     assert history[-1]["train_loss"] < history[0]["train_loss"]
@@ -61,8 +67,9 @@ def test_restores_the_best_epoch_not_the_last(image_splits):
     # Validation labels opposite to training's: the more the model learns, the worse validation gets.
     inverted = image_splits["validation"].map(lambda row: {"label": 1 - row["label"]})
     model = create_model("cnn-flatten", 2, 32, seed=0)
-    result = train(model, image_splits["train"], inverted, TrainConfig(epochs=3, batch_size=32),
-                   device=CPU, progress=False)
+    result = train(
+        model, image_splits["train"], inverted, TrainConfig(epochs=3, batch_size=32), device=CPU, progress=False
+    )
     history = result["history"]
     assert result["best_epoch"] == 1 and history[-1]["val_loss"] > history[0]["val_loss"]
     assert _validation_loss(model, inverted) == pytest.approx(history[0]["val_loss"], rel=1e-4)
@@ -73,8 +80,9 @@ def test_stops_when_validation_loss_stops_improving(image_splits):
     before = {k: v.clone() for k, v in model.state_dict().items()}
     # A step too small to change any float32 weight: the validation loss never improves after epoch 1.
     config = TrainConfig(epochs=10, batch_size=64, lr=1e-30, patience=2)
-    result = train(model, image_splits["train"].select(range(128)), image_splits["validation"], config,
-                   device=CPU, progress=False)
+    result = train(
+        model, image_splits["train"].select(range(128)), image_splits["validation"], config, device=CPU, progress=False
+    )
     assert [r["epoch"] for r in result["history"]] == [1, 2, 3]
     assert result["stopped_early"] and result["best_epoch"] == 1
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
@@ -91,8 +99,10 @@ def test_default_configs():
         default_config("resnet_small")
 
 
-@pytest.mark.parametrize("options", [{"optimizer": "sgd"}, {"epochs": 0}, {"batch_size": 0}, {"lr": 0.0},
-                                     {"patience": 0}, {"weight_decay": -1.0}])
+@pytest.mark.parametrize(
+    "options",
+    [{"optimizer": "sgd"}, {"epochs": 0}, {"batch_size": 0}, {"lr": 0.0}, {"patience": 0}, {"weight_decay": -1.0}],
+)
 def test_bad_configs_refused(options):
     with pytest.raises(ValueError):
         TrainConfig(**options)
@@ -109,5 +119,11 @@ def test_withheld_labels_refused(image_splits):
 def test_model_with_too_few_outputs_refused(image_splits):
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 32 * 32, 1))
     with pytest.raises(ValueError, match="num_classes=2"):
-        train(model, image_splits["train"].select(range(8)), image_splits["validation"].select(range(8)),
-              TrainConfig(epochs=1), device=CPU, progress=False)
+        train(
+            model,
+            image_splits["train"].select(range(8)),
+            image_splits["validation"].select(range(8)),
+            TrainConfig(epochs=1),
+            device=CPU,
+            progress=False,
+        )

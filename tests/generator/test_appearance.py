@@ -19,23 +19,38 @@ def _compose(seed, style=RANDOM, shape="arrow", x=0.3, y=0.6, rotation=12.5, sca
 
 
 def test_package_exports_the_public_api():
-    for name in ("Scene", "Sprite", "Background", "Shape", "get_shape", "GEOMETRIC_SHAPES",
-                 "ASYMMETRIC_SHAPES", "glyph_names", "novel_names", "render", "Style",
-                 "compose_scene"):
+    for name in (
+        "Scene",
+        "Sprite",
+        "Background",
+        "Shape",
+        "get_shape",
+        "GEOMETRIC_SHAPES",
+        "ASYMMETRIC_SHAPES",
+        "glyph_names",
+        "novel_names",
+        "render",
+        "Style",
+        "compose_scene",
+    ):
         assert hasattr(generator, name), name
 
 
 def test_default_style_is_a_white_object_on_black_alone():
     scene = _compose(0, Style())
-    assert scene == Scene(Sprite("arrow", 0.3, 0.6, 12.5, 0.25, (255, 255, 255)),
-                          Background("plain", (0, 0, 0)), ())
+    assert scene == Scene(Sprite("arrow", 0.3, 0.6, 12.5, 0.25, (255, 255, 255)), Background("plain", (0, 0, 0)), ())
 
 
 def test_factors_pass_through_unchanged():
     for seed in range(20):
         target = _compose(seed, shape="glyph:G", x=0.123, y=0.987, rotation=-33.0, scale=0.4).object
         assert (target.shape, target.x, target.y, target.rotation, target.scale) == (
-            "glyph:G", 0.123, 0.987, -33.0, 0.4)
+            "glyph:G",
+            0.123,
+            0.987,
+            -33.0,
+            0.4,
+        )
 
 
 def test_same_generator_state_gives_the_same_scene():
@@ -95,8 +110,7 @@ def _coverage(sprite, canvas=128):
 
 @pytest.mark.parametrize("seed", range(25))
 def test_distractors_are_on_canvas_and_clear_of_the_object_and_each_other(seed):
-    style = Style(colour="random", distractors=5, distractor_shapes=("circle", "square", "cross",
-                                                                      "L"))
+    style = Style(colour="random", distractors=5, distractor_shapes=("circle", "square", "cross", "L"))
     scene = _compose(seed, style, shape="key", x=0.45, y=0.55, rotation=seed * 17.0, scale=0.35)
     masks = [_coverage(scene.object) > 0]
     for distractor in scene.distractors:
@@ -120,8 +134,7 @@ def test_distractors_that_find_no_room_are_left_out():
         scene = _compose(seed, style, shape="square", x=0.5, y=0.5, scale=1.0)
         assert scene.distractors == ()
         assert _compose(seed, style, shape="square", x=0.5, y=0.5, scale=1.0) == scene
-    assert any(_compose(seed, style, shape="square", x=0.5, y=0.5, scale=0.2).distractors
-               for seed in range(10))
+    assert any(_compose(seed, style, shape="square", x=0.5, y=0.5, scale=0.2).distractors for seed in range(10))
 
 
 def test_composed_scenes_render_with_a_visible_object():
@@ -133,28 +146,34 @@ def test_composed_scenes_render_with_a_visible_object():
         assert abs(_luminance(centre) - scene.background.colour[0]) > 60
 
 
-@pytest.mark.parametrize("kwargs, words", [
-    (dict(colour="blue"), "colour must be 'white' or 'random'"),
-    (dict(background="stripes"), "background must be"),
-    (dict(noise=-1.0), "noise must be"),
-    (dict(distractors=-1), "distractors must be an integer"),
-    (dict(distractors=1.5), "distractors must be an integer"),
-    (dict(distractor_shapes=()), "distractor_shapes must be"),
-    (dict(distractor_shapes=["circle"]), "distractor_shapes must be"),
-    (dict(distractor_shapes=("circle", "blob")), "unknown shape 'blob'"),
-    (dict(distractor_scale=(0.2, 0.1)), "distractor_scale must be"),
-    (dict(distractor_scale=(0.0, 0.1)), "distractor_scale must be"),
-])
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        (dict(colour="blue"), "colour must be 'white' or 'random'"),
+        (dict(background="stripes"), "background must be"),
+        (dict(noise=-1.0), "noise must be"),
+        (dict(distractors=-1), "distractors must be an integer"),
+        (dict(distractors=1.5), "distractors must be an integer"),
+        (dict(distractor_shapes=()), "distractor_shapes must be"),
+        (dict(distractor_shapes=["circle"]), "distractor_shapes must be"),
+        (dict(distractor_shapes=("circle", "blob")), "unknown shape 'blob'"),
+        (dict(distractor_scale=(0.2, 0.1)), "distractor_scale must be"),
+        (dict(distractor_scale=(0.0, 0.1)), "distractor_scale must be"),
+    ],
+)
 def test_bad_styles_are_refused(kwargs, words):
     with pytest.raises(ValueError, match=words.replace("(", r"\(")):
         Style(**kwargs)
 
 
-@pytest.mark.parametrize("kwargs, words", [
-    (dict(shape="blob"), "unknown shape"),
-    (dict(x=1.5), "x must be in"),
-    (dict(scale=0.0), "scale must be in"),
-])
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        (dict(shape="blob"), "unknown shape"),
+        (dict(x=1.5), "x must be in"),
+        (dict(scale=0.0), "scale must be in"),
+    ],
+)
 def test_bad_factors_are_refused(kwargs, words):
     with pytest.raises(ValueError, match=words):
         _compose(0, **kwargs)

@@ -5,14 +5,12 @@ import math
 import numpy as np
 import pytest
 
-from elsewhere.generator import (GEOMETRIC_SHAPES, Background, Scene, Sprite, get_shape, glyph_names,
-                       novel_names, render)
+from elsewhere.generator import GEOMETRIC_SHAPES, Background, Scene, Sprite, get_shape, glyph_names, novel_names, render
 
 BLACK = Background()
 
 
-def _scene(shape, x=0.5, y=0.5, rotation=0.0, scale=0.25, colour=(255, 255, 255),
-           background=BLACK, distractors=()):
+def _scene(shape, x=0.5, y=0.5, rotation=0.0, scale=0.25, colour=(255, 255, 255), background=BLACK, distractors=()):
     return Scene(Sprite(shape, x, y, rotation, scale, colour), background, tuple(distractors))
 
 
@@ -49,15 +47,15 @@ def test_partly_covered_pixels_blend_by_their_coverage():
     # Left edge at 32.3 - 8 = 24.3 px: of pixel 24's sample columns (.125 .375 .625 .875), three
     # are inside, so it is 3/4 covered; top edge at 24.0 exactly, so rows are crisp.
     bg, colour = (10, 20, 30), (200, 100, 50)
-    image = render(_scene("square", x=32.3 / 64, y=32 / 64, colour=colour,
-                          background=Background("uniform", bg)), canvas=64)
+    image = render(
+        _scene("square", x=32.3 / 64, y=32 / 64, colour=colour, background=Background("uniform", bg)), canvas=64
+    )
     blend = np.rint(np.array(bg) + 0.75 * (np.array(colour) - np.array(bg)))
     assert np.array_equal(image[30, 24], blend)
     assert np.array_equal(image[30, 25], colour)
     assert np.array_equal(image[30, 23], bg)
     # Right edge at 40.3: pixel 40 has one sample column (40.125) inside.
-    assert np.array_equal(image[30, 40], np.rint(np.array(bg) + 0.25 * (np.array(colour) -
-                                                                          np.array(bg))))
+    assert np.array_equal(image[30, 40], np.rint(np.array(bg) + 0.25 * (np.array(colour) - np.array(bg))))
 
 
 def test_circle_area_matches_the_disc():
@@ -70,17 +68,16 @@ def test_circle_area_matches_the_disc():
 def _shifted_pair(shape, canvas, rotation, axis):
     x, y = 0.4137, 0.5521
     step = 1.0 / canvas
-    style = dict(rotation=rotation, scale=0.3, colour=(250, 200, 10),
-                 background=Background("uniform", (30, 60, 90)))
+    style = dict(rotation=rotation, scale=0.3, colour=(250, 200, 10), background=Background("uniform", (30, 60, 90)))
     before = render(_scene(shape, x, y, **style), canvas=canvas)
-    after = render(_scene(shape, x + step * (axis == 1), y + step * (axis == 0), **style),
-                   canvas=canvas)
+    after = render(_scene(shape, x + step * (axis == 1), y + step * (axis == 0), **style), canvas=canvas)
     return before, after
 
 
 @pytest.mark.parametrize("canvas", [64, 224])
-@pytest.mark.parametrize("shape", ["arrow", "lightning", "P", "star", "circle", "glyph:R",
-                                   "glyph:8", "novel:4:2", "novel:77:0"])
+@pytest.mark.parametrize(
+    "shape", ["arrow", "lightning", "P", "star", "circle", "glyph:R", "glyph:8", "novel:4:2", "novel:77:0"]
+)
 @pytest.mark.parametrize("rotation", [0.0, 37.5, 270.0])
 @pytest.mark.parametrize("axis", [0, 1])
 def test_one_pixel_move_shifts_the_image_by_exactly_one_pixel(canvas, shape, rotation, axis):
@@ -119,10 +116,9 @@ def _widest(image, axis):
 def test_rotation_is_counter_clockwise_as_seen():
     # The arrow points right; its widest cross-section is the base of its head, on the tip side.
     canvas, centre = 64, 32
-    images = {r: render(_scene("arrow", scale=0.5, rotation=r), canvas=canvas)
-              for r in (0, 90, 180, 270)}
+    images = {r: render(_scene("arrow", scale=0.5, rotation=r), canvas=canvas) for r in (0, 90, 180, 270)}
     assert _widest(images[0], axis=1) > centre + 2
-    assert _widest(images[90], axis=0) < centre - 2   # points up
+    assert _widest(images[90], axis=0) < centre - 2  # points up
     assert _widest(images[180], axis=1) < centre - 2  # points left
     assert _widest(images[270], axis=0) > centre + 2  # points down
 
@@ -195,10 +191,13 @@ def test_render_uses_no_global_random_state():
 
 def test_same_scene_gives_the_same_bytes():
     def make():
-        distractors = (Sprite("cross", 0.2, 0.2, 12.0, 0.1, (0, 255, 0)),
-                       Sprite("circle", 0.8, 0.75, 0.0, 0.12, (0, 0, 255)))
-        return _scene("glyph:K", 0.55, 0.45, 33.3, 0.3, (200, 30, 30),
-                      Background("noise", (90, 90, 90), 15.0, 42), distractors)
+        distractors = (
+            Sprite("cross", 0.2, 0.2, 12.0, 0.1, (0, 255, 0)),
+            Sprite("circle", 0.8, 0.75, 0.0, 0.12, (0, 0, 255)),
+        )
+        return _scene(
+            "glyph:K", 0.55, 0.45, 33.3, 0.3, (200, 30, 30), Background("noise", (90, 90, 90), 15.0, 42), distractors
+        )
 
     first = render(make(), canvas=96).tobytes()
     assert render(make(), canvas=96).tobytes() == first
@@ -224,27 +223,30 @@ def test_sprites_off_the_edge_are_clipped():
     assert render(_scene("kite", distractors=[far])).any()
 
 
-@pytest.mark.parametrize("scene, canvas, words", [
-    (_scene("square"), 7, "canvas must be an integer >= 8"),
-    (_scene("square"), 64.0, "canvas must be an integer >= 8"),
-    (_scene("square"), True, "canvas must be an integer >= 8"),
-    (_scene("square", scale=0.04), 64, "canvas too small for the object"),
-    (_scene("square", scale=0.25), 8, "canvas too small for the object"),
-    (_scene("square", scale=0.0), 64, "scale must be in (0, 1]"),
-    (_scene("square", scale=1.5), 64, "scale must be in (0, 1]"),
-    (_scene("square", x=-0.01), 64, "x must be in [0, 1]"),
-    (_scene("square", x=1.01), 64, "x must be in [0, 1]"),
-    (_scene("square", y=float("nan")), 64, "y must be in [0, 1]"),
-    (_scene("square", rotation=float("inf")), 64, "rotation must be a finite"),
-    (_scene("blob"), 64, "unknown shape 'blob'"),
-    (_scene("square", colour=(256, 0, 0)), 64, "colour must be three integers"),
-    (_scene("square", colour=(1, 2)), 64, "colour must be three integers"),
-    (_scene("square", background=Background("stripes")), 64, "background kind must be"),
-    (_scene("square", background=Background("noise", noise=-1.0)), 64, "noise must be"),
-    (_scene("square", background=Background("noise", seed=-1)), 64, "seed must be"),
-    (_scene("square", distractors=[Sprite("blob", 0.1, 0.1)]), 64, "unknown shape 'blob'"),
-    (_scene("square", distractors=[Sprite("circle", 1.2, 0.1)]), 64, "x must be in [0, 1]"),
-])
+@pytest.mark.parametrize(
+    "scene, canvas, words",
+    [
+        (_scene("square"), 7, "canvas must be an integer >= 8"),
+        (_scene("square"), 64.0, "canvas must be an integer >= 8"),
+        (_scene("square"), True, "canvas must be an integer >= 8"),
+        (_scene("square", scale=0.04), 64, "canvas too small for the object"),
+        (_scene("square", scale=0.25), 8, "canvas too small for the object"),
+        (_scene("square", scale=0.0), 64, "scale must be in (0, 1]"),
+        (_scene("square", scale=1.5), 64, "scale must be in (0, 1]"),
+        (_scene("square", x=-0.01), 64, "x must be in [0, 1]"),
+        (_scene("square", x=1.01), 64, "x must be in [0, 1]"),
+        (_scene("square", y=float("nan")), 64, "y must be in [0, 1]"),
+        (_scene("square", rotation=float("inf")), 64, "rotation must be a finite"),
+        (_scene("blob"), 64, "unknown shape 'blob'"),
+        (_scene("square", colour=(256, 0, 0)), 64, "colour must be three integers"),
+        (_scene("square", colour=(1, 2)), 64, "colour must be three integers"),
+        (_scene("square", background=Background("stripes")), 64, "background kind must be"),
+        (_scene("square", background=Background("noise", noise=-1.0)), 64, "noise must be"),
+        (_scene("square", background=Background("noise", seed=-1)), 64, "seed must be"),
+        (_scene("square", distractors=[Sprite("blob", 0.1, 0.1)]), 64, "unknown shape 'blob'"),
+        (_scene("square", distractors=[Sprite("circle", 1.2, 0.1)]), 64, "x must be in [0, 1]"),
+    ],
+)
 def test_bad_scenes_are_refused_in_one_line(scene, canvas, words):
     with pytest.raises(ValueError) as error:
         render(scene, canvas=canvas)

@@ -3,8 +3,7 @@
 import numpy as np
 import pytest
 
-from elsewhere.generator import (ASYMMETRIC_SHAPES, GEOMETRIC_SHAPES, Shape, get_shape, glyph_names,
-                       novel_names)
+from elsewhere.generator import ASYMMETRIC_SHAPES, GEOMETRIC_SHAPES, Shape, get_shape, glyph_names, novel_names
 from elsewhere.generator.glyphs import MASK_SIZE, glyph_mask
 from elsewhere.generator.novel import novel_outline
 
@@ -23,7 +22,12 @@ def test_registry_sizes_and_asymmetric_subset():
     assert ASYMMETRIC_SHAPES == tuple(n for n in GEOMETRIC_SHAPES if get_shape(n).symmetry == 1)
     assert {"square", "cross", "star", "hexagon", "circle"} <= set(GEOMETRIC_SHAPES)
     assert {n: get_shape(n).symmetry for n in ("square", "cross", "star", "hexagon", "circle")} == {
-        "square": 4, "cross": 4, "star": 5, "hexagon": 6, "circle": 0}
+        "square": 4,
+        "cross": 4,
+        "star": 5,
+        "hexagon": 6,
+        "circle": 0,
+    }
 
 
 @pytest.mark.parametrize("name", ALL_SWEPT)
@@ -43,8 +47,7 @@ def test_shape_contract(name):
 
 # Star and hexagon are centred on their centre of symmetry instead; novel outlines are checked by
 # their vertices below.
-@pytest.mark.parametrize("name", [n for n in GEOMETRIC_SHAPES + SOME_GLYPHS
-                                  if n not in ("star", "hexagon")])
+@pytest.mark.parametrize("name", [n for n in GEOMETRIC_SHAPES + SOME_GLYPHS if n not in ("star", "hexagon")])
 def test_shape_bounding_box_is_centred_and_touches_the_frame(name):
     fine = np.linspace(-1, 1, 801)
     u, v = np.meshgrid(fine, fine)
@@ -58,10 +61,8 @@ def test_shape_bounding_box_is_centred_and_touches_the_frame(name):
 
 def test_inside_at_known_points():
     square, circle = get_shape("square"), get_shape("circle")
-    assert square.inside(np.array([0.99, -0.99, 1.01]), np.array([0.99, 0.5, 0.0])).tolist() == [
-        True, True, False]
-    assert circle.inside(np.array([0.7, 0.71, 0.0]), np.array([0.7, 0.71, -0.99])).tolist() == [
-        True, False, True]
+    assert square.inside(np.array([0.99, -0.99, 1.01]), np.array([0.99, 0.5, 0.0])).tolist() == [True, True, False]
+    assert circle.inside(np.array([0.7, 0.71, 0.0]), np.array([0.7, 0.71, -0.99])).tolist() == [True, False, True]
     # The P's bowl has a hole: the point at its middle is outside, the stem's middle inside.
     p = get_shape("P")
     assert p.inside(np.array([-0.1, -0.7]), np.array([-0.6, 0.6])).tolist() == [False, True]
@@ -79,8 +80,7 @@ def test_polygon_scanline_raster_agrees_with_inside(name, angle):
     # Generic numbers, so that no lattice point lies exactly on an edge: there the two ways of
     # computing may round to opposite sides (e.g. 23.7 and 40.3 put column 64 on u = 1).
     k = 23.71
-    placement = np.array([[k * np.cos(rad), k * np.sin(rad), 40.37],
-                          [-k * np.sin(rad), k * np.cos(rad), 38.91]])
+    placement = np.array([[k * np.cos(rad), k * np.sin(rad), 40.37], [-k * np.sin(rad), k * np.cos(rad), 38.91]])
     fast = shape.raster(placement, 80, 84)
     # The definition: map each lattice point back to the frame and ask inside().
     rows, cols = np.mgrid[0:80, 0:84].astype(float)
@@ -98,8 +98,22 @@ def test_get_shape_is_cached():
     assert get_shape("novel:3:4") is get_shape("novel:3:4")
 
 
-@pytest.mark.parametrize("bad", ["blob", "", "glyph:", "glyph:AB", "glyph: ", "novel:1",
-                                 "novel:a:1", "novel:-1:2", "novel:01:2", "novel:1:2:3", "Glyph:A"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "blob",
+        "",
+        "glyph:",
+        "glyph:AB",
+        "glyph: ",
+        "novel:1",
+        "novel:a:1",
+        "novel:-1:2",
+        "novel:01:2",
+        "novel:1:2:3",
+        "Glyph:A",
+    ],
+)
 def test_unknown_names_are_refused_with_the_valid_families(bad):
     with pytest.raises(ValueError) as error:
         get_shape(bad)

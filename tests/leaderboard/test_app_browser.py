@@ -22,8 +22,16 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Flags that work on this project's machines (see REFERENCE.md).
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 BASELINES = (("baseline-mlp", 2), ("baseline-cnn", 4), ("baseline-gap", 9))
 TIMEOUT_MS = 90_000  # generous: CI machines are small and may be busy
 
@@ -59,8 +67,11 @@ def submit_through_form(page, path: Path, model_name: str) -> None:
 @pytest.fixture(scope="module")
 def browser():
     if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's Chromium (apt-get update && apt-get install -y chromium) "
-                    "to run the browser tests", pytrace=False)
+        pytest.fail(
+            f"{CHROMIUM} is missing: install Debian's Chromium (apt-get update && apt-get install -y chromium) "
+            "to run the browser tests",
+            pytrace=False,
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -83,8 +94,16 @@ def site(tiny_dataset: Path, tmp_path_factory):
     accuracy = {}
     for name, every in BASELINES:
         predictions = noisy_predictions(labels, every, classes)
-        submit(store, truths, protocol=PROTOCOL, predictions_path=write_csv(predictions, folder / f"{name}.csv"),
-               model_name=name, submitter="operator", verified=True, rate_limit_per_day=None)
+        submit(
+            store,
+            truths,
+            protocol=PROTOCOL,
+            predictions_path=write_csv(predictions, folder / f"{name}.csv"),
+            model_name=name,
+            submitter="operator",
+            verified=True,
+            rate_limit_per_day=None,
+        )
         accuracy[name] = ood_accuracy(labels, predictions)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("GRADIO_ANALYTICS_ENABLED", "False")

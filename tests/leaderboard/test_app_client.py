@@ -49,8 +49,17 @@ def app(tiny_dataset: Path, labels, classes, tmp_path_factory):
     expected = {}
     for name, every in BASELINES:
         predictions = noisy_predictions(labels, every, classes)
-        submit(store, truths, protocol=PROTOCOL, predictions_path=write_csv(predictions, folder / f"{name}.csv"),
-               model_name=name, submitter="operator", family="cnn", verified=True, rate_limit_per_day=None)
+        submit(
+            store,
+            truths,
+            protocol=PROTOCOL,
+            predictions_path=write_csv(predictions, folder / f"{name}.csv"),
+            model_name=name,
+            submitter="operator",
+            family="cnn",
+            verified=True,
+            rate_limit_per_day=None,
+        )
         expected[name] = ood_accuracy(labels, predictions)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
@@ -96,8 +105,17 @@ def test_submit_endpoint_scores_stores_and_shows_the_row(app, labels, classes, t
     client, store, _ = app
     predictions = noisy_predictions(labels, 3, classes, offset=1)
     path = write_csv(predictions, tmp_path / "mine.csv")
-    status, row = client.predict(handle_file(str(path)), PROTOCOL, "my <b>net</b>", "carol", "https://example.org/x",
-                                 "notes", "5k", "resnet", api_name="/submit")
+    status, row = client.predict(
+        handle_file(str(path)),
+        PROTOCOL,
+        "my <b>net</b>",
+        "carol",
+        "https://example.org/x",
+        "notes",
+        "5k",
+        "resnet",
+        api_name="/submit",
+    )
     entry = store.list()[-1]
     assert entry.model_name == "my <b>net</b>" and entry.submitter == "carol" and entry.model["parameters"] == 5000
     assert entry.ood_accuracy == pytest.approx(ood_accuracy(labels, predictions))
@@ -166,8 +184,17 @@ def test_model_page_escapes_user_text(app, labels, classes, tmp_path):
     client, store, _ = app
     path = write_csv(noisy_predictions(labels, 7, classes, offset=4), tmp_path / "x.csv")
     name = "![x](https://example.org/t.png) <img src=x onerror=alert(1)>"
-    client.predict(handle_file(str(path)), PROTOCOL, name, "mallory", "https://example.org/a(b)", "*bold*", "", "other",
-                   api_name="/submit")
+    client.predict(
+        handle_file(str(path)),
+        PROTOCOL,
+        name,
+        "mallory",
+        "https://example.org/a(b)",
+        "*bold*",
+        "",
+        "other",
+        api_name="/submit",
+    )
     entry = store.list()[-1]
     assert entry.model_name == name
     summary = client.predict(entry.id, None, api_name="/model")[0]

@@ -15,8 +15,7 @@ from elsewhere.leaderboard.submissions import Truths
 def test_trained_runs_are_stored_once_as_verified_entries(tiny_dataset, tmp_path, capsys):
     runs = tmp_path / "runs"
     for arch in ("cnn-flatten", "cnn-gap"):
-        train_baseline(tiny_dataset, "location-halves", arch, runs / "location-halves" / arch,
-                       epochs=1, progress=False)
+        train_baseline(tiny_dataset, "location-halves", arch, runs / "location-halves" / arch, epochs=1, progress=False)
     store = Store(tmp_path / "board.sqlite")
     lines = seed_baselines(store, Truths(tiny_dataset), runs)
     assert [line.split()[0] for line in lines] == ["stored", "stored"]
@@ -33,8 +32,21 @@ def test_trained_runs_are_stored_once_as_verified_entries(tiny_dataset, tmp_path
     # The command line's door to the same store: a bad predictions file is one line, exit 2.
     bad = tmp_path / "bad.csv"
     bad.write_text("id,prediction\nnot-an-id,0\n")
-    status = main(["submit", "--data", str(tiny_dataset), "--predictions", str(bad), "--protocol",
-                   "location-halves", "--model-name", "bad", "--db", str(tmp_path / "board.sqlite")])
+    status = main(
+        [
+            "submit",
+            "--data",
+            str(tiny_dataset),
+            "--predictions",
+            str(bad),
+            "--protocol",
+            "location-halves",
+            "--model-name",
+            "bad",
+            "--db",
+            str(tmp_path / "board.sqlite"),
+        ]
+    )
     err = capsys.readouterr().err.strip()
     assert status == 2 and "\n" not in err and "Traceback" not in err
     assert len(store.list(protocol="location-halves")) == 2

@@ -11,7 +11,7 @@ import re
 import signal
 import sqlite3
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +22,7 @@ import elsewhere.leaderboard.store as store_module
 from elsewhere.leaderboard import settings
 from elsewhere.leaderboard.store import MIGRATIONS, TABLE_COLUMNS, DuplicateSubmission, RateLimited, Store
 
-T0 = datetime(2025, 3, 1, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 FORK = multiprocessing.get_context("fork")
 
 
@@ -99,7 +99,14 @@ def test_round_trip_add_get_list_table(db: Path) -> None:
     for i, (key, ood, id_, family, params, verified, protocol) in enumerate(specs):
         model = {"family": family, "parameters": params, "verified": verified, "link": f"https://example.org/{key}"}
         added.append(
-            submit(store, key, model=model, protocol=protocol, results=make_results(ood, id_), now=T0 + timedelta(minutes=i))
+            submit(
+                store,
+                key,
+                model=model,
+                protocol=protocol,
+                results=make_results(ood, id_),
+                now=T0 + timedelta(minutes=i),
+            )
         )
 
     assert db.exists()
@@ -107,7 +114,13 @@ def test_round_trip_add_get_list_table(db: Path) -> None:
     first = store.get(added[0].id)
     assert first == added[0]
     assert first.submitter == "user-a" and first.model_name == "model-a"
-    assert first.model == {"family": "cnn", "parameters": 50_000, "verified": False, "link": "https://example.org/a", "training_data": ""}
+    assert first.model == {
+        "family": "cnn",
+        "parameters": 50_000,
+        "verified": False,
+        "link": "https://example.org/a",
+        "training_data": "",
+    }
     assert first.results == make_results(550, 950)
     assert first.ood_accuracy == 0.55 and first.ood_ci == tuple(wilson(550, 1000))
     assert first.id_accuracy == 0.95 and first.gap == pytest.approx(0.4)
@@ -135,7 +148,11 @@ def test_round_trip_add_get_list_table(db: Path) -> None:
 
     assert len(store.table()) == 4
     assert list(store.table(families=["cnn"])["model_name"]) == ["model-d", "model-a"]
-    assert list(store.table(protocol="location-halves", families=["cnn", "resnet"], min_parameters=10_000, max_parameters=100_000)["model_name"]) == ["model-a"]
+    assert list(
+        store.table(
+            protocol="location-halves", families=["cnn", "resnet"], min_parameters=10_000, max_parameters=100_000
+        )["model_name"]
+    ) == ["model-a"]
     assert list(store.table(min_parameters=0)["model_name"]) == ["model-d", "model-b", "model-a"]
     assert list(store.table(verified=True)["model_name"]) == ["model-b"]
     assert list(store.table(search="MODEL-C")["model_name"]) == ["model-c"]
@@ -171,7 +188,9 @@ def test_old_version_file_gets_pending_migrations(db: Path) -> None:
         " '2024-01-01T00:00:00.000000Z', '2024-01-01T00:00:00.000000Z')",
         (sha("old"),),
     )
-    conn.execute("INSERT INTO documents VALUES (1, '{\"family\": \"mlp\"}', '{\"metrics\": {\"ood_accuracy\": {\"value\": 0.25}}}')")
+    conn.execute(
+        'INSERT INTO documents VALUES (1, \'{"family": "mlp"}\', \'{"metrics": {"ood_accuracy": {"value": 0.25}}}\')'
+    )
     assert conn.execute("SELECT count(*) FROM sqlite_schema WHERE name = 'events'").fetchone()[0] == 0
     conn.close()
 
@@ -307,7 +326,9 @@ def test_rate_limit_per_day(db: Path) -> None:
     assert reset in str(info.value) and "\n" not in str(info.value)
     submit(store, "bob", submitter="bob", rate_limit_per_day=3, now=T0 + timedelta(hours=3))
     with pytest.raises(RateLimited):
-        submit(store, "r3", submitter="alice", rate_limit_per_day=3, now=T0 + timedelta(hours=24) - timedelta(seconds=1))
+        submit(
+            store, "r3", submitter="alice", rate_limit_per_day=3, now=T0 + timedelta(hours=24) - timedelta(seconds=1)
+        )
     submit(store, "r3", submitter="alice", rate_limit_per_day=3, now=T0 + timedelta(hours=24))
     assert len(store.list()) == 5
     submit(store, "r4", submitter="alice", rate_limit_per_day=None, now=T0 + timedelta(hours=24, minutes=1))
@@ -380,7 +401,13 @@ def test_hide_and_restore_are_audited(db: Path) -> None:
     assert hidden.results == gone.results and hidden.created == gone.created
     assert [s.id for s in store.list(include_hidden=True)] == [keep.id, gone.id]
     assert store.events() == [
-        {"id": 1, "submission_id": gone.id, "action": "hide", "reason": "labels leaked", "created": "2025-03-01T12:00:00.000000Z"}
+        {
+            "id": 1,
+            "submission_id": gone.id,
+            "action": "hide",
+            "reason": "labels leaked",
+            "created": "2025-03-01T12:00:00.000000Z",
+        }
     ]
     with pytest.raises(ValueError, match="already hidden"):
         store.hide(gone.id, "again")
@@ -392,13 +419,18 @@ def test_hide_and_restore_are_audited(db: Path) -> None:
         store.hide(keep.id, "  ")
     store.restore(gone.id, "false alarm")
     assert [s.id for s in store.list()] == [keep.id, gone.id]
-    assert [(e["action"], e["reason"]) for e in store.events(gone.id)] == [("hide", "labels leaked"), ("restore", "false alarm")]
+    assert [(e["action"], e["reason"]) for e in store.events(gone.id)] == [
+        ("hide", "labels leaked"),
+        ("restore", "false alarm"),
+    ]
 
 
 def test_append_only_is_enforced(db: Path) -> None:
     source = inspect.getsource(store_module)
     assert re.search(r"\bDELETE\s+FROM\b", source, re.IGNORECASE) is None
-    assert re.findall(r"UPDATE\s+\w+\s+SET\s+[\w\s=?,]+", source) == ["UPDATE submissions SET status = ?, updated = ? WHERE id = ?"]
+    assert re.findall(r"UPDATE\s+\w+\s+SET\s+[\w\s=?,]+", source) == [
+        "UPDATE submissions SET status = ?, updated = ? WHERE id = ?"
+    ]
     store = Store(db)
     entry = submit(store, "a")
     store.hide(entry.id, "r")

@@ -80,17 +80,37 @@ def everything(store: Store) -> list:
 def test_valid_files_are_scored_stored_and_ranked(store, truths, labels, classes, tmp_path):
     worse = noisy_predictions(labels, 2, classes)
     better = noisy_predictions(labels, 5, classes, offset=1)
-    first = submit(store, truths, protocol=PROTOCOL, predictions_path=write_csv(worse, tmp_path / "worse.csv"),
-                   model_name="worse net", submitter="alice", family="MLP", parameters=1234,
-                   link="https://example.org/worse", notes="train split only")
-    second = submit(store, truths, protocol=PROTOCOL, predictions_path=write_csv(better, tmp_path / "better.csv"),
-                    model_name="better net", submitter="bob")
+    first = submit(
+        store,
+        truths,
+        protocol=PROTOCOL,
+        predictions_path=write_csv(worse, tmp_path / "worse.csv"),
+        model_name="worse net",
+        submitter="alice",
+        family="MLP",
+        parameters=1234,
+        link="https://example.org/worse",
+        notes="train split only",
+    )
+    second = submit(
+        store,
+        truths,
+        protocol=PROTOCOL,
+        predictions_path=write_csv(better, tmp_path / "better.csv"),
+        model_name="better net",
+        submitter="bob",
+    )
 
     assert first.ood_accuracy == pytest.approx(ood_accuracy(labels, worse))
     assert second.ood_accuracy == pytest.approx(ood_accuracy(labels, better))
     assert second.ood_accuracy > first.ood_accuracy
-    assert first.model == {"link": "https://example.org/worse", "parameters": 1234, "family": "mlp",
-                           "training_data": "train split only", "verified": False}
+    assert first.model == {
+        "link": "https://example.org/worse",
+        "parameters": 1234,
+        "family": "mlp",
+        "training_data": "train split only",
+        "verified": False,
+    }
     assert first.results["model"]["name"] == "worse net" and first.results["protocol"]["name"] == PROTOCOL
     assert first.results["items"]["test_ood"]["count"] == int((labels["split"] == "test_ood").sum())
     assert first.protocol_version == truths.get(PROTOCOL).version and first.variant == "public"
@@ -111,15 +131,18 @@ def test_parquet_and_jsonl_are_accepted(store, truths, labels, classes, tmp_path
     assert len(everything(store)) == 2 and a.id != b.id
 
 
-@pytest.mark.parametrize("case, message", [
-    ("unknown id", "not evaluated items"),
-    ("missing rows", "missing"),
-    ("bad class", "not classes"),
-    ("extra column", "unexpected columns"),
-    ("wrong suffix", "suffix"),
-    ("empty file", "empty"),
-    ("not csv", "cannot read"),
-])
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("unknown id", "not evaluated items"),
+        ("missing rows", "missing"),
+        ("bad class", "not classes"),
+        ("extra column", "unexpected columns"),
+        ("wrong suffix", "suffix"),
+        ("empty file", "empty"),
+        ("not csv", "cannot read"),
+    ],
+)
 def test_bad_files_are_one_line_errors_and_store_nothing(store, truths, labels, classes, tmp_path, case, message):
     good = noisy_predictions(labels, 3, classes)
     path = tmp_path / "bad.csv"
@@ -147,15 +170,18 @@ def test_bad_files_are_one_line_errors_and_store_nothing(store, truths, labels, 
     assert everything(store) == []
 
 
-@pytest.mark.parametrize("fields, message", [
-    ({"model_name": "  "}, "model name is empty"),
-    ({"submitter": ""}, "submitter is empty"),
-    ({"link": "javascript:alert(1)"}, "not a web address"),
-    ({"parameters": -3}, "parameters must be"),
-    ({"protocol": "location-nowhere"}, "not on this leaderboard"),
-    ({"variant": "private"}, "holds the public variant"),
-    ({"model_name": "x" * 201}, "at most 200"),
-])
+@pytest.mark.parametrize(
+    "fields, message",
+    [
+        ({"model_name": "  "}, "model name is empty"),
+        ({"submitter": ""}, "submitter is empty"),
+        ({"link": "javascript:alert(1)"}, "not a web address"),
+        ({"parameters": -3}, "parameters must be"),
+        ({"protocol": "location-nowhere"}, "not on this leaderboard"),
+        ({"variant": "private"}, "holds the public variant"),
+        ({"model_name": "x" * 201}, "at most 200"),
+    ],
+)
 def test_bad_fields_are_refused_before_anything_is_stored(store, truths, labels, classes, tmp_path, fields, message):
     path = write_csv(noisy_predictions(labels, 3, classes), tmp_path / "p.csv")
     arguments = {"protocol": PROTOCOL, "predictions_path": path, "model_name": "m", "submitter": "s", **fields}
@@ -180,8 +206,14 @@ def test_size_cap_is_checked_before_the_file_is_read(store, truths, tmp_path, mo
 
 def test_duplicates_are_refused_whatever_the_format(store, truths, labels, classes, tmp_path):
     predictions = noisy_predictions(labels, 3, classes)
-    stored = submit(store, truths, protocol=PROTOCOL, predictions_path=write_csv(predictions, tmp_path / "a.csv"),
-                    model_name="first", submitter="s")
+    stored = submit(
+        store,
+        truths,
+        protocol=PROTOCOL,
+        predictions_path=write_csv(predictions, tmp_path / "a.csv"),
+        model_name="first",
+        submitter="s",
+    )
     parquet = tmp_path / "same.parquet"
     predictions.sample(frac=1.0, random_state=0).to_parquet(parquet, index=False)
     for path in (tmp_path / "a.csv", parquet):
@@ -199,8 +231,15 @@ def test_rate_limit_per_submitter(store, truths, labels, classes, tmp_path, monk
         submit(store, truths, protocol=PROTOCOL, predictions_path=paths[2], model_name="m", submitter="eve")
     submit(store, truths, protocol=PROTOCOL, predictions_path=paths[2], model_name="m", submitter="someone else")
     # The operator's own entries (rate_limit_per_day=None) are not limited.
-    submit(store, truths, protocol=PROTOCOL, predictions_path=paths[3], model_name="m", submitter="eve",
-           rate_limit_per_day=None)
+    submit(
+        store,
+        truths,
+        protocol=PROTOCOL,
+        predictions_path=paths[3],
+        model_name="m",
+        submitter="eve",
+        rate_limit_per_day=None,
+    )
     assert [s.submitter for s in everything(store)] == ["eve", "eve", "someone else", "eve"]
 
 
@@ -244,7 +283,9 @@ def test_private_variant_is_scored_against_the_labels_file(tmp_path, monkeypatch
     path = write_csv(predictions, tmp_path / "private.csv")
     with pytest.raises(ValueError, match="holds the private variant"):
         submit(store, truths, protocol=PROTOCOL, predictions_path=path, model_name="m", submitter="s")
-    entry = submit(store, truths, protocol=PROTOCOL, predictions_path=path, model_name="m", submitter="s", variant="private")
+    entry = submit(
+        store, truths, protocol=PROTOCOL, predictions_path=path, model_name="m", submitter="s", variant="private"
+    )
     assert entry.variant == "private"
     assert entry.ood_accuracy == pytest.approx(ood_accuracy(held, predictions))
     assert store.table(variant="public").empty
@@ -255,8 +296,14 @@ def test_submit_file_is_the_command_line_door(tiny_dataset, labels, classes, tmp
     monkeypatch.setenv("ELSEWHERE_RATE_LIMIT", "1")
     db = tmp_path / "cli.sqlite"
     entries = [
-        submit_file(data=tiny_dataset, predictions=write_csv(noisy_predictions(labels, 3 + k, classes), tmp_path / f"{k}.csv"),
-                    protocol=PROTOCOL, model_name="baseline", db=db, verified=True)
+        submit_file(
+            data=tiny_dataset,
+            predictions=write_csv(noisy_predictions(labels, 3 + k, classes), tmp_path / f"{k}.csv"),
+            protocol=PROTOCOL,
+            model_name="baseline",
+            db=db,
+            verified=True,
+        )
         for k in range(2)
     ]
     assert [e.submitter for e in entries] == [getpass.getuser()] * 2

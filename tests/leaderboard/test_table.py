@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from itertools import count
 from pathlib import Path
 
@@ -28,25 +28,44 @@ from elsewhere.leaderboard.table import (
     view_columns,
 )
 
-T0 = datetime(2025, 5, 1, tzinfo=timezone.utc)
+T0 = datetime(2025, 5, 1, tzinfo=UTC)
 HALVES, ROTATION, IID = "location-halves-clutter", "rotation-extrapolation", "iid"
 PROTOCOLS = (HALVES, ROTATION, IID)  # iid is a control: not part of the suite mean
 _keys = count()
 
 
-def add(store: Store, model_name: str, ood: float, ci: tuple[float, float], *, protocol: str = HALVES,
-        submitter: str = "team", family: str = "cnn", parameters: int | None = 1000, verified: bool = False,
-        minutes: int = 0) -> int:
+def add(
+    store: Store,
+    model_name: str,
+    ood: float,
+    ci: tuple[float, float],
+    *,
+    protocol: str = HALVES,
+    submitter: str = "team",
+    family: str = "cnn",
+    parameters: int | None = 1000,
+    verified: bool = False,
+    minutes: int = 0,
+) -> int:
     """Store one entry with the given OOD accuracy and interval; return its id."""
     key = next(_keys)
-    results = {"metrics": {"ood_accuracy": {"value": ood, "ci": list(ci), "n": 400},
-                           "id_accuracy": {"value": 0.95, "ci": [0.93, 0.97], "n": 400},
-                           "gap": {"value": 0.95 - ood, "ci": None, "n": 800}}}
+    results = {
+        "metrics": {
+            "ood_accuracy": {"value": ood, "ci": list(ci), "n": 400},
+            "id_accuracy": {"value": 0.95, "ci": [0.93, 0.97], "n": 400},
+            "gap": {"value": 0.95 - ood, "ci": None, "n": 800},
+        }
+    }
     entry = store.add(
-        submitter=submitter, model_name=model_name,
+        submitter=submitter,
+        model_name=model_name,
         model={"family": family, "parameters": parameters, "verified": verified},
-        protocol=protocol, protocol_version=1, variant="public", fingerprint="0" * 64,
-        predictions_sha256=hashlib.sha256(f"table test {key}".encode()).hexdigest(), results=results,
+        protocol=protocol,
+        protocol_version=1,
+        variant="public",
+        fingerprint="0" * 64,
+        predictions_sha256=hashlib.sha256(f"table test {key}".encode()).hexdigest(),
+        results=results,
         now=T0 + timedelta(minutes=minutes),
     )
     return entry.id
@@ -83,7 +102,10 @@ def test_filters_keep_ranks_and_ties_of_the_whole_board(board):
     sized = protocol_table(board, HALVES, filters=Filters(min_parameters=1000, max_parameters=100_000))
     assert list(sized["model_name"]) == ["B", "D"]
     assert list(protocol_table(board, HALVES, filters=Filters(verified=True))["model_name"]) == ["A"]
-    assert list(protocol_table(board, HALVES, filters=Filters(verified=False, families=("mlp",)))["model_name"]) == ["C", "E"]
+    assert list(protocol_table(board, HALVES, filters=Filters(verified=False, families=("mlp",)))["model_name"]) == [
+        "C",
+        "E",
+    ]
     assert list(protocol_table(board, HALVES, filters=Filters(search="OTH"))["model_name"]) == ["B"]
     assert protocol_table(board, HALVES, filters=Filters(search="nobody")).empty
 
@@ -125,7 +147,12 @@ def test_suite_view_ranks_complete_models_by_mean_and_lists_incomplete_ones_afte
     add(store, "M2", 0.3, (0.2, 0.4), protocol=ROTATION, submitter="copycat", minutes=6)
 
     table = suite_table(store, PROTOCOLS)
-    assert list(zip(table["model_name"], table["submitter"])) == [("M2", "team"), ("M1", "team"), ("M3", "team"), ("M2", "copycat")]
+    assert list(zip(table["model_name"], table["submitter"])) == [
+        ("M2", "team"),
+        ("M1", "team"),
+        ("M3", "team"),
+        ("M2", "copycat"),
+    ]
     assert list(table["mean_ood"]) == pytest.approx([0.75, 0.70, 0.95, 0.3])
     assert list(table["coverage"]) == ["2/2", "2/2", "1/2", "1/2"]
     assert list(table["rank"].astype(object).where(table["rank"].notna(), None)) == [1, 2, None, None]
@@ -172,6 +199,13 @@ def test_suite_display_has_one_column_per_suite_protocol(store):
     shown = display(table, SUITE, columns=["per_protocol"], protocols=PROTOCOLS)
     assert list(shown.columns) == ["Rank", "Tie", "Model", "Mean OOD accuracy (%)", HALVES, ROTATION]
     assert list(shown.iloc[0]) == [1, "leader", "M", 60.0, 50.0, 70.0]
-    assert datatypes(SUITE, columns=["per_protocol"], protocols=PROTOCOLS) == ["number", "str", "str", "number", "number", "number"]
+    assert datatypes(SUITE, columns=["per_protocol"], protocols=PROTOCOLS) == [
+        "number",
+        "str",
+        "str",
+        "number",
+        "number",
+        "number",
+    ]
     assert {c.key for c in optional_columns(SUITE)} >= {"per_protocol", "coverage", "mean_ood_ci"}
     assert isinstance(display(table, SUITE, protocols=PROTOCOLS), pd.DataFrame)

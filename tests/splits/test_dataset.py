@@ -13,12 +13,21 @@ from PIL import Image
 
 from elsewhere.api import generate
 from elsewhere.cli import main
+from elsewhere.generator import render
 from elsewhere.splits.registry import get_protocol, protocol_names
 from elsewhere.splits.sampling import draw
-from elsewhere.generator import render
 
-COLUMNS = {"id": "string", "label": "int64", "x": "float", "y": "float", "rotation": "float",
-           "scale": "float", "cell": "int32", "group": "int32", "region": "string"}
+COLUMNS = {
+    "id": "string",
+    "label": "int64",
+    "x": "float",
+    "y": "float",
+    "rotation": "float",
+    "scale": "float",
+    "cell": "int32",
+    "group": "int32",
+    "region": "string",
+}
 
 
 @pytest.mark.parametrize("name", protocol_names())
@@ -40,8 +49,7 @@ def test_every_config_loads_with_load_dataset(tiny_dataset, name):
         # The stored image is exactly the pure render of that sample.
         index = int(first["id"].rsplit("/", 1)[1])
         sample = draw(protocol, split, index, seed=11)
-        np.testing.assert_array_equal(np.asarray(first["image"].convert("RGB")),
-                                      render(sample.scene, protocol.canvas))
+        np.testing.assert_array_equal(np.asarray(first["image"].convert("RGB")), render(sample.scene, protocol.canvas))
         assert first["label"] == sample.factors.label
         groups = np.asarray(table["group"])
         assert (groups >= 0).all() if split == "probe" else (groups == -1).all()
@@ -79,12 +87,15 @@ def test_card_declares_configs_and_checksums(tiny_dataset):
 
 
 def test_same_seed_same_bytes_whatever_the_workers(tmp_path):
-    one = generate(tmp_path / "one", protocols="location-halves,red-green", size="tiny", seed=5,
-                   workers=1, progress=False)
-    two = generate(tmp_path / "two", protocols="location-halves,red-green", size="tiny", seed=5,
-                   workers=2, progress=False)
-    other = generate(tmp_path / "other", protocols="location-halves,red-green", size="tiny", seed=6,
-                     workers=2, progress=False)
+    one = generate(
+        tmp_path / "one", protocols="location-halves,red-green", size="tiny", seed=5, workers=1, progress=False
+    )
+    two = generate(
+        tmp_path / "two", protocols="location-halves,red-green", size="tiny", seed=5, workers=2, progress=False
+    )
+    other = generate(
+        tmp_path / "other", protocols="location-halves,red-green", size="tiny", seed=6, workers=2, progress=False
+    )
     for name in ("location-halves", "red-green"):
         assert one["protocols"][name]["fingerprint"] == two["protocols"][name]["fingerprint"]
         assert one["protocols"][name]["fingerprint"] != other["protocols"][name]["fingerprint"]
@@ -109,14 +120,17 @@ def _cli(capsys, *argv):
     return status, captured.err.strip()
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--protocols", "nope"], "unknown protocol 'nope'"),
-    (["--size", "huge"], "unknown size 'huge'; choose one of tiny, small, full"),
-    (["--seed", "-3"], "bad seed -3"),
-    (["--canvas", "12", "--protocols", "scale-extrapolation"], "canvas too small for the object"),
-    (["--workers", "0"], "bad --workers 0"),
-    (["--private", "--labels", "x.parquet"], "ELSEWHERE_SECRET"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--protocols", "nope"], "unknown protocol 'nope'"),
+        (["--size", "huge"], "unknown size 'huge'; choose one of tiny, small, full"),
+        (["--seed", "-3"], "bad seed -3"),
+        (["--canvas", "12", "--protocols", "scale-extrapolation"], "canvas too small for the object"),
+        (["--workers", "0"], "bad --workers 0"),
+        (["--private", "--labels", "x.parquet"], "ELSEWHERE_SECRET"),
+    ],
+)
 def test_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys, monkeypatch, argv, message):
     monkeypatch.delenv("ELSEWHERE_SECRET", raising=False)
     out = tmp_path / "out"
@@ -142,16 +156,18 @@ def test_non_empty_and_unwritable_outputs_are_refused(tmp_path, capsys):
 def test_interrupted_generation_leaves_nothing(tmp_path):
     """Kill a real generation half-way: no output folder, no partial files."""
     out = tmp_path / "killed"
-    code = ("import os, elsewhere.splits.shards as s\n"
-            "real = s.write_shard\n"
-            "def dying(shard, root, job):\n"
-            "    written = real(shard, root, job)\n"
-            "    raise KeyboardInterrupt\n"
-            "s.write_shard = dying\n"
-            "import elsewhere.splits.dataset as d; d.write_shard = dying\n"
-            "from elsewhere.cli import main\n"
-            f"raise SystemExit(main(['generate', '--out', {str(out)!r}, '--size', 'tiny', "
-            "'--protocols', 'iid', '--workers', '1', '--quiet']))\n")
+    code = (
+        "import os, elsewhere.splits.shards as s\n"
+        "real = s.write_shard\n"
+        "def dying(shard, root, job):\n"
+        "    written = real(shard, root, job)\n"
+        "    raise KeyboardInterrupt\n"
+        "s.write_shard = dying\n"
+        "import elsewhere.splits.dataset as d; d.write_shard = dying\n"
+        "from elsewhere.cli import main\n"
+        f"raise SystemExit(main(['generate', '--out', {str(out)!r}, '--size', 'tiny', "
+        "'--protocols', 'iid', '--workers', '1', '--quiet']))\n"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 130, result.stderr
     assert list(tmp_path.iterdir()) == []
@@ -160,8 +176,7 @@ def test_interrupted_generation_leaves_nothing(tmp_path):
 def test_overwrite_replaces_an_elsewhere_dataset(tmp_path):
     out = tmp_path / "data"
     generate(out, protocols="iid", size="tiny", seed=1, workers=1, progress=False)
-    manifest = generate(out, protocols="red-green", size="tiny", seed=1, workers=1,
-                        overwrite=True, progress=False)
+    manifest = generate(out, protocols="red-green", size="tiny", seed=1, workers=1, overwrite=True, progress=False)
     assert list(manifest["protocols"]) == ["red-green"]
     assert not (out / "data" / "iid").exists()
     assert [p.name for p in tmp_path.iterdir()] == ["data"]
@@ -170,8 +185,9 @@ def test_overwrite_replaces_an_elsewhere_dataset(tmp_path):
 def test_private_variant_withholds_labels(tmp_path, monkeypatch):
     monkeypatch.setenv("ELSEWHERE_SECRET", "a long enough operator secret")
     out, labels = tmp_path / "private", tmp_path / "labels.parquet"
-    manifest = generate(out, protocols="location-halves", size="tiny", seed=0, workers=1,
-                        private=True, labels=labels, progress=False)
+    manifest = generate(
+        out, protocols="location-halves", size="tiny", seed=0, workers=1, private=True, labels=labels, progress=False
+    )
     assert manifest["variant"] == "private" and manifest["labels"] == "withheld"
     table = datasets.load_dataset(str(out), "location-halves", split="test_ood")
     assert set(table["label"]) == {-1}
@@ -179,10 +195,10 @@ def test_private_variant_withholds_labels(tmp_path, monkeypatch):
     assert set(table["id"]) <= set(truth["id"]) and truth["label"].between(0, 9).all()
     assert "withheld" in (out / "README.md").read_text()
     assert "a long enough operator secret" not in (out / "elsewhere.json").read_text()
-    public = generate(tmp_path / "public", protocols="location-halves", size="tiny", seed=0,
-                      workers=1, progress=False)
-    assert public["protocols"]["location-halves"]["fingerprint"] != \
-        manifest["protocols"]["location-halves"]["fingerprint"]
+    public = generate(tmp_path / "public", protocols="location-halves", size="tiny", seed=0, workers=1, progress=False)
+    assert (
+        public["protocols"]["location-halves"]["fingerprint"] != manifest["protocols"]["location-halves"]["fingerprint"]
+    )
 
 
 def test_protocols_command_lists_json(capsys):

@@ -84,7 +84,7 @@ def test_describe_span_and_empty():
     with pytest.raises(EmptyRegionError):
         empty.sample(np.random.default_rng(0))
     with pytest.raises(EmptyRegionError):
-        empty.span
+        _ = empty.span
 
 
 @pytest.mark.parametrize(

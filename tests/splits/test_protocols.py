@@ -18,10 +18,22 @@ def _factors(protocol: Protocol, split: str, count: int, seed: int = 0):
 
 
 def test_suite_covers_the_issue():
-    expected = {"location-halves", "location-quadrant", "location-centre-periphery",
-                "location-checkerboard", "location-point", "rotation-extrapolation",
-                "rotation-interpolation", "scale-extrapolation", "scale-interpolation",
-                "composition", "novel-objects", "iid", "red-green", "blything-centre-side"}
+    expected = {
+        "location-halves",
+        "location-quadrant",
+        "location-centre-periphery",
+        "location-checkerboard",
+        "location-point",
+        "rotation-extrapolation",
+        "rotation-interpolation",
+        "scale-extrapolation",
+        "scale-interpolation",
+        "composition",
+        "novel-objects",
+        "iid",
+        "red-green",
+        "blything-centre-side",
+    }
     assert expected <= set(NAMES)
 
 
@@ -102,8 +114,9 @@ def test_probe_group_is_one_object_swept_over_one_factor(name):
     positions = {tuple(getattr(m.factors, f) for f in swept) for m in members}
     assert len(positions) == protocol.probe_size
     if sweep == "location":
-        cells = protocol.grid.cell_of(np.array([m.factors.x for m in members]),
-                                      np.array([m.factors.y for m in members]))
+        cells = protocol.grid.cell_of(
+            np.array([m.factors.x for m in members]), np.array([m.factors.y for m in members])
+        )
         assert sorted(cells) == list(range(protocol.grid.size))
     assert len({m.scene.object.colour for m in members}) == 1
 

@@ -41,10 +41,8 @@ REGIONS = {
     "disc and left half": Disc(0.5, 0.5, 0.3) & Rect(0.0, 0.5, 0.0, 1.0),
     "two points": Point(0.1, 0.1) | Point(0.9, 0.2),
     "point in a rect": Point(0.2, 0.2) & Rect(0.0, 0.5, 0.0, 0.5),
-    "nested": (Ring(0.5, 0.5, 0.2, 0.45) - (Rect(0.0, 0.5, 0.0, 0.5) | Disc(0.8, 0.8, 0.1)))
-    | Cells(GRID, (3,)),
-    "difference of a sparse union": (Disc(0.1, 0.1, 0.08) | Disc(0.9, 0.9, 0.08))
-    - Rect(0.0, 0.1, 0.0, 1.0),
+    "nested": (Ring(0.5, 0.5, 0.2, 0.45) - (Rect(0.0, 0.5, 0.0, 0.5) | Disc(0.8, 0.8, 0.1))) | Cells(GRID, (3,)),
+    "difference of a sparse union": (Disc(0.1, 0.1, 0.08) | Disc(0.9, 0.9, 0.08)) - Rect(0.0, 0.1, 0.0, 1.0),
 }
 
 
@@ -251,9 +249,7 @@ def test_distance_rect_and_disc():
     resolution = 256
     x, y = random_points(5, 4096)
     rect = Rect(0.25, 0.75, 0.2, 0.6)
-    expected = np.array(
-        [math.hypot(max(0.25 - a, 0, a - 0.75), max(0.2 - b, 0, b - 0.6)) for a, b in zip(x, y)]
-    )
+    expected = np.array([math.hypot(max(0.25 - a, 0, a - 0.75), max(0.2 - b, 0, b - 0.6)) for a, b in zip(x, y)])
     got = rect.distance(x, y, resolution)
     inside = rect.contains(x, y)
     assert np.all(got[inside] == 0)
