@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from elsewhere.errors import ElsewhereError
@@ -47,9 +48,9 @@ def generate(
     from elsewhere.splits.shards import Job
 
     if private and labels is None:
-        raise ElsewhereError("--private withholds the labels; pass --labels FILE for the leaderboard's copy")
+        raise ElsewhereError("a private dataset withholds its labels; name a labels file for the leaderboard's copy")
     if labels is not None and not private:
-        raise ElsewhereError("--labels is only for --private (public datasets keep their labels)")
+        raise ElsewhereError("a labels file is written only for a private dataset (public datasets keep their labels)")
     secret = secret_words(read_secret(secret_file)) if private else ()
     job = Job(seed=seed, size=size, canvas=canvas, secret=secret, withhold_labels=private)
     return generate_folder(
@@ -76,9 +77,16 @@ def evaluate(
     batch_size: int = 256,
     model_name: str | None = None,
     save_predictions: str | Path | None = None,
+    mean: Sequence[float] | None = None,
+    std: Sequence[float] | None = None,
     progress: bool = True,
 ) -> dict:
-    """Results of a torch model built by ``model`` (``file.py:factory``); see ``elsewhere evaluate``."""
+    """Results of a torch model built by ``model`` (``file.py:factory``); see ``elsewhere evaluate``.
+
+    The model takes float32 N×3×H×W RGB in [0, 1], normalised per channel as ``(x − mean) / std``
+    when ``mean``/``std`` are given or the model has ``input_mean``/``input_std``, and returns
+    logits N×classes; anything else is refused before scoring.
+    """
     from elsewhere.evaluation.harness import evaluate_model
 
     return evaluate_model(
@@ -90,5 +98,7 @@ def evaluate(
         batch_size=batch_size,
         model_name=model_name,
         save_predictions=save_predictions,
+        mean=mean,
+        std=std,
         progress=progress,
     )

@@ -9,8 +9,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from importlib.metadata import PackageNotFoundError, version
 
 from elsewhere.errors import ElsewhereError
 
@@ -36,7 +38,7 @@ def _generate(args: argparse.Namespace) -> None:
         progress=not args.quiet,
     )
     rows = sum(s["rows"] for p in manifest["protocols"].values() for s in p["splits"].values())
-    print(f"wrote {rows} images in {len(manifest['protocols'])} protocols to {args.out}")
+    print(f"wrote {_count(rows, 'image')} in {_count(len(manifest['protocols']), 'protocol')} to {args.out}")
 
 
 def _protocols(args: argparse.Namespace) -> None:
@@ -90,6 +92,8 @@ def _evaluate(args: argparse.Namespace) -> None:
         batch_size=args.batch_size,
         model_name=args.model_name,
         save_predictions=args.save_predictions,
+        mean=args.mean,
+        std=args.std,
         progress=not args.quiet,
     )
     write_results(results, args.out)
@@ -128,11 +132,12 @@ def _compare(args: argparse.Namespace) -> None:
     if args.json:
         print(json.dumps(comparison, indent=2))
         return
-    d = comparison["difference"]
+    d, (name_a, name_b) = comparison["difference"], comparison["models"]
     print(
-        f"{args.split}: A {comparison['accuracy_a']['value']:.4f}  B {comparison['accuracy_b']['value']:.4f}  "
-        f"A−B {d['value']:+.4f} (95% CI {d['ci'][0]:+.4f} to {d['ci'][1]:+.4f})  "
-        f"McNemar p = {comparison['p_value']:.4g}  on {comparison['n']} paired items"
+        f"{comparison['split']}, {_count(comparison['n'], 'paired item')}: A ({name_a}) {comparison['accuracy_a']:.4f}, "
+        f"B ({name_b}) {comparison['accuracy_b']:.4f}; A − B {d['value']:+.4f} "
+        f"({comparison['confidence']:.0%} CI {d['ci'][0]:+.4f} to {d['ci'][1]:+.4f}), "
+        f"McNemar p = {comparison['p_value']:.3g}"
     )
 
 
@@ -160,6 +165,7 @@ def _submit(args: argparse.Namespace) -> None:
 
 
 def _leaderboard(args: argparse.Namespace) -> None:
+    _refuse_busy_port(args.host, args.port)
     from elsewhere.leaderboard.app import launch
 
     if args.baselines:
@@ -174,6 +180,24 @@ def _leaderboard(args: argparse.Namespace) -> None:
     launch(args.db, args.data, host=args.host, port=args.port, labels=args.labels)
 
 
+def _refuse_busy_port(host: str, port: int) -> None:
+    """Fail in one line, before anything starts, when the server could not listen on ``host:port``."""
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    with socket.socket(family, kind, proto) as probe:
+        # As a server binds: a port left in TIME_WAIT by a stopped server is free, a listening one is not.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as error:
+            raise ElsewhereError(
+                f"cannot serve on {host}:{port} ({error.strerror or error}); choose another port with --port"
+            ) from None
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def _summarise(results: dict, path) -> None:
     metrics = results["metrics"]
     ood, iid = metrics["ood_accuracy"], metrics["id_accuracy"]
@@ -182,6 +206,93 @@ def _summarise(results: dict, path) -> None:
         f"[{ood['ci'][0]:.4f}, {ood['ci'][1]:.4f}]; in-distribution {iid['value']:.4f}; "
         f"results in {path}"
     )
+
+
+class _Choices:
+    """The allowed values of an option, read only when argparse checks a value or prints help.
+
+    Building the parser then imports nothing heavy: the architectures and devices live in modules
+    that import torch, which ``elsewhere score`` never needs.
+    """
+
+    def __init__(self, load: Callable[[], Sequence[str]]):
+        self._load = load
+
+    def __contains__(self, value: object) -> bool:
+        return value in self._load()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._load())
+
+
+def _sizes() -> Sequence[str]:
+    from elsewhere.splits.protocol import SIZES
+
+    return SIZES
+
+
+def _architectures() -> Sequence[str]:
+    from elsewhere.evaluation.architectures import list_architectures
+
+    return list_architectures()
+
+
+def _devices() -> Sequence[str]:
+    from elsewhere.evaluation.runner import DEVICES
+
+    return DEVICES
+
+
+def _device_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--device", default="auto", choices=_Choices(_devices), help="auto: CUDA when present, else CPU (default)"
+    )
+
+
+def _rgb(text: str) -> tuple[float, float, float]:
+    """``R,G,B`` as three numbers (argparse turns the ValueError into a one-line usage error)."""
+    values = tuple(float(part) for part in text.split(","))
+    if len(values) != 3:
+        raise ValueError(text)
+    return values
+
+
+def _port(text: str) -> int:
+    port = int(text)
+    if not 1 <= port <= 65535:
+        raise ValueError(text)
+    return port
+
+
+def _package_version() -> str:
+    try:
+        return version("elsewhere")
+    except PackageNotFoundError:
+        return "(not installed)"
+
+
+MODEL_CONTRACT = """\
+the model contract:
+  FILE.py:FACTORY   a function returning a torch.nn.Module; it is called with the keyword
+                    arguments num_classes and/or canvas when it takes them
+  input             float32 N×3×H×W, RGB in [0, 1], H = W = the protocol's canvas; with
+                    --mean/--std (or the model's attributes input_mean and input_std, three
+                    numbers each) normalised per channel as (x − mean) / std
+  output            logits N×C, C = the protocol's number of classes, in the order of the
+                    dataset's label names; finite
+  weights           safetensors only (never unpickled), every key and shape matching
+A model that breaks the contract is refused in one line before anything is scored."""
+
+PREDICTIONS_FORMAT = """\
+the predictions file (CSV, Parquet, or JSON lines in .jsonl/.json), one row per item of the
+protocol's test_id, test_ood and probe splits, no other rows and no other columns:
+  id              the item's id, exactly as in the dataset
+  prediction      the predicted class: its index 0..C−1 or its name
+  probabilities   optional: C probabilities summing to 1 (in CSV a JSON list, "[0.9, 0.1, ...]")
+for example (CSV):
+  id,prediction
+  location-halves/test_id/000000,3
+  location-halves/test_ood/000000,triangle"""
 
 
 def _data_arguments(p: argparse.ArgumentParser) -> None:
@@ -193,7 +304,7 @@ def _add_generate(commands) -> None:
     p = commands.add_parser("generate", help="write the benchmark dataset folder")
     p.add_argument("--out", required=True, help="dataset folder to create (empty or new)")
     p.add_argument("--protocols", default=None, help="comma-separated protocols (default: all)")
-    p.add_argument("--size", default="small", help="tiny | small | full (default: small)")
+    p.add_argument("--size", default="small", choices=_Choices(_sizes), help="default: small")
     p.add_argument("--seed", type=int, default=0, help="whole number (default: 0)")
     p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     p.add_argument("--canvas", type=int, default=None, help="override every protocol's canvas side")
@@ -224,7 +335,13 @@ def _add_publish(commands) -> None:
 
 
 def _add_score(commands) -> None:
-    p = commands.add_parser("score", help="score a predictions file")
+    p = commands.add_parser(
+        "score",
+        help="score a predictions file",
+        description="Score a predictions file against a protocol's labels; write the results JSON.",
+        epilog=PREDICTIONS_FORMAT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     _data_arguments(p)
     p.add_argument("--predictions", required=True, help="CSV, Parquet or JSONL: id, prediction[, probabilities]")
     p.add_argument("--model-name", default=None, help="name recorded in the results (default: file name)")
@@ -233,13 +350,21 @@ def _add_score(commands) -> None:
 
 
 def _add_evaluate(commands) -> None:
-    p = commands.add_parser("evaluate", help="run a torch model over a protocol's test splits")
+    p = commands.add_parser(
+        "evaluate",
+        help="run a torch model over a protocol's test splits",
+        description="Run a torch model over a protocol's evaluated splits and score its predictions.",
+        epilog=MODEL_CONTRACT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     _data_arguments(p)
     p.add_argument("--model", required=True, help="FILE.py:FACTORY building a torch.nn.Module")
     p.add_argument("--weights", default=None, help="weights in .safetensors (never unpickled)")
     p.add_argument("--out", required=True, help="results JSON to write")
     p.add_argument("--save-predictions", default=None, help="also write the predictions here")
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda (default: auto)")
+    _device_argument(p)
+    p.add_argument("--mean", type=_rgb, default=None, metavar="R,G,B", help="input mean per channel, on [0, 1]")
+    p.add_argument("--std", type=_rgb, default=None, metavar="R,G,B", help="input std per channel, on [0, 1]")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--model-name", default=None)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -249,16 +374,11 @@ def _add_evaluate(commands) -> None:
 def _add_train(commands) -> None:
     p = commands.add_parser("train", help="train a reference baseline")
     _data_arguments(p)
-    p.add_argument(
-        "--arch",
-        required=True,
-        help="baseline architecture: mlp, cnn-flatten, cnn-gap, cnn-blurpool, "
-        "coordconv, resnet-small, redgreen-{valid,same,full,circular}",
-    )
+    p.add_argument("--arch", required=True, choices=_Choices(_architectures), metavar="ARCH", help="one of %(choices)s")
     p.add_argument("--out", required=True, help="run folder: model.safetensors, predictions.parquet, results.json")
     p.add_argument("--epochs", type=int, default=None, help="default: the architecture's own")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda (default: auto)")
+    _device_argument(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=_train)
 
@@ -280,7 +400,12 @@ def _add_compare(commands) -> None:
 
 
 def _add_submit(commands) -> None:
-    p = commands.add_parser("submit", help="score predictions and store them on the leaderboard")
+    p = commands.add_parser(
+        "submit",
+        help="score predictions and store them on the leaderboard",
+        epilog=PREDICTIONS_FORMAT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--data", required=True, help="dataset folder or Hub repo id holding the labels")
     p.add_argument("--predictions", required=True)
     p.add_argument("--protocol", required=True)
@@ -301,8 +426,17 @@ def _add_leaderboard(commands) -> None:
     p.add_argument("--db", default=None, help="SQLite store (default: $ELSEWHERE_DB or the cache)")
     p.add_argument("--data", required=True, help="dataset folder or Hub repo id it scores against")
     p.add_argument("--labels", default=None, help="labels file of a private variant")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=7860)
+    p.add_argument(
+        "--host",
+        default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+        help="address to listen on (default: $GRADIO_SERVER_NAME or 127.0.0.1)",
+    )
+    p.add_argument(
+        "--port",
+        type=_port,
+        default=os.environ.get("GRADIO_SERVER_PORT", "7860"),
+        help="default: $GRADIO_SERVER_PORT or 7860",
+    )
     p.add_argument(
         "--baselines", default=None, help="runs folder of `elsewhere train` (RUNS/<protocol>/<arch>) to store first"
     )
@@ -332,6 +466,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="elsewhere", description="Can your network recognise it elsewhere?")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_package_version()}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for add in PARSERS:
         add(commands)

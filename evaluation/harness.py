@@ -2,12 +2,14 @@
 
 ``evaluate_model`` serves ``elsewhere evaluate`` (a user's factory and safetensors weights) and
 ``train_baseline`` serves ``elsewhere train`` (a reference architecture trained here). Both end in
-the same results JSON as a scored predictions file.
+the same results JSON as a scored predictions file. The model contract (input, normalisation,
+logits) is the runner's: see :mod:`elsewhere.evaluation.runner`.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -21,7 +23,7 @@ from elsewhere.evaluation.data import evaluated_splits, load_split, load_truth, 
 from elsewhere.evaluation.loading import build_model, count_parameters, load_weights, save_weights
 from elsewhere.evaluation.predictions import make_predictions, write_predictions
 from elsewhere.evaluation.results import write_results
-from elsewhere.evaluation.runner import predict, resolve_device
+from elsewhere.evaluation.runner import Statistics, channel_statistics, predict, resolve_device
 from elsewhere.evaluation.scoring import score_predictions
 from elsewhere.evaluation.training import default_config, train
 
@@ -34,7 +36,15 @@ def _canvas(data: str | Path, protocol: str) -> int:
 
 
 def predict_splits(
-    model: nn.Module, data: str | Path, protocol: str, *, device: torch.device, batch_size: int, progress: bool
+    model: nn.Module,
+    data: str | Path,
+    protocol: str,
+    *,
+    device: torch.device,
+    batch_size: int,
+    progress: bool,
+    num_classes: int | None = None,
+    statistics: Statistics | None = None,
 ) -> pd.DataFrame:
     """Predictions (with probabilities) for every evaluated item of ``protocol``."""
     from elsewhere.splits.registry import get_protocol
@@ -42,7 +52,15 @@ def predict_splits(
     frames = []
     for split in evaluated_splits(get_protocol(protocol)):
         dataset = load_split(data, protocol, split)
-        labels, probabilities = predict(model, dataset, device=device, batch_size=batch_size, progress=progress)
+        labels, probabilities = predict(
+            model,
+            dataset,
+            device=device,
+            batch_size=batch_size,
+            num_classes=num_classes,
+            statistics=statistics,
+            progress=progress,
+        )
         frames.append(make_predictions(dataset["id"], labels, probabilities))
     return pd.concat(frames, ignore_index=True)
 
@@ -57,18 +75,33 @@ def evaluate_model(
     batch_size: int = 256,
     model_name: str | None = None,
     save_predictions: str | Path | None = None,
+    mean: Sequence[float] | None = None,
+    std: Sequence[float] | None = None,
     progress: bool = True,
 ) -> dict:
-    """Results of the model built by ``factory`` (``file.py:function``) on ``protocol``."""
+    """Results of the model built by ``factory`` (``file.py:function``) on ``protocol``.
+
+    The input is normalised by ``mean``/``std`` when given, else by the model's ``input_mean``/
+    ``input_std`` attributes when it has them (:func:`~elsewhere.evaluation.runner.channel_statistics`).
+    """
     if batch_size < 1:
-        raise ElsewhereError(f"bad --batch-size {batch_size}; use a whole number of at least 1")
+        raise ElsewhereError(f"bad batch size {batch_size}; use a whole number of at least 1")
     target = resolve_device(device)
     truth = load_truth(data, protocol)
-    model = build_model(factory, num_classes=len(truth.class_names), canvas=_canvas(data, protocol))
+    num_classes = len(truth.class_names)
+    model = build_model(factory, num_classes=num_classes, canvas=_canvas(data, protocol))
     if weights is not None:
         load_weights(model, weights)
+    statistics = channel_statistics(model, mean, std)
     predictions = predict_splits(
-        model.to(target), data, protocol, device=target, batch_size=batch_size, progress=progress
+        model.to(target),
+        data,
+        protocol,
+        device=target,
+        batch_size=batch_size,
+        progress=progress,
+        num_classes=num_classes,
+        statistics=statistics,
     )
     if save_predictions is not None:
         write_predictions(predictions, save_predictions)
@@ -78,6 +111,8 @@ def evaluate_model(
         "weights": Path(weights).name if weights else None,
         "architecture": getattr(model, "architecture", None),
     }
+    if statistics is not None:
+        meta["input"] = {"mean": statistics[0].flatten().tolist(), "std": statistics[1].flatten().tolist()}
     return score_predictions(truth, predictions, model=meta, source=f"model:{factory}", device=str(target))
 
 
@@ -102,11 +137,11 @@ def train_baseline(
 
     out = Path(out)
     if out.exists() and not out.is_dir():
-        raise ElsewhereError(f"--out {out} is a file; give a folder for the run")
+        raise ElsewhereError(f"run folder {out} is a file; give a folder for the run")
     config = default_config(architecture)
     if epochs is not None:
         if epochs < 1:
-            raise ElsewhereError(f"bad --epochs {epochs}; train for at least 1 epoch")
+            raise ElsewhereError(f"bad number of epochs {epochs}; train for at least 1 epoch")
         config = replace(config, epochs=epochs)
     config = replace(config, seed=seed)
     target = resolve_device(device)

@@ -13,12 +13,18 @@ than ``SMALL_SPLIT`` rows: starting two workers takes about 0.2 s, about what th
 images. Workers asked for on CPU run at the lowest scheduling priority (see
 ``_yield_to_the_model``). bf16 autocast is on for CUDA and off for CPU; channels-last is on for
 both (on this project's 2-core CPU machine the baseline CNNs run about twice as fast with it).
+
+The model contract: the input is float32 N×3×H×W, RGB in [0, 1] (H = W = the protocol's canvas),
+optionally normalised per channel as ``(x − mean) / std`` (see :func:`channel_statistics`); the
+output is logits N×classes. ``predict`` refuses any other output in one line: the shape on the
+first batch already, non-finite values as soon as they are seen.
 """
 
 from __future__ import annotations
 
 import io
 import os
+from collections.abc import Sequence
 
 import datasets
 import numpy as np
@@ -35,6 +41,11 @@ DEVICES = ("auto", "cpu", "cuda")
 SMALL_SPLIT = 2048
 MAX_WORKERS = 4
 IMAGE_COLUMN = "image"
+# A model may carry its own input normalisation (e.g. ImageNet statistics) as these attributes.
+MEAN_ATTRIBUTE = "input_mean"
+STD_ATTRIBUTE = "input_std"
+
+Statistics = tuple[torch.Tensor, torch.Tensor]
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -45,7 +56,7 @@ def resolve_device(device: str = "auto") -> torch.device:
         return torch.device("cpu")
     if device == "cuda":
         if not torch.cuda.is_available():
-            raise ElsewhereError("device cuda was asked for but no CUDA GPU is available; use --device cpu or auto")
+            raise ElsewhereError("device cuda was asked for but no CUDA GPU is available; use the device cpu or auto")
         return torch.device("cuda")
     raise ElsewhereError(f"unknown device {device!r}; choose one of {'|'.join(DEVICES)}")
 
@@ -125,9 +136,43 @@ def image_batches(
     )
 
 
-def to_float(batch: torch.Tensor, device: torch.device, *, channels_last: bool) -> torch.Tensor:
-    """A uint8 N×H×W×3 batch as float N×3×H×W in [0, 1] on ``device``."""
+def _three(values, what: str) -> torch.Tensor:
+    try:
+        tensor = torch.as_tensor(values, dtype=torch.float32).detach().cpu().flatten()
+    except (TypeError, ValueError, RuntimeError):
+        tensor = None
+    if tensor is None or tensor.numel() != 3 or not torch.isfinite(tensor).all():
+        raise ElsewhereError(f"bad input {what} {values!r:.60}; give three finite numbers, one per channel R, G, B")
+    return tensor
+
+
+def channel_statistics(
+    model: nn.Module, mean: Sequence[float] | None = None, std: Sequence[float] | None = None
+) -> Statistics | None:
+    """The per-channel ``(mean, std)`` that the model's input is normalised with, or None for none.
+
+    Given ``mean``/``std`` win; otherwise the model's own ``input_mean``/``input_std`` attributes.
+    Of a pair, a missing mean is 0 and a missing std is 1 (values on the [0, 1] scale).
+    """
+    if mean is None and std is None:
+        mean, std = getattr(model, MEAN_ATTRIBUTE, None), getattr(model, STD_ATTRIBUTE, None)
+    if mean is None and std is None:
+        return None
+    mean = _three((0.0, 0.0, 0.0) if mean is None else mean, "mean")
+    std = _three((1.0, 1.0, 1.0) if std is None else std, "std")
+    if (std <= 0).any():
+        raise ElsewhereError(f"bad input std {std.tolist()}; every channel's std must be above 0")
+    return mean.view(1, 3, 1, 1), std.view(1, 3, 1, 1)
+
+
+def to_float(
+    batch: torch.Tensor, device: torch.device, *, channels_last: bool, statistics: Statistics | None = None
+) -> torch.Tensor:
+    """A uint8 N×H×W×3 batch as float N×3×H×W in [0, 1] on ``device``, normalised by ``statistics``."""
     x = batch.to(device, non_blocking=True).permute(0, 3, 1, 2).float().div_(255)
+    if statistics is not None:
+        mean, std = statistics
+        x = x.sub_(mean.to(device)).div_(std.to(device))
     return x if channels_last else x.contiguous()
 
 
@@ -150,15 +195,37 @@ class ModelError(ElsewhereError):
     """The model's forward pass raised; the message is one line, the original error is chained."""
 
 
-def _forward(model: nn.Module, batch: torch.Tensor, device: torch.device, channels_last: bool) -> torch.Tensor:
-    images = to_float(batch, device, channels_last=channels_last)
+def _forward(
+    model: nn.Module, batch: torch.Tensor, device: torch.device, channels_last: bool, statistics: Statistics | None
+) -> torch.Tensor:
+    images = to_float(batch, device, channels_last=channels_last, statistics=statistics)
     try:
         return model(images)
     except Exception as error:
-        hint = "; a smaller --batch-size needs less memory" if isinstance(error, torch.OutOfMemoryError) else ""
+        hint = "; a smaller batch size needs less memory" if isinstance(error, torch.OutOfMemoryError) else ""
         raise ModelError(
             f"the model failed on a batch of shape {tuple(images.shape)} with {one_line(error)}{hint}"
         ) from error
+
+
+def _check_logits(logits, images: int, num_classes: int | None) -> None:
+    """Refuse an output that is not a tensor of logits, one row per image and one column per class."""
+    classes = "number of classes" if num_classes is None else str(num_classes)
+    expected = f"it must return logits of shape ({images}, {classes}), one per image and class"
+    if not isinstance(logits, torch.Tensor):
+        raise ElsewhereError(
+            f"the model returned a {type(logits).__name__} for {images} images, not a tensor; {expected}"
+        )
+    if logits.ndim != 2 or logits.shape[0] != images or (num_classes is not None and logits.shape[1] != num_classes):
+        raise ElsewhereError(f"the model returned shape {tuple(logits.shape)} for {images} images; {expected}")
+
+
+def _refuse_non_finite(non_finite: torch.Tensor, seen: int) -> None:
+    count = int(non_finite.item())
+    if count:
+        raise ElsewhereError(
+            f"the model returned NaN or infinite logits for {count} of {seen} images; it must return finite logits"
+        )
 
 
 def predict(
@@ -170,13 +237,16 @@ def predict(
     num_workers: int | None = None,
     bf16: bool | None = None,
     channels_last: bool | None = None,
+    num_classes: int | None = None,
+    statistics: Statistics | None = None,
     progress: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Run ``model`` over every image of ``dataset``, in dataset order.
 
     Returns the predicted class (int64, N) and the softmax probabilities (float32, N×C). The model
     is moved to ``device`` and put in eval mode. ``bf16`` and ``channels_last`` default to the
-    module docstring's choices for the device.
+    module docstring's choices for the device. ``num_classes``, when given, is the width the
+    logits must have; ``statistics`` normalise the input (:func:`channel_statistics`).
     """
     if len(dataset) == 0:
         raise ElsewhereError("the split is empty; nothing to predict")
@@ -184,6 +254,8 @@ def predict(
     bf16 = cuda if bf16 is None else bf16
     layout_chosen = channels_last is not None
     channels_last = True if channels_last is None else channels_last
+    if statistics is not None:
+        statistics = (statistics[0].to(device), statistics[1].to(device))
     model.eval().to(device)
     if channels_last:
         model.to(memory_format=torch.channels_last)
@@ -195,8 +267,10 @@ def predict(
         dataset, batch_size=batch_size, num_workers=num_workers, pin_memory=cuda, low_priority=not cuda
     )
     # Results stay on the device until the end: a copy back per batch would make the host wait
-    # for the device each time instead of queueing the next batch.
+    # for the device each time instead of queueing the next batch. So does the count of images
+    # with non-finite logits, read once after the first batch (to fail fast) and once at the end.
     probabilities, predictions = [], []
+    non_finite = torch.zeros((), dtype=torch.int64, device=device)
     with (
         torch.inference_mode(),
         torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16),
@@ -204,7 +278,7 @@ def predict(
     ):
         for batch in loader:
             try:
-                logits = _forward(model, batch, device, channels_last)
+                logits = _forward(model, batch, device, channels_last, statistics)
             except ModelError:
                 if layout_chosen or not channels_last or predictions:
                     raise
@@ -212,14 +286,14 @@ def predict(
                 # in the default layout rather than fail.
                 channels_last = False
                 model.to(memory_format=torch.contiguous_format)
-                logits = _forward(model, batch, device, channels_last)
-            if logits.ndim != 2 or logits.shape[0] != len(batch):
-                raise ElsewhereError(
-                    f"the model returned shape {tuple(logits.shape)} for {len(batch)} images; "
-                    f"it must return logits of shape ({len(batch)}, number of classes)"
-                )
+                logits = _forward(model, batch, device, channels_last, statistics)
+            _check_logits(logits, len(batch), num_classes)
             logits = logits.float()
+            non_finite += (~torch.isfinite(logits).all(dim=1)).sum()
+            if not predictions:
+                _refuse_non_finite(non_finite, len(batch))
             probabilities.append(torch.softmax(logits, dim=1))
             predictions.append(logits.argmax(dim=1))
             bar.update(len(batch))
+        _refuse_non_finite(non_finite, len(dataset))
         return torch.cat(predictions).cpu().numpy(), torch.cat(probabilities).cpu().numpy()
