@@ -12,6 +12,13 @@ cause each of (non-)transfer across locations:
 - ``coordconv``: the stack reading two extra coordinate channels (Liu et al. 2018), GAP head: it is
   *given* absolute position, the opposite of what transfer needs.
 - ``resnet-small``: a few residual BasicBlocks with batch norm, GAP head.
+- ``vit-tiny`` / ``mixer-tiny``: a small ViT with learned absolute position embeddings and an
+  MLP-Mixer of the same size (8-pixel patches, 4 layers): no built-in translation equivariance.
+- ``gcnn-c4``: a group-equivariant CNN over the four quarter turns, rotation-invariant pooling:
+  its logits do not change when the image turns by 90°.
+- ``shape-descriptors``: bounding-box aspect ratio and fill fraction into a small MLP, the
+  two-number baseline that rotation and scale protocols must beat.
+- ``timm:NAME`` / ``torchvision:NAME``: published backbones by name (:mod:`evaluation.backbones`).
 - ``redgreen-{valid,same,full,circular}``: Kayhan & van Gemert's Red-Green network (CVPR 2020),
   four bias-free 3×3 convolutions and global max pooling, in four paddings. Zero padding lets
   filters read absolute position from the border; circular padding removes the border.
@@ -23,6 +30,7 @@ sets its ``architecture`` attribute to the registry name.
 from __future__ import annotations
 
 import difflib
+import functools
 import math
 from collections.abc import Callable
 
@@ -30,6 +38,7 @@ import torch
 from torch import nn
 
 from elsewhere.errors import ElsewhereError
+from elsewhere.evaluation.backbones import build_backbone, is_backbone
 
 Builder = Callable[[int, int], nn.Module]
 
@@ -61,6 +70,8 @@ def list_architectures() -> tuple[str, ...]:
 
 def get_builder(name: str) -> Builder:
     """The builder registered as ``name``; an unknown name gets the valid ones and a "did you mean"."""
+    if is_backbone(name):
+        return functools.partial(build_backbone, name)
     if name not in ARCHITECTURES:
         close = difflib.get_close_matches(name, ARCHITECTURES, n=1)
         hint = f"did you mean {close[0]!r}? " if close else ""
@@ -285,3 +296,236 @@ register("redgreen-valid")(_redgreen("valid"))
 register("redgreen-same")(_redgreen("same"))
 register("redgreen-full")(_redgreen("full"))
 register("redgreen-circular")(_redgreen("circular"))
+
+
+# The panel beside the baselines: the architectures researchers bring (issue 11).
+PATCH = 8
+VIT_DIM = 192
+VIT_HEADS = 3
+MLP_RATIO = 2
+PANEL_DEPTH = 4
+MIXER_TOKEN_HIDDEN = 96
+C4 = 4
+# Fields of the C4 network: about ConvStack's parameter count (each filter is shared by 4 turns).
+GCNN_FIELDS = (8, 16, 32)
+FOREGROUND_THRESHOLD = 0.1
+DESCRIPTOR_HIDDEN = 32
+
+
+class PatchEmbedding(nn.Module):
+    """Cut the image into ``patch``×``patch`` squares and project each to ``dim``: N×3×H×W -> N×T×dim."""
+
+    def __init__(self, patch: int, dim: int):
+        super().__init__()
+        self.project = nn.Conv2d(3, dim, patch, stride=patch)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.project(x).flatten(2).transpose(1, 2)
+
+
+def _patch_count(name: str, canvas: int) -> int:
+    if canvas % PATCH or canvas < PATCH:
+        raise ElsewhereError(
+            f"{name} cuts the image into {PATCH}-pixel patches, so the canvas must be a multiple of "
+            f"{PATCH}; got {canvas}. Use a canvas such as 32, 64 or 224"
+        )
+    return (canvas // PATCH) ** 2
+
+
+class VisionTransformer(nn.Module):
+    """A small ViT (Dosovitskiy et al. 2021): patch tokens plus a class token, *learned absolute*
+    position embeddings, pre-norm transformer layers, read out at the class token.
+
+    The position embeddings are one learned vector per patch position: nothing ties the weights of
+    one location to another's, so whether the network transfers is up to what training showed it.
+    """
+
+    def __init__(self, num_classes: int, tokens: int):
+        super().__init__()
+        self.embed = PatchEmbedding(PATCH, VIT_DIM)
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, VIT_DIM))
+        self.position = nn.Parameter(torch.randn(1, tokens + 1, VIT_DIM) * 0.02)
+        layer = nn.TransformerEncoderLayer(
+            VIT_DIM, VIT_HEADS, VIT_DIM * MLP_RATIO, dropout=0.0, activation="gelu", batch_first=True, norm_first=True
+        )
+        self.layers = nn.TransformerEncoder(layer, PANEL_DEPTH, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(VIT_DIM)
+        self.head = nn.Linear(VIT_DIM, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        tokens = self.embed(x)
+        tokens = torch.cat([self.cls_token.expand(len(tokens), -1, -1), tokens], dim=1) + self.position
+        return self.head(self.norm(self.layers(tokens))[:, 0])
+
+
+@register("vit-tiny")
+def vit_tiny(num_classes: int, canvas: int) -> nn.Module:
+    """ViT with 8-pixel patches, 4 layers of width 192 (3 heads), learned absolute position embeddings."""
+    return VisionTransformer(num_classes, _patch_count("vit-tiny", canvas))
+
+
+class MixerBlock(nn.Module):
+    """One MLP-Mixer layer (Tolstikhin et al. 2021): an MLP across tokens, then one across channels.
+
+    The token-mixing MLP has a separate weight for every patch position, like a flatten head.
+    """
+
+    def __init__(self, tokens: int, dim: int):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim)
+        self.tokens = nn.Sequential(
+            nn.Linear(tokens, MIXER_TOKEN_HIDDEN), nn.GELU(), nn.Linear(MIXER_TOKEN_HIDDEN, tokens)
+        )
+        self.norm2 = nn.LayerNorm(dim)
+        self.channels = nn.Sequential(nn.Linear(dim, dim * MLP_RATIO), nn.GELU(), nn.Linear(dim * MLP_RATIO, dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.tokens(self.norm1(x).transpose(1, 2)).transpose(1, 2)
+        return x + self.channels(self.norm2(x))
+
+
+@register("mixer-tiny")
+def mixer_tiny(num_classes: int, canvas: int) -> nn.Module:
+    """MLP-Mixer with 8-pixel patches and 4 layers of width 192, the ViT's size; mean over tokens."""
+    tokens = _patch_count("mixer-tiny", canvas)
+    return nn.Sequential(
+        PatchEmbedding(PATCH, VIT_DIM),
+        *[MixerBlock(tokens, VIT_DIM) for _ in range(PANEL_DEPTH)],
+        nn.LayerNorm(VIT_DIM),
+        TokenMean(),
+        nn.Linear(VIT_DIM, num_classes),
+    )
+
+
+class TokenMean(nn.Module):
+    """The mean over tokens: N×T×D -> N×D."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mean(dim=1)
+
+
+def _rotations(kernel: torch.Tensor) -> list[torch.Tensor]:
+    """``kernel`` turned by 0, 90, 180, 270 degrees in its last two (spatial) axes."""
+    return [torch.rot90(kernel, r, dims=(-2, -1)) for r in range(C4)]
+
+
+class LiftingConv(nn.Module):
+    """Convolution of an image with every quarter turn of each filter: N×C×H×W -> N×F×4×H×W.
+
+    Turning the input by 90° turns every output map by 90° and moves it one step along the group
+    axis, exactly (Cohen & Welling 2016).
+    """
+
+    def __init__(self, in_channels: int, fields: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(fields, in_channels, 3, 3))
+        nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        kernel = torch.stack(_rotations(self.weight), dim=1).flatten(0, 1)
+        out = nn.functional.conv2d(x, kernel, padding=1)
+        return out.unflatten(1, (self.weight.shape[0], C4))
+
+
+class GroupConv(nn.Module):
+    """C4 group convolution: N×F×4×H×W -> N×F'×4×H×W, one filter per (output, input) field pair,
+    turned and cyclically shifted along the group axis for each output rotation."""
+
+    def __init__(self, in_fields: int, out_fields: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(out_fields, in_fields, C4, 3, 3))
+        nn.init.kaiming_uniform_(self.weight.flatten(1, 2), a=math.sqrt(5))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # Output rotation r reads input rotation s through the filter of relative turn s - r,
+        # itself turned by r: kernel[o, r, i, s] = rot^r(weight[o, i, (s - r) mod 4]).
+        turned = [torch.rot90(torch.roll(self.weight, r, dims=2), r, dims=(-2, -1)) for r in range(C4)]
+        kernel = torch.stack(turned, dim=1).flatten(0, 1).flatten(1, 2)
+        out = nn.functional.conv2d(x.flatten(1, 2), kernel, padding=1)
+        return out.unflatten(1, (self.weight.shape[0], C4))
+
+
+class GroupBlock(nn.Module):
+    """Group convolution (lifting for the first), batch norm shared over the group axis, ReLU, 2×2 max pool.
+
+    Sharing batch-norm statistics and affine parameters across the four rotations keeps the block
+    exactly equivariant; a 2×2 pool maps an even-sided map's blocks onto the turned map's blocks.
+    """
+
+    def __init__(self, conv: nn.Module, fields: int):
+        super().__init__()
+        self.conv = conv
+        self.norm = nn.BatchNorm3d(fields)
+        self.pool = nn.MaxPool2d(2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.relu(self.norm(self.conv(x)))
+        return self.pool(x.flatten(1, 2)).unflatten(1, x.shape[1:3])
+
+
+class RotationInvariantPool(nn.Module):
+    """Max over the four rotations and mean over positions: N×F×4×H×W -> N×F, unchanged by quarter turns."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.amax(dim=2).mean(dim=(2, 3))
+
+
+@register("gcnn-c4")
+def gcnn_c4(num_classes: int, canvas: int) -> nn.Module:
+    """A C4 group-equivariant CNN: lifting conv + two group convs (8-16-32 fields × 4 rotations,
+    about ``ConvStack``'s parameter count), rotation-invariant pooling, linear head.
+
+    Its logits are exactly invariant to turning the image by a multiple of 90° (on a canvas
+    divisible by 8): rotation is built in, not learned.
+    """
+    if canvas % 8:
+        raise ElsewhereError(
+            f"gcnn-c4 needs a canvas divisible by 8 for exact rotation equivariance through its three "
+            f"2× pools; got {canvas}. Use 32, 64 or 224"
+        )
+    fields = GCNN_FIELDS
+    blocks = [GroupBlock(LiftingConv(3, fields[0]), fields[0])]
+    blocks += [GroupBlock(GroupConv(a, b), b) for a, b in zip(fields, fields[1:])]
+    return nn.Sequential(*blocks, RotationInvariantPool(), nn.Linear(fields[-1], num_classes))
+
+
+class ShapeDescriptors(nn.Module):
+    """Two scale-invariant numbers per image: bounding-box aspect ratio and fill fraction.
+
+    The foreground is every pixel whose colour differs from the border's median colour by more than
+    ``FOREGROUND_THRESHOLD`` (the suite's plain backgrounds are uniform); aspect is the box's
+    shorter side over its longer, fill the foreground's share of the box. Not trainable, and
+    meaningless in clutter: the baseline says how far these two numbers alone go.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        border = torch.cat([x[..., 0, :], x[..., -1, :], x[..., :, 0], x[..., :, -1]], dim=-1)
+        background = border.median(dim=-1).values[..., None, None]
+        mask = (x - background).abs().amax(dim=1) > FOREGROUND_THRESHOLD
+        rows, cols = mask.any(dim=2), mask.any(dim=1)
+        height = _extent(rows).clamp(min=1)
+        width = _extent(cols).clamp(min=1)
+        fill = mask.flatten(1).sum(dim=1) / (height * width)
+        aspect = torch.minimum(height, width) / torch.maximum(height, width)
+        return torch.stack([aspect, fill], dim=1).to(x.dtype)
+
+
+def _extent(occupied: torch.Tensor) -> torch.Tensor:
+    """Span (in pixels) from the first to the last True along the last axis; 0 if none."""
+    index = torch.arange(occupied.shape[-1], device=occupied.device, dtype=torch.float32)
+    last = torch.where(occupied, index, -1.0).amax(dim=-1)
+    first = torch.where(occupied, index, float(occupied.shape[-1])).amin(dim=-1)
+    return (last - first + 1).clamp(min=0)
+
+
+@register("shape-descriptors")
+def shape_descriptors(num_classes: int, canvas: int) -> nn.Module:
+    """Aspect ratio and fill fraction of the object's bounding box into a small MLP (32 hidden)."""
+    return nn.Sequential(
+        ShapeDescriptors(),
+        nn.Linear(2, DESCRIPTOR_HIDDEN),
+        nn.ReLU(inplace=True),
+        nn.Linear(DESCRIPTOR_HIDDEN, DESCRIPTOR_HIDDEN),
+        nn.ReLU(inplace=True),
+        nn.Linear(DESCRIPTOR_HIDDEN, num_classes),
+    )

@@ -9,10 +9,15 @@ from elsewhere.evaluation.architectures import (
     AddCoords,
     BlurPool,
     ConvStack,
+    GroupConv,
+    LiftingConv,
+    ShapeDescriptors,
+    VisionTransformer,
     create_model,
     list_architectures,
     register,
 )
+from elsewhere.evaluation.backbones import Backbone, build_backbone, is_backbone
 
 NAMES = list_architectures()
 CLASSES = 3
@@ -34,6 +39,10 @@ def test_registry_holds_exactly_the_issue_names():
         "redgreen-same",
         "redgreen-full",
         "redgreen-circular",
+        "vit-tiny",
+        "mixer-tiny",
+        "gcnn-c4",
+        "shape-descriptors",
     }
 
 
@@ -55,7 +64,9 @@ def test_every_architecture_builds_runs_and_passes_gradients(name, canvas):
     assert first.grad.abs().sum() > 0, "no gradient reaches the first layer"
 
 
-@pytest.mark.parametrize("name", ["cnn-gap", "resnet-small", "redgreen-circular", "cnn-blurpool"])
+@pytest.mark.parametrize(
+    "name", ["cnn-gap", "resnet-small", "redgreen-circular", "cnn-blurpool", "vit-tiny", "gcnn-c4"]
+)
 def test_large_canvas(name):
     model = create_model(name, CLASSES, 224, seed=0).eval()
     with torch.no_grad():
@@ -91,7 +102,15 @@ def test_duplicate_registration_refused(monkeypatch):
 
 @pytest.mark.parametrize(
     ("name", "canvas", "classes"),
-    [("cnn-gap", 4, 2), ("redgreen-valid", 16, 2), ("cnn-blurpool", 8, 2), ("mlp", 32, 1)],
+    [
+        ("cnn-gap", 4, 2),
+        ("redgreen-valid", 16, 2),
+        ("cnn-blurpool", 8, 2),
+        ("mlp", 32, 1),
+        ("vit-tiny", 36, 2),
+        ("mixer-tiny", 4, 2),
+        ("gcnn-c4", 36, 2),
+    ],
 )
 def test_impossible_settings_refused(name, canvas, classes):
     with pytest.raises(ValueError):
@@ -215,3 +234,117 @@ def test_circular_padding_sees_no_border():
     # One stride-1 layer: circular padding is exactly equivariant to circular shifts.
     assert torch.allclose(torch.roll(first_circular[0][..., 1:-1], -2, dims=3), first_circular[1][..., 1:-1])
     assert not torch.allclose(torch.roll(first_full[0][..., 1:-1], -2, dims=3), first_full[1][..., 1:-1])
+
+
+def _trained_batch_norm(model: nn.Module, canvas: int) -> nn.Module:
+    """The model in eval mode with running statistics that are not the initial ones."""
+    model.train()
+    with torch.no_grad():
+        model(torch.rand(8, 3, canvas, canvas, generator=torch.Generator().manual_seed(5)))
+    return model.eval()
+
+
+@pytest.mark.parametrize("turns", [1, 2, 3])
+def test_c4_network_is_exactly_invariant_to_quarter_turns(turns):
+    model = _trained_batch_norm(create_model("gcnn-c4", 5, 64, seed=0), 64)
+    images = torch.rand(3, 3, 64, 64, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        logits = model(images)
+        turned = model(torch.rot90(images, turns, dims=(2, 3)))
+        mirrored = model(torch.flip(images, dims=(3,)))
+    assert torch.allclose(logits, turned, atol=1e-5, rtol=0)
+    # It is built for turns only: a mirror image is another input (the test can fail).
+    assert not torch.allclose(logits, mirrored, atol=1e-5, rtol=0)
+
+
+def test_group_layers_are_equivariant_turn_and_shift():
+    """Turning the input turns each output map and moves it one step along the group axis."""
+    torch.manual_seed(0)
+    lift, group = LiftingConv(3, 4), GroupConv(4, 6)
+    image = torch.rand(2, 3, 12, 12)
+    with torch.no_grad():
+        lifted, lifted_turned = lift(image), lift(torch.rot90(image, 1, dims=(2, 3)))
+        expected = torch.roll(torch.rot90(lifted, 1, dims=(3, 4)), 1, dims=2)
+        assert torch.allclose(lifted_turned, expected, atol=1e-6)
+        grouped, grouped_turned = group(lifted), group(lifted_turned)
+        assert grouped.shape == (2, 6, 4, 12, 12)
+        assert torch.allclose(grouped_turned, torch.roll(torch.rot90(grouped, 1, dims=(3, 4)), 1, dims=2), atol=1e-5)
+
+
+def test_vit_has_one_learned_position_embedding_per_patch():
+    model = create_model("vit-tiny", CLASSES, 64, seed=0)
+    assert isinstance(model, VisionTransformer)
+    # 8-pixel patches of a 64-pixel canvas: 64 tokens and the class token.
+    assert model.position.shape == (1, 65, 192) and model.position.requires_grad
+    assert len(model.layers.layers) == 4
+    image = torch.zeros(1, 3, 64, 64)
+    image[..., 8:16, 8:16] = 1.0
+    moved = torch.roll(image, shifts=(16, 16), dims=(2, 3))
+    model.eval()
+    with torch.no_grad():
+        # The same patch content at another position reads another embedding.
+        assert not torch.allclose(model(image), model(moved))
+
+
+def test_mixer_mixes_tokens_with_position_specific_weights():
+    model = create_model("mixer-tiny", CLASSES, 32, seed=0)
+    token_mixers = [m.tokens[0] for m in model if hasattr(m, "tokens")]
+    assert len(token_mixers) == 4 and all(t.in_features == 16 for t in token_mixers)
+
+
+def test_shape_descriptors_read_aspect_and_fill_from_a_plain_background():
+    image = torch.full((1, 3, 32, 32), 0.4)
+    image[0, :, 4:8, 10:22] = 0.9  # a 4×12 box: aspect 1/3, fill 1
+    features = ShapeDescriptors()(image)
+    assert torch.allclose(features, torch.tensor([[1 / 3, 1.0]]))
+    triangle = torch.full((1, 3, 32, 32), 0.2)
+    for row in range(10):
+        triangle[0, :, 5 + row, 5 : 6 + row] = 1.0  # a 10×10 right triangle: fill 55/100
+    assert torch.allclose(ShapeDescriptors()(triangle), torch.tensor([[1.0, 0.55]]))
+    # Scale-invariant: the same triangle twice as large keeps its aspect and nearly its fill.
+    big = torch.nn.functional.interpolate(triangle, scale_factor=2, mode="nearest")
+    assert torch.allclose(ShapeDescriptors()(big), torch.tensor([[1.0, 0.55]]))
+
+
+@pytest.mark.parametrize(
+    "name", ["timm:", "timm:../../etc", "torchvision:a b", "keras:resnet", "timm:" + "x" * 101, "timm:resnet18;rm"]
+)
+def test_bad_backbone_names_are_refused_in_one_line(name):
+    with pytest.raises(ValueError, match="backbone|unknown architecture") as error:
+        create_model(name, CLASSES, 64, seed=0)
+    assert "\n" not in str(error.value)
+
+
+def test_backbone_names_are_recognised_by_their_library_prefix():
+    assert is_backbone("timm:resnet18") and is_backbone("torchvision:resnet18")
+    assert not is_backbone("resnet-small") and not is_backbone("keras:resnet")
+
+
+def _usable(library: str) -> bool:
+    try:
+        __import__(library)
+    except Exception:  # a missing library, or torchvision built for another torch
+        return False
+    return True
+
+
+@pytest.mark.parametrize("library", ["timm", "torchvision"])
+def test_a_missing_backbone_library_is_one_line_naming_the_extra(library):
+    if _usable(library):
+        pytest.skip(f"{library} is installed here")
+    with pytest.raises(ValueError, match=f"{library}.*not usable here.*panel extra") as error:
+        build_backbone(f"{library}:resnet18", CLASSES, 64)
+    assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("name", ["timm:resnet18", "torchvision:resnet18", "timm:vit_tiny_patch16_224"])
+def test_library_backbones_build_offline_at_the_canvas(name):
+    library = name.partition(":")[0]
+    if not _usable(library):
+        pytest.skip(f"{library} is not usable beside this torch (see the panel extra)")
+    model = create_model(name, CLASSES, 64, seed=0).eval()
+    assert isinstance(model, Backbone) and model.size is None
+    with torch.no_grad():
+        assert model(torch.rand(2, 3, 64, 64)).shape == (2, CLASSES)
+    again = create_model(name, CLASSES, 64, seed=0)
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values()))

@@ -1,0 +1,137 @@
+"""Standard backbones by name: ``timm:NAME`` and ``torchvision:NAME``, beside the built-in panel.
+
+Researchers bring published networks, so the panel names them the way their libraries do. Both
+libraries are optional (the ``panel`` extra) and imported only when such a name is built. A
+backbone is randomly initialised (offline, seeded like every other model) unless ``pretrained``
+asks for the published weights; then the images are resized to the network's own input size and
+normalised with its own mean and std, as it was trained, and its classifier is replaced by a fresh
+one for the protocol's classes. Fine-tuning a pretrained backbone is its own row in the panel:
+pretraining on natural images is the documented way networks *learn* invariance.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+
+import torch
+from torch import nn
+
+from elsewhere.errors import ElsewhereError
+
+LIBRARIES = ("timm", "torchvision")
+_NAME = re.compile(r"[A-Za-z0-9_.\-]{1,100}")
+# ImageNet statistics: torchvision's weights are all trained with them.
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+TORCHVISION_INPUT = 224
+
+
+def is_backbone(name: str) -> bool:
+    """Whether ``name`` names a library backbone (``timm:...`` or ``torchvision:...``)."""
+    return isinstance(name, str) and name.partition(":")[0] in LIBRARIES and ":" in name
+
+
+class Backbone(nn.Module):
+    """A library network behind the harness's input contract (float RGB in [0, 1], any canvas).
+
+    ``size`` resizes the images (bilinear, anti-aliased) to the network's own input side; ``None``
+    keeps the canvas. ``mean``/``std`` normalise as the network's weights expect.
+    """
+
+    def __init__(self, network: nn.Module, size: int | None, mean: tuple[float, ...], std: tuple[float, ...]):
+        super().__init__()
+        self.network = network
+        self.size = size
+        # Constants of the recipe, not weights: kept out of weight files.
+        self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.size is not None and x.shape[-2:] != (self.size, self.size):
+            x = nn.functional.interpolate(x, size=(self.size, self.size), mode="bilinear", antialias=True)
+        return self.network((x - self.mean.to(x.dtype)) / self.std.to(x.dtype))
+
+
+def _library(library: str):
+    try:
+        return importlib.import_module(library)
+    except Exception as error:  # ImportError, or a torchvision built for another torch failing to load
+        raise ElsewhereError(
+            f"backbone library {library!r} is not usable here ({type(error).__name__}: {error}); "
+            f"install the panel extra with a torch/torchvision pair built together"
+        ) from None
+
+
+def _parse(name: str) -> tuple[str, str]:
+    library, _, model = name.partition(":")
+    if library not in LIBRARIES or not _NAME.fullmatch(model):
+        raise ElsewhereError(
+            f"bad backbone name {name!r}; write 'timm:NAME' or 'torchvision:NAME' with the library's "
+            f"model name (letters, digits, '_', '-', '.'), e.g. 'timm:resnet18'"
+        )
+    return library, model
+
+
+def _timm(model: str, num_classes: int, canvas: int, pretrained: bool) -> Backbone:
+    timm = _library("timm")
+    if model not in timm.list_models():
+        raise ElsewhereError(
+            f"timm has no model {model!r}; list them with timm.list_models(), e.g. 'resnet18', 'vit_tiny_patch16_224'"
+        )
+    kwargs = {} if pretrained else _timm_canvas_kwargs(timm, model, canvas)
+    try:
+        network = timm.create_model(model, pretrained=pretrained, num_classes=num_classes, **kwargs)
+    except Exception as error:  # a download refused offline, or a model that cannot take this input
+        raise ElsewhereError(f"timm could not build {model!r} ({type(error).__name__}: {error})") from None
+    config = network.pretrained_cfg
+    if not pretrained:
+        return Backbone(network, None, config.get("mean", IMAGENET_MEAN), config.get("std", IMAGENET_STD))
+    return Backbone(network, int(config["input_size"][-1]), config["mean"], config["std"])
+
+
+def _timm_canvas_kwargs(timm, model: str, canvas: int) -> dict:
+    """Networks with a fixed token grid (ViTs, Mixers) are told the canvas; convolutional ones need nothing."""
+    probe = timm.create_model(model, pretrained=False, num_classes=2)
+    return {"img_size": canvas} if hasattr(probe, "patch_embed") else {}
+
+
+def _torchvision(model: str, num_classes: int, canvas: int, pretrained: bool) -> Backbone:
+    _library("torchvision")
+    from torchvision import models
+
+    if model not in models.list_models():
+        raise ElsewhereError(
+            f"torchvision has no model {model!r}; list them with torchvision.models.list_models(), e.g. 'resnet18'"
+        )
+    try:
+        if not pretrained:
+            network = models.get_model(model, weights=None, num_classes=num_classes)
+            return Backbone(network, None, IMAGENET_MEAN, IMAGENET_STD)
+        weights = models.get_model_weights(model).DEFAULT
+        network = models.get_model(model, weights=weights)
+    except Exception as error:
+        raise ElsewhereError(f"torchvision could not build {model!r} ({type(error).__name__}: {error})") from None
+    _replace_classifier(network, num_classes)
+    transform = weights.transforms()
+    return Backbone(network, int(transform.crop_size[0]), tuple(transform.mean), tuple(transform.std))
+
+
+def _replace_classifier(network: nn.Module, num_classes: int) -> None:
+    """A fresh linear layer for the protocol's classes in place of the last ImageNet one."""
+    last = None
+    for owner in network.modules():
+        for child_name, child in owner.named_children():
+            if isinstance(child, nn.Linear):
+                last = (owner, child_name, child)
+    if last is None:
+        raise ElsewhereError("this torchvision model has no linear classifier to replace; pick another backbone")
+    owner, child_name, child = last
+    setattr(owner, child_name, nn.Linear(child.in_features, num_classes))
+
+
+def build_backbone(name: str, num_classes: int, canvas: int, *, pretrained: bool = False) -> nn.Module:
+    """The backbone called ``name`` (``timm:NAME`` or ``torchvision:NAME``) for ``num_classes`` classes."""
+    library, model = _parse(name)
+    build = _timm if library == "timm" else _torchvision
+    return build(model, num_classes, canvas, pretrained)
