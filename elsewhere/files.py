@@ -1,0 +1,69 @@
+"""Atomic file writes: a file appears complete under its name, or not at all.
+
+Every stage writes files that others read (shards, results, predictions, weights, figures), and an
+interrupted write must never leave a truncated file under the final name, nor destroy the file it
+was replacing. :func:`atomic_path` gives the writer a temporary path in the same folder (so the
+rename stays on one file system), then flushes it to disk and renames it over the target with
+``os.replace``, which is atomic on POSIX and Windows; on any error the temporary file is removed
+and the old file is left as it was. Like :mod:`elsewhere.errors`, this module imports nothing of
+ours, so every stage may use it without breaking the rule that imports point one way.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+@contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success it replaces ``path``, on error it vanishes.
+
+    The writer creates the temporary file any way it likes (a library that takes a path,
+    ``open(..., "wb")``); the folder of ``path`` must exist. The file is fsynced before the
+    rename, and the folder after it, so a crash leaves either the old file or the new one.
+    """
+    path = Path(path)
+    # A fresh random name, created by the writer with the usual permissions (mkstemp's would be 0600).
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.partial")
+    try:
+        yield temporary
+        _fsync(temporary)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    _fsync_folder(path.parent)
+
+
+def write_bytes_atomic(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (see :func:`atomic_path`)."""
+    with atomic_path(path) as temporary:
+        temporary.write_bytes(data)
+
+
+def write_text_atomic(path: str | Path, text: str) -> None:
+    """Write ``text`` as UTF-8 to ``path`` atomically (see :func:`atomic_path`)."""
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def _fsync(path: Path) -> None:
+    with open(path, "rb") as file:
+        os.fsync(file.fileno())
+
+
+def _fsync_folder(folder: Path) -> None:
+    # Makes the rename itself durable; folders cannot be opened this way on Windows.
+    try:
+        descriptor = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)

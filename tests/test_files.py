@@ -1,0 +1,84 @@
+"""Atomic writes: the file under its name is the old one or the complete new one, never a fragment."""
+
+import os
+import stat
+
+import pytest
+
+from elsewhere.files import atomic_path, write_bytes_atomic, write_text_atomic
+
+
+class Interrupted(Exception):
+    pass
+
+
+def _leftovers(folder) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+
+
+def test_writes_and_replaces(tmp_path):
+    target = tmp_path / "results.json"
+    write_text_atomic(target, "first\n")
+    write_text_atomic(target, "second ✓\n")
+    assert target.read_text(encoding="utf-8") == "second ✓\n"
+    assert _leftovers(tmp_path) == []
+
+
+def test_an_error_mid_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
+    target = tmp_path / "shard.parquet"
+    write_bytes_atomic(target, b"old and complete")
+    with pytest.raises(Interrupted), atomic_path(target) as temporary:
+        with open(temporary, "wb") as file:
+            file.write(b"new but trunc")
+        raise Interrupted
+    assert target.read_bytes() == b"old and complete"
+    assert _leftovers(tmp_path) == []
+
+
+def test_an_error_before_the_writer_created_anything_is_clean(tmp_path):
+    target = tmp_path / "figure.png"
+    with pytest.raises(Interrupted), atomic_path(target):
+        raise Interrupted
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_keyboard_interrupt_is_cleaned_up_too(tmp_path):
+    target = tmp_path / "weights.safetensors"
+    with pytest.raises(KeyboardInterrupt), atomic_path(target) as temporary:
+        temporary.write_bytes(b"partial")
+        raise KeyboardInterrupt
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_temporary_file_is_in_the_same_folder_and_hidden(tmp_path):
+    target = tmp_path / "predictions.csv"
+    with atomic_path(target) as temporary:
+        assert temporary.parent == tmp_path and temporary.name.startswith(".predictions.csv.")
+        assert not temporary.exists() and not target.exists()
+        temporary.write_text("id,prediction\n")
+    assert target.read_text() == "id,prediction\n"
+
+
+def test_two_writers_of_one_target_use_different_temporaries(tmp_path):
+    target = tmp_path / "a.txt"
+    with atomic_path(target) as first, atomic_path(target) as second:
+        assert first != second
+        first.write_text("1")
+        second.write_text("2")
+    # The outer write finishes last, so its content wins; both renames succeed.
+    assert target.read_text() == "1"
+    assert _leftovers(tmp_path) == []
+
+
+def test_a_missing_folder_is_an_os_error_and_nothing_is_written(tmp_path):
+    with pytest.raises(OSError):
+        write_text_atomic(tmp_path / "absent" / "x.json", "{}")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_new_file_has_the_usual_permissions_not_private_ones(tmp_path):
+    target = tmp_path / "card.md"
+    write_text_atomic(target, "# card\n")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~umask
