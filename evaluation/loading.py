@@ -11,9 +11,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import inspect
-import os
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,6 +21,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from elsewhere.errors import ElsewhereError
+from elsewhere.files import atomic_path
 
 WEIGHTS_SUFFIX = ".safetensors"
 FACTORY_ARGUMENTS = ("num_classes", "canvas")
@@ -160,14 +159,8 @@ def save_weights(model: nn.Module, path: str | Path) -> None:
     if isinstance(getattr(model, "architecture", None), str):
         metadata["architecture"] = model.architecture
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    os.close(handle)
-    try:
-        save_file(tensors, temporary, metadata=metadata)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as temporary:
+        save_file(tensors, str(temporary), metadata=metadata)
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +41,7 @@ import pyarrow.parquet as pq
 
 from elsewhere.errors import ElsewhereError
 from elsewhere.evaluation.truth import Truth, canonical_order, id_array, id_lines
+from elsewhere.files import atomic_path
 
 MAX_PREDICTION_BYTES = 256 * 2**20
 PROBABILITY_SUM_TOLERANCE = 1e-3
@@ -466,8 +466,7 @@ def write_predictions(frame: pd.DataFrame, path: str | Path) -> None:
     ids = id_array(frame["id"].astype(str))
     prediction = pa.array(frame["prediction"].to_numpy(dtype=np.int64))
     matrix = probability_matrix(frame)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_path(path) as temporary:
         if kind == "parquet":
             arrays = {"id": ids, "prediction": prediction}
             if matrix is not None:
@@ -480,9 +479,6 @@ def write_predictions(frame: pd.DataFrame, path: str | Path) -> None:
             pa_csv.write_csv(pa.table(arrays), temporary)
         else:
             _write_jsonl(ids, prediction, matrix, temporary)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
 
 
 def _list_array(values: pa.Array, shape: tuple[int, int]) -> pa.Array:

@@ -10,7 +10,6 @@ no display and leaves pyplot's global state alone.
 
 from __future__ import annotations
 
-import os
 import textwrap
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from elsewhere.errors import ElsewhereError
+from elsewhere.files import atomic_path
 
 MAP_FILE, CURVES_FILE, SUMMARY_FILE = "location_map.png", "curves.png", "summary.png"
 DPI = 100
@@ -223,10 +223,6 @@ def _wrapped(text: str, width: int = 60) -> str:
 
 
 def _save(figure: Figure, path: Path) -> Path:
-    temporary = path.with_name(f".{path.stem}.{os.getpid()}.tmp")
-    try:
+    with atomic_path(path) as temporary:
         FigureCanvasAgg(figure).print_png(temporary)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
     return path

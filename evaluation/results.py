@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import platform
-import tempfile
 from datetime import UTC, datetime
 from functools import cache
 from importlib import metadata, resources
@@ -31,6 +29,7 @@ from elsewhere.errors import ElsewhereError
 from elsewhere.evaluation.metrics import aligned_predictions
 from elsewhere.evaluation.predictions import predictions_sha256
 from elsewhere.evaluation.truth import Truth, canonical_order, id_array, ids_sha256
+from elsewhere.files import write_text_atomic
 
 SCHEMA_VERSION = 1
 SCHEMA_FILE = "results.schema.json"
@@ -163,15 +162,7 @@ def write_results(results: dict, path: str | Path) -> None:
     validate_results(results)
     path = Path(path)
     text = json.dumps(results, indent=2, allow_nan=False) + "\n"
-    handle = tempfile.NamedTemporaryFile(
-        "w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
-    )
-    try:
-        with handle:
-            handle.write(text)
-        os.replace(handle.name, path)
-    finally:
-        Path(handle.name).unlink(missing_ok=True)
+    write_text_atomic(path, text)
 
 
 def load_results(path: str | Path) -> dict:

@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from elsewhere.errors import ElsewhereError
+from elsewhere.files import atomic_path
 from elsewhere.splits.card import write_card
 from elsewhere.splits.protocol import SIZES, Protocol
 from elsewhere.splits.shards import Job, Written, plan, write_shard
@@ -164,9 +165,8 @@ def _write_labels(path: str | Path | None, written: list[Written]) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     table = pa.concat_tables([w.withheld for w in written if w.withheld is not None])
-    partial_path = path.with_name(f".{path.name}.partial")
-    pq.write_table(table.sort_by("id"), partial_path)
-    os.replace(partial_path, path)
+    with atomic_path(path) as temporary:
+        pq.write_table(table.sort_by("id"), temporary)
 
 
 def _move_into_place(staging: Path, out: Path) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import io
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from PIL import Image
 
+from elsewhere.files import atomic_path
 from elsewhere.generator import render
 from elsewhere.splits.protocol import Protocol
 from elsewhere.splits.registry import get_protocol
@@ -141,9 +141,8 @@ def write_shard(shard: Shard, root: Path, job: Job) -> Written:
     schema = features(protocol.class_names).arrow_schema
     final = Path(root) / shard.path
     final.parent.mkdir(parents=True, exist_ok=True)
-    partial = final.with_name(f".{final.name}.partial")
     withheld = []
-    with pq.ParquetWriter(partial, schema) as writer:
+    with atomic_path(final) as partial, pq.ParquetWriter(partial, schema) as writer:
         for start in range(shard.start, shard.stop, ROWS_PER_GROUP):
             table = _row_group(protocol, shard.split, start, min(start + ROWS_PER_GROUP, shard.stop), job)
             if job.withhold_labels:
@@ -154,7 +153,6 @@ def write_shard(shard: Shard, root: Path, job: Job) -> Written:
                     pa.array(np.full(len(table), WITHHELD_LABEL, np.int64)),
                 )
             writer.write_table(table.cast(schema))
-    digest = hashlib.sha256(partial.read_bytes()).hexdigest()
-    os.replace(partial, final)
+    digest = hashlib.sha256(final.read_bytes()).hexdigest()
     labels = pa.concat_tables(withheld) if withheld else None
     return Written(shard, digest, shard.stop - shard.start, labels)
