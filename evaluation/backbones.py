@@ -58,7 +58,7 @@ def _library(library: str):
         return importlib.import_module(library)
     except Exception as error:  # ImportError, or a torchvision built for another torch failing to load
         raise ElsewhereError(
-            f"backbone library {library!r} is not usable here ({type(error).__name__}: {error}); "
+            f"backbone library {library!r} is not usable here ({type(error).__name__}: {' '.join(str(error).split())}); "
             f"install the panel extra with a torch/torchvision pair built together"
         ) from None
 
@@ -75,25 +75,19 @@ def _parse(name: str) -> tuple[str, str]:
 
 def _timm(model: str, num_classes: int, canvas: int, pretrained: bool) -> Backbone:
     timm = _library("timm")
-    if model not in timm.list_models():
+    if not timm.is_model(model):
         raise ElsewhereError(
             f"timm has no model {model!r}; list them with timm.list_models(), e.g. 'resnet18', 'vit_tiny_patch16_224'"
         )
-    kwargs = {} if pretrained else _timm_canvas_kwargs(timm, model, canvas)
-    try:
-        network = timm.create_model(model, pretrained=pretrained, num_classes=num_classes, **kwargs)
-    except Exception as error:  # a download refused offline, or a model that cannot take this input
-        raise ElsewhereError(f"timm could not build {model!r} ({type(error).__name__}: {error})") from None
+
+    def create(**size) -> nn.Module:
+        return timm.create_model(model, pretrained=pretrained, num_classes=num_classes, **size)
+
+    network = _build(f"timm could not build {model!r}", create, None if pretrained else {"img_size": canvas})
     config = network.pretrained_cfg
-    if not pretrained:
-        return Backbone(network, None, config.get("mean", IMAGENET_MEAN), config.get("std", IMAGENET_STD))
-    return Backbone(network, int(config["input_size"][-1]), config["mean"], config["std"])
-
-
-def _timm_canvas_kwargs(timm, model: str, canvas: int) -> dict:
-    """Networks with a fixed token grid (ViTs, Mixers) are told the canvas; convolutional ones need nothing."""
-    probe = timm.create_model(model, pretrained=False, num_classes=2)
-    return {"img_size": canvas} if hasattr(probe, "patch_embed") else {}
+    native = int(config["input_size"][-1])
+    size = native if pretrained else _input_side(network, canvas, native)
+    return Backbone(network, size, tuple(config.get("mean", IMAGENET_MEAN)), tuple(config.get("std", IMAGENET_STD)))
 
 
 def _torchvision(model: str, num_classes: int, canvas: int, pretrained: bool) -> Backbone:
@@ -104,17 +98,45 @@ def _torchvision(model: str, num_classes: int, canvas: int, pretrained: bool) ->
         raise ElsewhereError(
             f"torchvision has no model {model!r}; list them with torchvision.models.list_models(), e.g. 'resnet18'"
         )
-    try:
-        if not pretrained:
-            network = models.get_model(model, weights=None, num_classes=num_classes)
-            return Backbone(network, None, IMAGENET_MEAN, IMAGENET_STD)
-        weights = models.get_model_weights(model).DEFAULT
-        network = models.get_model(model, weights=weights)
-    except Exception as error:
-        raise ElsewhereError(f"torchvision could not build {model!r} ({type(error).__name__}: {error})") from None
+    if not pretrained:
+
+        def create(**size) -> nn.Module:
+            return models.get_model(model, weights=None, num_classes=num_classes, **size)
+
+        network = _build(f"torchvision could not build {model!r}", create, {"image_size": canvas})
+        return Backbone(network, _input_side(network, canvas, TORCHVISION_INPUT), IMAGENET_MEAN, IMAGENET_STD)
+    weights = models.get_model_weights(model).DEFAULT
+    network = _build(f"torchvision could not build {model!r}", lambda: models.get_model(model, weights=weights), None)
     _replace_classifier(network, num_classes)
     transform = weights.transforms()
     return Backbone(network, int(transform.crop_size[0]), tuple(transform.mean), tuple(transform.std))
+
+
+def _build(failure: str, create, size: dict | None) -> nn.Module:
+    """``create(**size)``, or ``create()`` for a network that takes no input size (a CNN)."""
+    try:
+        if size is not None:
+            try:
+                return create(**size)
+            except (TypeError, AssertionError, ValueError):
+                pass
+        return create()
+    except Exception as error:  # a download refused offline, a model that cannot take these settings
+        raise ElsewhereError(f"{failure} ({type(error).__name__}: {' '.join(str(error).split())})") from None
+
+
+def _input_side(network: nn.Module, canvas: int, native: int) -> int | None:
+    """``None`` (the canvas itself) if the network runs at the canvas, else its own input side."""
+    training = network.training
+    network.eval()
+    try:
+        with torch.no_grad():
+            network(torch.zeros(1, 3, canvas, canvas))
+        return None
+    except Exception:  # a fixed token grid, or a canvas too small for the network's downsampling
+        return native
+    finally:
+        network.train(training)
 
 
 def _replace_classifier(network: nn.Module, num_classes: int) -> None:
