@@ -29,7 +29,6 @@ sets its ``architecture`` attribute to the registry name.
 
 from __future__ import annotations
 
-import difflib
 import functools
 import math
 from collections.abc import Callable
@@ -39,10 +38,11 @@ from torch import nn
 
 from elsewhere.errors import ElsewhereError
 from elsewhere.evaluation.backbones import build_backbone, is_backbone
+from elsewhere.registry import Registry
 
 Builder = Callable[[int, int], nn.Module]
 
-ARCHITECTURES: dict[str, Builder] = {}
+ARCHITECTURES: Registry[Builder] = Registry("architecture")
 
 STACK_WIDTHS = (16, 32, 64)
 MLP_WIDTHS = (256, 128)
@@ -53,14 +53,7 @@ REDGREEN_LAYERS = ((3, 32, 1), (32, 32, 2), (32, 64, 2), (64, 64, 2))
 
 def register(name: str) -> Callable[[Builder], Builder]:
     """Decorator: register ``builder(num_classes, canvas) -> nn.Module`` under ``name``."""
-
-    def add(builder: Builder) -> Builder:
-        if name in ARCHITECTURES:
-            raise ElsewhereError(f"architecture {name!r} is already registered; pick another name")
-        ARCHITECTURES[name] = builder
-        return builder
-
-    return add
+    return functools.partial(ARCHITECTURES.register, name)
 
 
 def list_architectures() -> tuple[str, ...]:
@@ -72,11 +65,7 @@ def get_builder(name: str) -> Builder:
     """The builder registered as ``name``; an unknown name gets the valid ones and a "did you mean"."""
     if is_backbone(name):
         return functools.partial(build_backbone, name)
-    if name not in ARCHITECTURES:
-        close = difflib.get_close_matches(name, ARCHITECTURES, n=1)
-        hint = f"did you mean {close[0]!r}? " if close else ""
-        raise ElsewhereError(f"unknown architecture {name!r}; {hint}choose one of {', '.join(list_architectures())}")
-    return ARCHITECTURES[name]
+    return ARCHITECTURES.get(name)
 
 
 def create_model(name: str, num_classes: int, canvas: int, *, seed: int) -> nn.Module:

@@ -1,37 +1,34 @@
-"""The explicit registry of protocols: registered by name, duplicates refused, unknown names answered."""
+"""The registry of protocols: the standard suite, registered when this module is imported.
+
+Imports run one way: this module imports the suite (which knows nothing of registries) and
+registers each of its protocols, in the suite's order. More protocols may be added with
+:func:`register`; a name already taken is refused, and an unknown name is answered with the valid
+ones (see :class:`elsewhere.registry.Registry`).
+"""
 
 from __future__ import annotations
 
-import difflib
-
 from elsewhere.errors import ElsewhereError
+from elsewhere.registry import Registry
 from elsewhere.splits.protocol import Protocol
+from elsewhere.splits.suite import standard_protocols
 
-_PROTOCOLS: dict[str, Protocol] = {}
+PROTOCOLS: Registry[Protocol] = Registry("protocol")
 
 
 def register(protocol: Protocol) -> Protocol:
-    """Add ``protocol`` to the registry; a second protocol of the same name is refused."""
-    if protocol.name in _PROTOCOLS:
-        raise ElsewhereError(f"protocol {protocol.name!r} is already registered; choose another name")
-    _PROTOCOLS[protocol.name] = protocol
-    return protocol
+    """Add ``protocol`` to the registry under its name; a second protocol of the same name is refused."""
+    return PROTOCOLS.register(protocol.name, protocol)
 
 
 def get_protocol(name: str) -> Protocol:
     """The protocol called ``name``; an unknown name lists the valid ones."""
-    _load_suite()
-    if name not in _PROTOCOLS:
-        close = difflib.get_close_matches(name, _PROTOCOLS, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ElsewhereError(f"unknown protocol {name!r}{hint}; valid protocols: {', '.join(_PROTOCOLS)}")
-    return _PROTOCOLS[name]
+    return PROTOCOLS.get(name)
 
 
 def protocol_names() -> tuple[str, ...]:
     """Every registered protocol, in registration order."""
-    _load_suite()
-    return tuple(_PROTOCOLS)
+    return PROTOCOLS.names()
 
 
 def parse_protocols(text: str | None) -> tuple[Protocol, ...]:
@@ -44,7 +41,5 @@ def parse_protocols(text: str | None) -> tuple[Protocol, ...]:
     return tuple(get_protocol(n) for n in names)
 
 
-def _load_suite() -> None:
-    # The suite registers itself on import; importing it here keeps the registry explicit
-    # without making every user import the suite by hand.
-    import elsewhere.splits.suite  # noqa: F401
+for _protocol in standard_protocols():
+    register(_protocol)

@@ -20,7 +20,6 @@ from elsewhere.splits.intervals import Interval, IntervalSet, Value
 from elsewhere.splits.protocol import Probe, Protocol
 from elsewhere.splits.redgreen import red_green_protocol
 from elsewhere.splits.regions import Cells, Disc, Point, Rect, Region, Ring
-from elsewhere.splits.registry import register
 
 SHAPES = ASYMMETRIC_SHAPES[:10]
 LOCATION_SCALE = Interval(0.20, 0.28)
@@ -397,5 +396,6 @@ def _marked(protocol: Protocol) -> Protocol:
     return dataclasses.replace(protocol, control=True, rationale=protocol.rationale + note)
 
 
-for _protocol in _suite():
-    register(_marked(_protocol))
+def standard_protocols() -> tuple[Protocol, ...]:
+    """Every protocol of the published dataset, in the order the registry lists them."""
+    return tuple(_marked(protocol) for protocol in _suite())

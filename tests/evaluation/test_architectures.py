@@ -90,7 +90,7 @@ def test_unknown_name_suggests_the_closest_and_lists_all():
 
 
 def test_duplicate_registration_refused(monkeypatch):
-    monkeypatch.setattr(architectures, "ARCHITECTURES", dict(architectures.ARCHITECTURES))
+    monkeypatch.setattr(architectures, "ARCHITECTURES", architectures.ARCHITECTURES.copy())
     with pytest.raises(ValueError, match="already registered"):
         register("mlp")(lambda num_classes, canvas: nn.Linear(1, 1))
     register("tiny-linear")(
