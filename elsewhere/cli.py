@@ -66,8 +66,16 @@ def _protocols(args: argparse.Namespace) -> None:
 def _publish(args: argparse.Namespace) -> None:
     from elsewhere.splits.publish import publish
 
-    url = publish(args.folder, args.repo_id, private=args.private_repo)
-    print(f"uploaded {args.folder} to {url}")
+    if args.against is not None and not args.dry_run:
+        raise ElsewhereError("--against plans against a stand-in for the repo; use it with --dry-run")
+    plan, url = publish(
+        args.folder, args.repo_id, private=args.private_repo, dry_run=args.dry_run, remote=args.against
+    )
+    if url is None:
+        print("\n".join(plan.lines()))
+        return
+    print(f"published {args.folder} to {url}, tagged {plan.tag} ({_count(len(plan.deletions), 'stale file')} deleted)")
+    print(f'load it with load_dataset("{args.repo_id}", "<protocol>", revision="{plan.tag}")')
 
 
 def _score(args: argparse.Namespace) -> None:
@@ -330,7 +338,16 @@ def _add_publish(commands) -> None:
     p = commands.add_parser("publish", help="upload a dataset folder to the Hugging Face Hub")
     p.add_argument("folder")
     p.add_argument("--repo-id", required=True, help="ORG/NAME of the dataset repo")
-    p.add_argument("--private-repo", action="store_true", help="create the repo as private")
+    p.add_argument(
+        "--private-repo", action="store_true", help="make the repo private (a new one, or an existing public one)"
+    )
+    p.add_argument("--dry-run", action="store_true", help="print the commit's operations; send nothing")
+    p.add_argument(
+        "--against",
+        default=None,
+        metavar="PATH",
+        help="with --dry-run: plan against this folder (or file of repo paths) instead of the repo on the Hub",
+    )
     p.set_defaults(run=_publish)
 
 
