@@ -6,11 +6,12 @@ and ``get_shape`` resolves the shape names of all three families (geometric, gly
 """
 
 from elsewhere.generator.appearance import Style, compose_scene
+from elsewhere.generator.catalog import get_shape
 from elsewhere.generator.glyphs import glyph_names
 from elsewhere.generator.novel import novel_names
 from elsewhere.generator.render import render
 from elsewhere.generator.scene import Background, Scene, Sprite
-from elsewhere.generator.shapes import ASYMMETRIC_SHAPES, GEOMETRIC_SHAPES, Shape, get_shape
+from elsewhere.generator.shapes import ASYMMETRIC_SHAPES, GEOMETRIC_SHAPES, Shape
 
 __all__ = [
     "ASYMMETRIC_SHAPES",

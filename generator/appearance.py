@@ -16,9 +16,9 @@ from typing import Literal
 import numpy as np
 
 from elsewhere.errors import ElsewhereError
+from elsewhere.generator.catalog import get_shape
 from elsewhere.generator.render import check_sprite
 from elsewhere.generator.scene import RGB, Background, Scene, Sprite
-from elsewhere.generator.shapes import get_shape
 
 MIN_CONTRAST = 80.0
 LUMA = np.array([0.299, 0.587, 0.114])

@@ -16,8 +16,8 @@ import math
 import numpy as np
 
 from elsewhere.errors import ElsewhereError
+from elsewhere.generator.catalog import get_shape
 from elsewhere.generator.scene import Background, Scene, Sprite
-from elsewhere.generator.shapes import get_shape
 
 MIN_CANVAS = 8
 MIN_OBJECT_PIXELS = 3.0

@@ -2,10 +2,10 @@
 
 Three families share this one concept: named geometric shapes (polygons, and the circle, defined
 here), glyphs (characters of a font, :mod:`generator.glyphs`) and novel shapes (seeded random
-closed curves, :mod:`generator.novel`). ``get_shape(name)`` resolves any of them. Every shape
-records its order of rotational symmetry, so that protocols about rotation can keep to shapes for
-which rotation is well posed: 1 means none, ``k > 1`` means it looks the same after ``360 / k``
-degrees, 0 means continuous (the circle).
+closed curves, :mod:`generator.novel`); :func:`generator.catalog.get_shape` resolves any of them by
+name. Every shape records its order of rotational symmetry, so that protocols about rotation can
+keep to shapes for which rotation is well posed: 1 means none, ``k > 1`` means it looks the same
+after ``360 / k`` degrees, 0 means continuous (the circle).
 
 Rendering needs ``inside`` at the points of a regular lattice (the supersampling grid), placed by
 an affine map; ``Shape.raster`` does that from ``inside``, and polygons do it faster by a scanline
@@ -14,13 +14,10 @@ over their edges, which gives the same answer point by point (tests check it).
 
 from __future__ import annotations
 
-import functools
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 import numpy as np
-
-from elsewhere.errors import ElsewhereError
 
 
 @dataclass(frozen=True, eq=False)
@@ -229,25 +226,6 @@ GEOMETRIC_SHAPES: tuple[str, ...] = tuple(_GEOMETRIC)
 ASYMMETRIC_SHAPES: tuple[str, ...] = tuple(n for n, s in _GEOMETRIC.items() if s.symmetry == 1)
 
 
-@functools.lru_cache(maxsize=4096)
-def get_shape(name: str) -> Shape:
-    """The shape called ``name``: a geometric name, ``"glyph:<char>"`` or ``"novel:<seed>:<k>"``.
-
-    Raises:
-        ValueError: if the name belongs to no family.
-    """
-    # Imported here because both modules build on the classes above.
-    from elsewhere.generator.glyphs import glyph_shape
-    from elsewhere.generator.novel import novel_shape
-
-    if name in _GEOMETRIC:
-        return _GEOMETRIC[name]
-    family, _, rest = str(name).partition(":")
-    if family == "glyph" and rest:
-        return glyph_shape(rest)
-    if family == "novel" and rest:
-        return novel_shape(rest)
-    raise ElsewhereError(
-        f"unknown shape {name!r}; valid shapes are the geometric {', '.join(GEOMETRIC_SHAPES)}, "
-        f"'glyph:<character>' (e.g. 'glyph:A') and 'novel:<set_seed>:<k>' (e.g. 'novel:0:3')"
-    )
+def geometric_shape(name: str) -> Shape:
+    """The geometric shape called ``name`` (one of :data:`GEOMETRIC_SHAPES`)."""
+    return _GEOMETRIC[name]
