@@ -17,7 +17,8 @@ from elsewhere.evaluation.truth import Truth
 from elsewhere.splits.dataset import MANIFEST, read_manifest
 from elsewhere.splits.distributions import Distribution
 from elsewhere.splits.grid import Grid
-from elsewhere.splits.protocol import EVALUATED_SPLITS, Protocol
+from elsewhere.splits.names import EVALUATED_SPLITS
+from elsewhere.splits.protocol import Protocol
 from elsewhere.splits.registry import get_protocol
 
 FACTOR_COLUMNS = ["id", "label", "x", "y", "rotation", "scale", "cell", "group", "region"]

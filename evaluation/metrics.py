@@ -40,7 +40,8 @@ import pandas as pd
 
 from elsewhere.errors import ElsewhereError
 from elsewhere.evaluation import stats
-from elsewhere.evaluation.truth import NO_GROUP, Truth, id_array
+from elsewhere.evaluation.truth import Truth, id_array
+from elsewhere.splits.names import NO_GROUP
 
 DISTANCE_BIN_WIDTH = 0.1
 CURVE_BINS = 12

@@ -32,13 +32,11 @@ from numpy.typing import ArrayLike
 
 from elsewhere.errors import ElsewhereError
 from elsewhere.splits.grid import Grid
+from elsewhere.splits.names import EVALUATED_SPLITS
 from elsewhere.splits.regions import Region
 
 COLUMNS = ("id", "split", "label", "x", "y", "rotation", "scale", "cell", "group", "region")
 FACTORS = ("location", "rotation", "scale", "class-location")
-# The evaluated splits every protocol has, in the order they are reported; others follow by name.
-STANDARD_SPLITS = ("test_id", "test_ood", "probe")
-NO_GROUP = -1
 SHA256_HEX = r"[0-9a-f]{64}"
 
 _INTEGER_COLUMNS = ("label", "cell", "group")
@@ -142,7 +140,7 @@ class Truth:
     def splits(self) -> tuple[str, ...]:
         """Splits present in the frame: the standard ones first, then others by name."""
         present = set(self.frame["split"].unique())
-        return tuple(s for s in STANDARD_SPLITS if s in present) + tuple(sorted(present - set(STANDARD_SPLITS)))
+        return tuple(s for s in EVALUATED_SPLITS if s in present) + tuple(sorted(present - set(EVALUATED_SPLITS)))
 
 
 def id_array(ids: ArrayLike) -> pa.Array:

@@ -16,15 +16,14 @@ import numpy as np
 
 from elsewhere.errors import ElsewhereError
 from elsewhere.generator import Style
+from elsewhere.generator.render import MIN_OBJECT_PIXELS
 from elsewhere.splits.distributions import FactorDistribution
 from elsewhere.splits.grid import Grid
+from elsewhere.splits.names import SAMPLED_SPLITS
 from elsewhere.splits.regions import EmptyRegionError
 
 SIZES = ("tiny", "small", "full")
-MIN_OBJECT_PIXELS = 3
 MAX_CANVAS = 1024
-STANDARD_SPLITS = ("train", "validation", "test_id", "test_ood", "probe")
-EVALUATED_SPLITS = ("test_id", "test_ood", "probe")
 
 # Items per split (for the probe: object instances, each rendered at every sweep position).
 STANDARD_SIZES: dict[str, dict[str, int]] = {
@@ -88,11 +87,11 @@ class Protocol:
     sizes: dict[str, dict[str, int]] = field(default_factory=lambda: STANDARD_SIZES)
 
     def __post_init__(self):
-        missing = [s for s in ("train", "validation", "test_id", "test_ood") if s not in self.splits]
+        missing = [s for s in SAMPLED_SPLITS if s not in self.splits]
         if missing:
             raise ElsewhereError(
                 f"protocol {self.name!r} lacks splits {missing}; every protocol has "
-                f"{', '.join(STANDARD_SPLITS[:-1])} (the probe is derived)"
+                f"{', '.join(SAMPLED_SPLITS)} (the probe is derived)"
             )
         for split, distribution in self.splits.items():
             unknown = [c for c in distribution.all_classes if not 0 <= c < len(self.class_names)]

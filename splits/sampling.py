@@ -16,10 +16,10 @@ import numpy as np
 
 from elsewhere.generator import Scene, compose_scene
 from elsewhere.splits.distributions import Factors
+from elsewhere.splits.names import NO_GROUP
 from elsewhere.splits.protocol import Protocol
 from elsewhere.splits.redgreen import red_green_scene
 
-NO_GROUP = -1
 _SECRET_CONTEXT = b"elsewhere private test set v1"
 
 
