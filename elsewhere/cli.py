@@ -220,7 +220,8 @@ class _Choices:
     """The allowed values of an option, read only when argparse checks a value or prints help.
 
     Building the parser then imports nothing heavy: the architectures and devices live in modules
-    that import torch, which ``elsewhere score`` never needs.
+    that import torch, which ``elsewhere score`` never needs. An option with these choices needs a
+    ``metavar``, or argparse reads them while adding it.
     """
 
     def __init__(self, load: Callable[[], Sequence[str]]):
@@ -253,7 +254,11 @@ def _devices() -> Sequence[str]:
 
 def _device_argument(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--device", default="auto", choices=_Choices(_devices), help="auto: CUDA when present, else CPU (default)"
+        "--device",
+        default="auto",
+        choices=_Choices(_devices),
+        metavar="DEVICE",
+        help="%(choices)s (default: auto, CUDA when present, else CPU)",
     )
 
 
@@ -312,7 +317,9 @@ def _add_generate(commands) -> None:
     p = commands.add_parser("generate", help="write the benchmark dataset folder")
     p.add_argument("--out", required=True, help="dataset folder to create (empty or new)")
     p.add_argument("--protocols", default=None, help="comma-separated protocols (default: all)")
-    p.add_argument("--size", default="small", choices=_Choices(_sizes), help="default: small")
+    p.add_argument(
+        "--size", default="small", choices=_Choices(_sizes), metavar="SIZE", help="%(choices)s (default: small)"
+    )
     p.add_argument("--seed", type=int, default=0, help="whole number (default: 0)")
     p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     p.add_argument("--canvas", type=int, default=None, help="override every protocol's canvas side")

@@ -1,7 +1,12 @@
-"""The evaluation commands end to end on the real tiny dataset: score, evaluate, compare, report."""
+"""Every command end to end on the real tiny dataset, its human-readable output as well as --json."""
 
 import json
+import os
+import socket
+import subprocess
+import sys
 import textwrap
+from importlib.metadata import version
 
 import datasets
 import numpy as np
@@ -9,9 +14,11 @@ import pandas as pd
 import pytest
 import torch
 
-from elsewhere.cli import main
+from elsewhere.cli import build_parser, main
 from elsewhere.evaluation.loading import load_factory, save_weights
 from elsewhere.evaluation.results import load_results
+from elsewhere.splits.names import EVALUATED_SPLITS
+from elsewhere.splits.registry import protocol_names
 
 PROTOCOL = "location-halves"
 FACTORY = """
@@ -98,9 +105,15 @@ def test_score_compare_and_report(tiny_dataset, tmp_path, capsys):
     comparison = json.loads(out)
     assert status == 0 and comparison["difference"]["value"] == pytest.approx(1.0)
     assert comparison["p_value"] < 1e-6
+    n = comparison["n"]
+    status, out, err = _run(capsys, "compare", tmp_path / "a.json", tmp_path / "b.json")
+    assert status == 0 and err == ""
+    assert out.startswith(f"test_ood, {n} paired items: A (oracle) 1.0000, B (left) 0.0000; A − B +1.0000 (95% CI +")
+    assert "McNemar p = " in out and out.count("\n") == 1
 
     status, out, _ = _run(capsys, "report", tmp_path / "b.json", "--out", tmp_path / "plots")
     assert status == 0
+    assert sorted(out.split()) == sorted(str(p) for p in (tmp_path / "plots").iterdir())
     assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == ["curves.png", "location_map.png", "summary.png"]
 
 
@@ -150,6 +163,9 @@ def test_evaluate_runs_a_factory_with_safetensors_weights(tiny_dataset, tmp_path
         "--quiet",
     )
     assert status == 0, out
+    assert out.startswith(f"{PROTOCOL}: out-of-location accuracy ") and out.endswith(
+        f"results in {tmp_path / 'e.json'}\n"
+    )
     evaluated = load_results(tmp_path / "e.json")
     assert evaluated["device"] == "cpu" and evaluated["model"]["parameters"] == 1
     # The saved predictions scored again give the same results: one harness, one truth.
@@ -209,3 +225,300 @@ def test_evaluate_runs_a_factory_with_safetensors_weights(tiny_dataset, tmp_path
         "--quiet",
     )
     assert status == 2 and "safetensors" in err and "\n" not in err
+
+
+# The model contract: logits of the protocol's width, finite, on inputs normalised as asked.
+
+CONTRACT_MODELS = """
+    import torch
+    from torch import nn
+
+    class ChannelMeans(nn.Module):
+        '''Logits: the mean of each input channel in classes 0-2, far below that elsewhere.'''
+
+        def __init__(self, width):
+            super().__init__()
+            self.width = width
+
+        def forward(self, x):
+            logits = torch.full((len(x), self.width), -1e3)
+            logits[:, :3] = x.mean(dim=(2, 3))
+            return logits
+
+    def means(num_classes):
+        return ChannelMeans(num_classes)
+
+    def means_normalised_itself(num_classes):
+        model = ChannelMeans(num_classes)
+        model.input_mean, model.input_std = (0.5, 0.2, 0.1), (0.1, 0.5, 1.0)
+        return model
+
+    def five(num_classes, canvas):
+        return ChannelMeans(5)
+
+    class NaNs(nn.Module):
+        def forward(self, x):
+            return torch.full((len(x), 10), float("nan"))
+
+    def nans():
+        return NaNs()
+"""
+MEAN, STD = (0.5, 0.2, 0.1), (0.1, 0.5, 1.0)
+
+
+@pytest.fixture
+def contract_models(tmp_path):
+    path = tmp_path / "contract.py"
+    path.write_text(textwrap.dedent(CONTRACT_MODELS))
+    return path
+
+
+def _evaluate(capsys, data, model, out, *extra):
+    return _run(
+        capsys,
+        "evaluate",
+        "--data",
+        data,
+        "--protocol",
+        PROTOCOL,
+        "--model",
+        model,
+        "--out",
+        out,
+        "--device",
+        "cpu",
+        "--quiet",
+        *extra,
+    )
+
+
+@pytest.mark.parametrize(
+    ("factory", "message"),
+    [
+        ("five", "the model returned shape (32, 5) for 32 images; it must return logits of shape (32, 10)"),
+        ("nans", "the model returned NaN or infinite logits for 32 of 32 images"),
+    ],
+)
+def test_a_model_breaking_the_contract_is_refused_in_one_line(
+    tiny_dataset, contract_models, tmp_path, capsys, factory, message
+):
+    status, out, err = _evaluate(capsys, tiny_dataset, f"{contract_models}:{factory}", tmp_path / "r.json")
+    assert status == 2 and out == ""
+    assert err.startswith("elsewhere evaluate: error: ") and message in err and "\n" not in err
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_inputs_are_normalised_by_the_options_or_the_model(tiny_dataset, contract_models, tmp_path, capsys):
+    flags = ("--mean", ",".join(map(str, MEAN)), "--std", ",".join(map(str, STD)))
+    runs = {
+        "plain": (f"{contract_models}:means",),
+        "options": (f"{contract_models}:means", *flags),
+        "attributes": (f"{contract_models}:means_normalised_itself",),
+    }
+    predicted = {}
+    for name, (model, *extra) in runs.items():
+        status, _, err = _evaluate(
+            capsys,
+            tiny_dataset,
+            model,
+            tmp_path / f"{name}.json",
+            "--save-predictions",
+            tmp_path / f"{name}.parquet",
+            *extra,
+        )
+        assert status == 0, err
+        predicted[name] = pd.read_parquet(tmp_path / f"{name}.parquet").set_index("id")["prediction"]
+    # The expected predictions, from the images themselves: argmax over channels of (mean − m) / s.
+    table = datasets.load_dataset(str(tiny_dataset), PROTOCOL, split="test_ood")
+    channel_means = np.stack(
+        [np.asarray(r["image"].convert("RGB"), dtype=np.float64).mean((0, 1)) / 255 for r in table]
+    )
+    expected = ((channel_means - MEAN) / STD).argmax(axis=1)
+    np.testing.assert_array_equal(predicted["options"][table["id"]].to_numpy(), expected)
+    np.testing.assert_array_equal(predicted["attributes"][table["id"]].to_numpy(), expected)
+    assert (predicted["plain"][table["id"]].to_numpy() != expected).any()
+    recorded = load_results(tmp_path / "options.json")["model"]["input"]
+    assert recorded == {"mean": pytest.approx(list(MEAN)), "std": pytest.approx(list(STD))}
+    assert "input" not in load_results(tmp_path / "plain.json")["model"]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (("--mean", "0.5,0.5"), "argument --mean: invalid _rgb value: '0.5,0.5'"),
+        (("--std", "a,b,c"), "argument --std: invalid _rgb value: 'a,b,c'"),
+    ],
+)
+def test_bad_normalisation_options_are_usage_errors(tiny_dataset, contract_models, tmp_path, capsys, options, message):
+    with pytest.raises(SystemExit) as exit_:
+        _evaluate(capsys, tiny_dataset, f"{contract_models}:means", tmp_path / "r.json", *options)
+    err = capsys.readouterr().err.strip()
+    assert exit_.value.code == 2 and message in err and "\n" not in err
+
+
+def test_a_zero_std_is_refused(tiny_dataset, contract_models, tmp_path, capsys):
+    status, _, err = _evaluate(capsys, tiny_dataset, f"{contract_models}:means", tmp_path / "r.json", "--std", "1,0,1")
+    assert status == 2 and "every channel's std must be above 0" in err and "\n" not in err
+
+
+def test_evaluate_help_states_the_contract(capsys):
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for fact in ("float32 N×3×H×W", "RGB in [0, 1]", "num_classes", "canvas", "input_mean", "input_std", "logits N×C"):
+        assert fact in text
+
+
+def test_score_help_states_the_predictions_format(capsys):
+    with pytest.raises(SystemExit):
+        main(["score", "--help"])
+    text = capsys.readouterr().out
+    assert all(split in text for split in EVALUATED_SPLITS)
+    assert all(column in text for column in ("id", "prediction", "probabilities"))
+
+
+# The other commands' human-readable output
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0 and capsys.readouterr().out == f"elsewhere {version('elsewhere')}\n"
+
+
+def test_protocols_lists_every_protocol(capsys):
+    status, out, _ = _run(capsys, "protocols")
+    lines = out.splitlines()
+    assert status == 0 and [line.split()[0] for line in lines] == list(protocol_names())
+    assert any(line.split()[0] == "iid" and "(control)" in line for line in lines)
+    status, out, _ = _run(capsys, "protocols", "--json")
+    assert [p["name"] for p in json.loads(out)] == list(protocol_names())
+
+
+@pytest.mark.parametrize(("protocols", "counted"), [("iid", "1 protocol"), ("iid,red-green", "2 protocols")])
+def test_generate_counts_in_words(tmp_path, capsys, protocols, counted):
+    out_folder = tmp_path / "d"
+    status, out, _ = _run(
+        capsys, "generate", "--out", out_folder, "--size", "tiny", "--protocols", protocols, "--workers", "1", "--quiet"
+    )
+    manifest = json.loads((out_folder / "elsewhere.json").read_text())
+    images = sum(s["rows"] for p in manifest["protocols"].values() for s in p["splits"].values())
+    assert status == 0 and out == f"wrote {images} images in {counted} to {out_folder}\n"
+
+
+def test_train_prints_its_results(tiny_dataset, tmp_path, capsys):
+    status, out, _ = _run(
+        capsys,
+        "train",
+        "--data",
+        tiny_dataset,
+        "--protocol",
+        PROTOCOL,
+        "--arch",
+        "mlp",
+        "--epochs",
+        "1",
+        "--out",
+        tmp_path / "run",
+        "--device",
+        "cpu",
+        "--quiet",
+    )
+    ood = load_results(tmp_path / "run" / "results.json")["metrics"]["ood_accuracy"]["value"]
+    assert status == 0 and out.startswith(f"{PROTOCOL}: out-of-location accuracy {ood:.4f} [")
+    assert out.endswith(f"results in {tmp_path / 'run' / 'results.json'}\n")
+
+
+def test_submit_prints_the_stored_entry(tiny_dataset, tmp_path, capsys):
+    items = _evaluated(tiny_dataset)
+    items[["id"]].assign(prediction=items["label"]).to_csv(tmp_path / "oracle.csv", index=False)
+    status, out, _ = _run(
+        capsys,
+        "submit",
+        "--data",
+        tiny_dataset,
+        "--protocol",
+        PROTOCOL,
+        "--predictions",
+        tmp_path / "oracle.csv",
+        "--model-name",
+        "oracle",
+        "--db",
+        tmp_path / "board.sqlite",
+        "--submitter",
+        "tester",
+    )
+    assert status == 0 and out == f"stored entry #1: oracle on {PROTOCOL}, out-of-location accuracy 1.0000\n"
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "allowed"),
+    [
+        ("--size", "huge", "'tiny', 'small', 'full'"),
+        ("--arch", "alexnet", "'cnn-gap'"),
+        ("--device", "gpu", "'auto', 'cpu', 'cuda'"),
+    ],
+)
+def test_options_with_known_values_refuse_others(tmp_path, capsys, option, value, allowed):
+    command = {"--size": ["generate", "--out", tmp_path / "d"]}.get(
+        option, ["train", "--data", tmp_path, "--protocol", PROTOCOL, "--arch", "mlp", "--out", tmp_path / "r"]
+    )
+    with pytest.raises(SystemExit) as exit_:
+        main([str(a) for a in [*command, option, value]])
+    err = capsys.readouterr().err.strip()
+    assert exit_.value.code == 2 and f"argument {option}: invalid choice: '{value}'" in err and allowed in err
+    assert "\n" not in err
+
+
+def test_leaderboard_refuses_a_port_in_use_before_doing_anything(tiny_dataset, tmp_path, capsys):
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        status, out, err = _run(
+            capsys,
+            "leaderboard",
+            "--data",
+            tiny_dataset,
+            "--db",
+            tmp_path / "board.sqlite",
+            "--port",
+            port,
+            "--baselines",
+            tmp_path / "runs",
+        )
+    assert status == 2 and out == "" and "\n" not in err
+    assert f"cannot serve on 127.0.0.1:{port}" in err and "choose another port with --port" in err
+    assert not (tmp_path / "board.sqlite").exists()
+
+
+def test_leaderboard_address_defaults_follow_gradio_settings(monkeypatch):
+    arguments = ["leaderboard", "--data", "d"]
+    monkeypatch.delenv("GRADIO_SERVER_NAME", raising=False)
+    monkeypatch.delenv("GRADIO_SERVER_PORT", raising=False)
+    args = build_parser().parse_args(arguments)
+    assert (args.host, args.port) == ("127.0.0.1", 7860)
+    monkeypatch.setenv("GRADIO_SERVER_NAME", "0.0.0.0")
+    monkeypatch.setenv("GRADIO_SERVER_PORT", "7861")
+    args = build_parser().parse_args(arguments)
+    assert (args.host, args.port) == ("0.0.0.0", 7861)
+    assert build_parser().parse_args([*arguments, "--host", "::1"]).host == "::1"
+
+
+def test_scoring_imports_neither_torch_nor_gradio(tiny_dataset, tmp_path):
+    items = _evaluated(tiny_dataset)
+    items[["id"]].assign(prediction=items["label"]).to_csv(tmp_path / "p.csv", index=False)
+    script = (
+        "import sys; from elsewhere.cli import main; "
+        f"status = main(['score', '--data', {str(tiny_dataset)!r}, '--protocol', {PROTOCOL!r}, "
+        f"'--predictions', {str(tmp_path / 'p.csv')!r}, '--out', {str(tmp_path / 'r.json')!r}]); "
+        "print(status, sorted(m for m in ('torch', 'gradio') if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        check=True,
+    )
+    assert done.stdout.splitlines()[-1] == "0 []"

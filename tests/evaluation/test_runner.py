@@ -13,7 +13,14 @@ from torch import nn
 
 from elsewhere.evaluation.architectures import create_model
 from elsewhere.evaluation.loading import build_model, count_parameters, load_factory, load_weights, save_weights
-from elsewhere.evaluation.runner import decode_images, decode_split, predict, resolve_device
+from elsewhere.evaluation.runner import (
+    channel_statistics,
+    decode_images,
+    decode_split,
+    predict,
+    resolve_device,
+    to_float,
+)
 from elsewhere.evaluation.training import TrainConfig, train
 from elsewhere.splits.shards import png_bytes
 
@@ -92,6 +99,107 @@ def test_predict_refuses_a_model_that_returns_no_logits(image_splits):
     model = nn.Sequential(nn.Flatten(start_dim=0))
     with pytest.raises(ValueError, match="logits of shape"):
         predict(model, image_splits["test_id"], device=CPU, num_workers=0, progress=False)
+
+
+class Fixed(nn.Module):
+    """Returns ``make(x)`` and counts its calls, to see how soon a bad output is refused."""
+
+    def __init__(self, make):
+        super().__init__()
+        self.make = make
+        self.calls = 0
+
+    def forward(self, x):
+        self.calls += 1
+        return self.make(x)
+
+
+def test_predict_refuses_logits_of_another_width_on_the_first_batch(image_splits):
+    model = Fixed(lambda x: torch.zeros(len(x), 5))
+    message = _one_line_error(
+        lambda: predict(model, image_splits["test_id"], device=CPU, batch_size=40, num_classes=2, progress=False)
+    )
+    assert "returned shape (40, 5) for 40 images; it must return logits of shape (40, 2)" in message
+    assert model.calls == 1
+
+
+def test_predict_refuses_outputs_that_are_not_tensors(image_splits):
+    model = Fixed(lambda x: (torch.zeros(len(x), 2),))
+    message = _one_line_error(lambda: predict(model, image_splits["test_id"], device=CPU, progress=False))
+    assert "returned a tuple for 96 images, not a tensor" in message
+
+
+def _poisoned(value: float, batch: int):
+    """Zero logits, but ``value`` in the first row of batch number ``batch``."""
+    calls = []
+
+    def make(x):
+        calls.append(None)
+        logits = torch.zeros(len(x), 2)
+        if len(calls) == batch:
+            logits[0, 1] = value
+        return logits
+
+    return make
+
+
+@pytest.mark.parametrize(
+    ("value", "batch", "calls"), [(float("nan"), 1, 1), (float("inf"), 3, 3), (float("-inf"), 2, 3)]
+)
+def test_predict_refuses_non_finite_logits(image_splits, value, batch, calls):
+    model = Fixed(_poisoned(value, batch))
+    message = _one_line_error(
+        lambda: predict(model, image_splits["test_id"], device=CPU, batch_size=32, num_classes=2, progress=False)
+    )
+    seen = 32 if batch == 1 else 96
+    assert f"NaN or infinite logits for 1 of {seen} images" in message
+    # Found on the first batch, the model is not run further; later, it is found at the end.
+    assert model.calls == calls
+
+
+def test_channel_statistics_given_or_from_the_model():
+    plain = nn.Identity()
+    assert channel_statistics(plain) is None
+    mean, std = channel_statistics(plain, mean=(0.5, 0.4, 0.3))
+    assert mean.flatten().tolist() == pytest.approx([0.5, 0.4, 0.3]) and std.flatten().tolist() == [1, 1, 1]
+    own = nn.Identity()
+    own.input_mean, own.input_std = (0.1, 0.2, 0.3), torch.tensor([0.5, 0.5, 0.5])
+    mean, std = channel_statistics(own)
+    assert mean.shape == (1, 3, 1, 1) and mean.flatten().tolist() == pytest.approx([0.1, 0.2, 0.3])
+    assert std.flatten().tolist() == [0.5, 0.5, 0.5]
+    # Given values win over the model's own, as a pair.
+    mean, std = channel_statistics(own, std=(2, 2, 2))
+    assert mean.flatten().tolist() == [0, 0, 0] and std.flatten().tolist() == [2, 2, 2]
+
+
+@pytest.mark.parametrize(
+    ("mean", "std", "message"),
+    [
+        ((0.5, 0.5), None, "bad input mean (0.5, 0.5); give three finite numbers"),
+        (None, (1, float("nan"), 1), "bad input std"),
+        ("abc", None, "bad input mean 'abc'"),
+        (None, (1, 0, 1), "every channel's std must be above 0"),
+        (None, (1, -1, 1), "every channel's std must be above 0"),
+    ],
+)
+def test_bad_channel_statistics_are_one_line(mean, std, message):
+    assert message in _one_line_error(lambda: channel_statistics(nn.Identity(), mean, std))
+
+
+def test_predict_normalises_inputs_per_channel(image_splits):
+    split = image_splits["test_id"].select(range(8))
+    seen = []
+    model = Fixed(lambda x: seen.append(x.clone()) or torch.zeros(len(x), 2))
+    statistics = channel_statistics(model, mean=(0.5, 0.25, 0.0), std=(0.5, 0.25, 2.0))
+    predict(model, split, device=CPU, num_workers=0, statistics=statistics, progress=False)
+    pixels = torch.from_numpy(np.stack([np.asarray(image) for image in split["image"]])).permute(0, 3, 1, 2) / 255
+    expected = (pixels - torch.tensor([0.5, 0.25, 0.0]).view(1, 3, 1, 1)) / torch.tensor([0.5, 0.25, 2.0]).view(
+        1, 3, 1, 1
+    )
+    torch.testing.assert_close(seen[0], expected, atol=1e-6, rtol=0)
+    assert torch.equal(
+        to_float(torch.from_numpy(np.array(split["image"][0]))[None], CPU, channels_last=False), pixels[:1]
+    )
 
 
 class ViewHead(nn.Module):
