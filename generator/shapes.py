@@ -19,6 +19,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+# Area of every asymmetric geometric shape in the canonical frame (of area 4): the smallest
+# fitted outline's (kite, chevron), so that no shape grows past the frame. At scale 0.25 on a
+# 64-pixel canvas that is 77 pixels for every class.
+CLASS_AREA = 1.2
+
 
 @dataclass(frozen=True, eq=False)
 class Shape(ABC):
@@ -144,6 +149,24 @@ def _fitted(*contours: list[tuple[float, float]]) -> tuple[np.ndarray, ...]:
     return tuple((np.asarray(c, dtype=np.float64) - centre) / half for c in contours)
 
 
+def polygon_area(contours: tuple[np.ndarray, ...]) -> float:
+    """Area of an outline whose first contour is the outside and every later one a hole in it."""
+
+    def enclosed(c: np.ndarray) -> float:
+        return 0.5 * abs(float(np.dot(c[:, 0], np.roll(c[:, 1], -1)) - np.dot(c[:, 1], np.roll(c[:, 0], -1))))
+
+    return enclosed(contours[0]) - sum(enclosed(c) for c in contours[1:])
+
+
+def with_area(contours: tuple[np.ndarray, ...], area: float) -> tuple[np.ndarray, ...]:
+    """The contours scaled about the frame centre to enclose ``area``: classes of one size, so that
+    size predicts no class. Refuses to grow a shape past the frame."""
+    factor = float(np.sqrt(area / polygon_area(contours)))
+    if factor > 1.0 + 1e-9:
+        raise ValueError(f"a shape of area {polygon_area(contours):.3f} cannot grow to {area} inside the frame")
+    return tuple(c * factor for c in contours)
+
+
 def _regular(count: int, radius: float, phase: float) -> np.ndarray:
     angle = np.deg2rad(phase + 360.0 * np.arange(count) / count)
     return radius * np.stack([np.cos(angle), np.sin(angle)], axis=1)
@@ -156,8 +179,9 @@ def _star(points: int, inner: float) -> np.ndarray:
 
 
 def _geometric() -> dict[str, Shape]:
-    # Asymmetric shapes are drawn on a 10-unit grid (v down) and fitted to the frame; symmetric
-    # ones are drawn about the frame centre, their centre of symmetry.
+    # Asymmetric shapes (the classes of the suite) are drawn on a 10-unit grid (v down), fitted to
+    # the frame, then scaled to one common area; symmetric ones (distractors, the Red-Green boxes)
+    # are drawn about the frame centre, their centre of symmetry, and keep their size.
     asymmetric = {
         "L": [[(0, 0), (3, 0), (3, 7), (7, 7), (7, 10), (0, 10)]],
         "F": [[(0, 0), (7, 0), (7, 2.5), (3, 2.5), (3, 4.5), (6, 4.5), (6, 7), (3, 7), (3, 10), (0, 10)]],
@@ -168,22 +192,22 @@ def _geometric() -> dict[str, Shape]:
         "flag": [[(0, 0), (8, 0), (6, 2.5), (8, 5), (1.5, 5), (1.5, 10), (0, 10)]],
         "key": [
             [
-                (0, 2),
-                (4, 2),
-                (4, 3.4),
-                (10, 3.4),
-                (10, 6),
-                (9, 6),
-                (9, 4.6),
-                (8, 4.6),
-                (8, 5.6),
-                (7, 5.6),
-                (7, 4.6),
-                (4, 4.6),
-                (4, 6),
+                (0, 0),
+                (4.5, 0),
+                (4.5, 2.2),
+                (10, 2.2),
+                (10, 5.5),
+                (9, 5.5),
+                (9, 3.8),
+                (8, 3.8),
+                (8, 5),
+                (7, 5),
+                (7, 3.8),
+                (4.5, 3.8),
+                (4.5, 6),
                 (0, 6),
             ],
-            [(1, 3), (3, 3), (3, 5), (1, 5)],
+            [(1.2, 1.8), (3.3, 1.8), (3.3, 4.2), (1.2, 4.2)],
         ],
         "house": [[(1, 5), (5, 1), (6.5, 2.5), (6.5, 1), (8, 1), (8, 4), (9, 5), (9, 10), (1, 10)]],
         "chevron": [[(0, 0), (3, 0), (8, 5), (3, 10), (0, 10), (5, 5)]],
@@ -191,7 +215,8 @@ def _geometric() -> dict[str, Shape]:
         "lightning": [[(3, 0), (8, 0), (5.5, 4), (8.5, 4), (2, 10), (4, 5.5), (1.5, 5.5)]],
     }
     shapes: dict[str, Shape] = {
-        name: PolygonShape.build(name, "geometric", 1, _fitted(*contours)) for name, contours in asymmetric.items()
+        name: PolygonShape.build(name, "geometric", 1, with_area(_fitted(*contours), CLASS_AREA))
+        for name, contours in asymmetric.items()
     }
     symmetric = {
         "square": (4, [(-1, -1), (1, -1), (1, 1), (-1, 1)]),

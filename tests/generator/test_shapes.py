@@ -6,6 +6,7 @@ import pytest
 from elsewhere.generator import ASYMMETRIC_SHAPES, GEOMETRIC_SHAPES, Shape, get_shape, glyph_names, novel_names
 from elsewhere.generator.glyphs import MASK_SIZE, glyph_mask
 from elsewhere.generator.novel import novel_outline
+from elsewhere.generator.shapes import CLASS_AREA, polygon_area, with_area
 
 SOME_GLYPHS = glyph_names("0AHR7")
 SOME_NOVEL = novel_names(0, 4) + novel_names(12345, 2, start=100)
@@ -45,31 +46,65 @@ def test_shape_contract(name):
     assert shape.radius <= np.sqrt(2) + 1e-9
 
 
+FINE = np.linspace(-1, 1, 801)
+FINE_U, FINE_V = np.meshgrid(FINE, FINE)
+STEP = FINE[1] - FINE[0]
+
+
+def _box(name: str) -> tuple[np.ndarray, np.ndarray]:
+    hit = get_shape(name).inside(FINE_U, FINE_V)
+    us, vs = FINE_U[hit], FINE_V[hit]
+    return np.array([us.min(), vs.min()]), np.array([us.max(), vs.max()])
+
+
 # Star and hexagon are centred on their centre of symmetry instead; novel outlines are checked by
 # their vertices below.
 @pytest.mark.parametrize("name", [n for n in GEOMETRIC_SHAPES + SOME_GLYPHS if n not in ("star", "hexagon")])
-def test_shape_bounding_box_is_centred_and_touches_the_frame(name):
-    fine = np.linspace(-1, 1, 801)
-    u, v = np.meshgrid(fine, fine)
-    hit = get_shape(name).inside(u, v)
-    us, vs = u[hit], v[hit]
-    lo, hi = np.array([us.min(), vs.min()]), np.array([us.max(), vs.max()])
-    step = fine[1] - fine[0]
-    assert np.allclose((lo + hi) / 2, 0, atol=2 * step)
-    assert (hi - lo).max() >= 2 - 3 * step
+def test_shape_bounding_box_is_centred(name):
+    lo, hi = _box(name)
+    assert np.allclose((lo + hi) / 2, 0, atol=2 * STEP)
+
+
+@pytest.mark.parametrize(
+    "name", [n for n in GEOMETRIC_SHAPES + SOME_GLYPHS if n not in ASYMMETRIC_SHAPES + ("star", "hexagon")]
+)
+def test_symmetric_shapes_and_glyphs_touch_the_frame(name):
+    lo, hi = _box(name)
+    assert (hi - lo).max() >= 2 - 3 * STEP
+
+
+def test_class_shapes_share_one_area_and_the_largest_fills_the_frame():
+    """Shape, not size: every asymmetric shape covers the same area, measured by its own ``inside``."""
+    areas = {name: get_shape(name).inside(FINE_U, FINE_V).mean() * 4 for name in ASYMMETRIC_SHAPES}
+    assert all(area == pytest.approx(CLASS_AREA, rel=0.01) for area in areas.values()), areas
+    # The area is as large as the frame allows: the smallest outline (kite) still spans it.
+    assert max((hi - lo).max() for lo, hi in map(_box, ASYMMETRIC_SHAPES)) >= 2 - 3 * STEP
+
+
+def test_polygon_area_counts_holes_and_with_area_scales_about_the_centre():
+    square = np.array([(-1.0, -1.0), (1.0, -1.0), (1.0, 1.0), (-1.0, 1.0)])
+    assert polygon_area((square,)) == pytest.approx(4.0)
+    assert polygon_area((square, square / 2)) == pytest.approx(3.0)
+    (smaller,) = with_area((square,), 1.0)
+    assert np.allclose(smaller, square / 2)
+    with pytest.raises(ValueError, match="cannot grow"):
+        with_area((square,), 5.0)
 
 
 def test_inside_at_known_points():
     square, circle = get_shape("square"), get_shape("circle")
     assert square.inside(np.array([0.99, -0.99, 1.01]), np.array([0.99, 0.5, 0.0])).tolist() == [True, True, False]
     assert circle.inside(np.array([0.7, 0.71, 0.0]), np.array([0.7, 0.71, -0.99])).tolist() == [True, False, True]
-    # The P's bowl has a hole: the point at its middle is outside, the stem's middle inside.
-    p = get_shape("P")
-    assert p.inside(np.array([-0.1, -0.7]), np.array([-0.6, 0.6])).tolist() == [False, True]
+    # The P's bowl has a hole: the point at its middle is outside, the stem's middle inside
+    # (points of the fitted outline, scaled with it to the common area).
+    p, (p_lo, p_hi) = get_shape("P"), _box("P")
+    half = (p_hi - p_lo).max() / 2
+    assert p.inside(half * np.array([-0.1, -0.7]), half * np.array([-0.6, 0.6])).tolist() == [False, True]
     # The arrow points right: its tip half is narrower than its head's base.
-    arrow = get_shape("arrow")
-    assert arrow.inside(np.array([0.95]), np.array([0.0]))[0]
-    assert not arrow.inside(np.array([0.95]), np.array([0.3]))[0]
+    arrow, (a_lo, a_hi) = get_shape("arrow"), _box("arrow")
+    tip = a_hi[0] - 0.05 * (a_hi - a_lo).max() / 2
+    assert arrow.inside(np.array([tip]), np.array([0.0]))[0]
+    assert not arrow.inside(np.array([tip]), np.array([0.3 * (a_hi - a_lo).max() / 2]))[0]
 
 
 @pytest.mark.parametrize("name", GEOMETRIC_SHAPES + SOME_NOVEL)
