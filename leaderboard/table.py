@@ -9,13 +9,16 @@ refresh):
   a rank). The leader is the first entry (earlier submission first among equals); every other entry
   whose interval overlaps the leader's is marked ``tie``: the data cannot tell it from the leader.
 - **Suite view** (:data:`SUITE`): one row per model — entries with the same submitter and model
-  name — holding its latest (last stored) entry on each protocol of the suite. Controls (the ``iid`` protocol)
-  are left out: they have no held-out locations. A model is ranked by its mean OOD accuracy over
-  the suite only if it has an entry on *every* suite protocol; a model missing protocols is listed
-  below the ranked ones, unranked, with the mean over the protocols it has and a ``k/n`` coverage,
-  because a mean over an easier subset is not comparable. The mean's interval treats the protocols'
+  name — holding its latest (last stored) entry on each protocol of the suite. Sanity controls
+  (protocols marked ``control``: ``iid``, which holds nothing out, and those on which the reference
+  panel transfers with no headroom, see ``splits.suite``) are left out: they cannot rank models.
+  A model is ranked by its mean OOD accuracy over the suite only if it has an entry on *every*
+  suite protocol; a model missing protocols is listed below the ranked ones, unranked, with the
+  mean over the protocols it has and a ``k/n`` coverage, because a mean over an easier subset is
+  not comparable. The mean's interval treats the protocols'
   test sets as independent: its standard error is ``sqrt(sum(se_i²)) / n``, each ``se_i`` read off
-  protocol *i*'s 95% interval as half its width over 1.96.
+  protocol *i*'s 95% interval as half its width over the normal quantile
+  (:func:`evaluation.stats.z_value`, about 1.96).
 
 Ranks and ties are computed over the whole board of the view; filters (model family, parameter
 range, verified, search) then choose which rows to show, so an entry keeps its rank and tie mark
@@ -34,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from elsewhere.errors import ElsewhereError
+from elsewhere.evaluation.stats import z_value
 from elsewhere.leaderboard.store import Store
 from elsewhere.splits.registry import get_protocol
 
@@ -41,7 +45,6 @@ SUITE = "suite"
 PROTOCOL = "protocol"
 VIEWS = (PROTOCOL, SUITE)
 LEADER, TIE = "leader", "tie"
-Z95 = 1.959963984540054
 # Key of the chooser entry that stands for the suite view's one-column-per-protocol block.
 PER_PROTOCOL = "per_protocol"
 DISPLAY_LIMIT = 1000
@@ -200,14 +203,15 @@ def suite_table(
     kept = newest[first]
     accuracy = np.full(len(keys) * len(suite), np.nan)
     accuracy[slots] = rows["ood_accuracy"].to_numpy()[kept]
+    z = z_value()
     variance = np.full(len(keys) * len(suite), np.nan)
-    variance[slots] = ((rows["ood_ci_hi"].to_numpy()[kept] - rows["ood_ci_lo"].to_numpy()[kept]) / (2 * Z95)) ** 2
+    variance[slots] = ((rows["ood_ci_hi"].to_numpy()[kept] - rows["ood_ci_lo"].to_numpy()[kept]) / (2 * z)) ** 2
     accuracy, variance = accuracy.reshape(-1, len(suite)), variance.reshape(-1, len(suite))
     covered = np.isfinite(accuracy).sum(axis=1)
     complete = covered == len(suite)
     with np.errstate(invalid="ignore"):
         mean = np.nanmean(accuracy, axis=1) if len(keys) else np.zeros(0)
-        half = np.where(complete, Z95 * np.sqrt(variance.sum(axis=1)) / len(suite), np.nan)
+        half = np.where(complete, z * np.sqrt(variance.sum(axis=1)) / len(suite), np.nan)
     # Metadata from each model's latest entry; models tie-break by it, earlier first.
     _, latest_first = np.unique(model[newest], return_index=True)
     latest = newest[latest_first]
