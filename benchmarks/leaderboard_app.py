@@ -133,7 +133,8 @@ def main() -> None:
     import gradio as gr
 
     from elsewhere.api import generate
-    from elsewhere.leaderboard.app import build_app, leaderboard_view
+    from elsewhere.leaderboard.app import build_app
+    from elsewhere.leaderboard.views import leaderboard_view
     from elsewhere.leaderboard.store import Store
     from elsewhere.leaderboard.submissions import Truths, submit
     from elsewhere.splits.registry import protocol_names

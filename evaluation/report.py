@@ -5,11 +5,14 @@ canvas coordinates: x right, y down, origin top-left), ``curves.png`` (accuracy 
 from the training region, rotation and scale, each bin with its 95% interval, chance dashed) and
 ``summary.png`` (the headline estimates with their intervals beside small copies of both).
 Figures are built with matplotlib's object API (``Figure`` and the Agg canvas), so drawing needs
-no display and leaves pyplot's global state alone.
+no display and leaves pyplot's global state alone. The leaderboard's Model tab shows the same
+figures (:func:`map_figure`, :func:`curves_figure` through :func:`figure_image`), so a map reads
+the same in a report folder and on the board.
 """
 
 from __future__ import annotations
 
+import io
 import textwrap
 from pathlib import Path
 
@@ -18,6 +21,7 @@ from matplotlib import colormaps
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from PIL import Image
 
 from elsewhere.errors import ElsewhereError
 from elsewhere.files import atomic_path
@@ -66,18 +70,21 @@ def write_report(results: dict, out: str | Path) -> list[Path]:
 def map_figure(results: dict) -> Figure:
     """The accuracy map alone, with a colour bar; a note instead where there is no map."""
     figure = Figure(figsize=(7, 6), dpi=DPI, layout="constrained")
-    _map_panel(figure.add_subplot(), results["metrics"], annotate=True)
+    draw_map_panel(figure.add_subplot(), results["metrics"], annotate=True)
     figure.suptitle(_title(results))
     return figure
 
 
-def curves_figure(results: dict) -> Figure:
-    """One panel per available curve (distance, rotation, scale); a note if there is none."""
+def curves_figure(results: dict, *, stacked: bool = False) -> Figure:
+    """One panel per available curve (distance, rotation, scale), side by side or ``stacked``; a note if none."""
     metrics = results["metrics"]
     present = [(key, label) for key, label in CURVES if metrics.get(key) is not None]
-    figure = Figure(figsize=(5 * max(len(present), 1), 4.2), dpi=DPI, layout="constrained")
+    panels = max(len(present), 1)
+    size = (6, 0.6 + 3.6 * panels) if stacked else (5 * panels, 4.2)
+    figure = Figure(figsize=size, dpi=DPI, layout="constrained")
     if present:
-        for axes, (key, label) in zip(np.atleast_1d(figure.subplots(1, len(present))), present):
+        grid = figure.subplots(len(present), 1) if stacked else figure.subplots(1, len(present))
+        for axes, (key, label) in zip(np.atleast_1d(grid), present):
             _draw_curve(axes, metrics[key], metrics["chance"], label)
     else:
         reasons = [f"{key.split('_')[0]}: {_reason(metrics, key) or 'not measured'}" for key, _ in CURVES]
@@ -109,7 +116,7 @@ def summary_figure(results: dict) -> Figure:
     text.text(
         0, 0.7, "\n".join(lines), fontsize=10.5, va="top", linespacing=1.5, transform=text.transAxes, family="monospace"
     )
-    _map_panel(figure.add_subplot(grid[0, 1]), metrics, annotate=False)
+    draw_map_panel(figure.add_subplot(grid[0, 1]), metrics, annotate=False)
     curve = figure.add_subplot(grid[1, 1])
     first = next(((key, label) for key, label in CURVES if metrics.get(key) is not None), None)
     if first is None:
@@ -139,7 +146,16 @@ def interval_errors(values: np.ndarray, ci: list) -> np.ndarray:
     return np.clip(np.stack([values - bounds[:, 0], bounds[:, 1] - values]), 0, None)
 
 
-def _map_panel(axes: Axes, metrics: dict, *, annotate: bool) -> None:
+def figure_image(figure: Figure) -> Image.Image:
+    """``figure`` rendered as an RGB image (for an app that shows images rather than files)."""
+    buffer = io.BytesIO()
+    FigureCanvasAgg(figure).print_png(buffer)
+    buffer.seek(0)
+    return Image.open(buffer).convert("RGB")
+
+
+def draw_map_panel(axes: Axes, metrics: dict, *, annotate: bool) -> None:
+    """The accuracy map of ``metrics`` on ``axes`` (a note where the protocol has none)."""
     if metrics.get("location_map") is None:
         _note(axes, "no location map", _reason(metrics, "location_map"))
     else:

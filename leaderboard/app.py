@@ -1,97 +1,60 @@
-"""The public leaderboard: a thin Gradio 6 app over the store, the derived tables and the submission pipeline.
+"""The public leaderboard: a Gradio 6 app over the store, the derived tables and the submission pipeline.
 
-Four tabs: **Leaderboard** (a protocol or the whole suite, ranked, with filters, search and a
-column chooser; :mod:`leaderboard.table` derives every table), **Model** (an entry's location
-heatmap, curves and metrics, and a side-by-side comparison of two entries with the paired test of
-:func:`evaluation.compare.compare_results`), **Submit** (a predictions file scored and stored by
-:func:`leaderboard.submissions.submit`) and **About** (the protocols with example images, and the
-rules). ``/table`` and ``/submit`` are named API endpoints for ``gradio_client``.
+Layout and wiring only; what each part shows is computed by :mod:`leaderboard.views` (tables,
+texts, permalinks) and :mod:`evaluation.report` (the map and curves figures). Four tabs:
+**Leaderboard** (a protocol or the whole suite, ranked, with filters, search and a column
+chooser), **Model** (an entry's location map, curves, metrics and versions, and a side-by-side
+comparison of two entries with the paired test), **Submit** (a predictions file scored and stored
+by :func:`leaderboard.submissions.submit`) and **About** (the protocols with example images, and
+the rules). ``/table``, ``/model`` and ``/submit`` are named API endpoints for ``gradio_client``.
 
-User text is never markup here: tables show it as plain text cells, Markdown gets it escaped
-(:func:`markdown_text`), error messages (which gradio renders as HTML) get it HTML-escaped.
-Settings (upload cap, rate limit) are read when a request needs them.
+User text is never markup here (see :mod:`leaderboard.views`). Settings (upload cap, rate limit)
+are read when a request needs them.
 """
 
 from __future__ import annotations
 
-import html
-import io
-import re
 from collections.abc import Sequence
 from pathlib import Path
 
 import gradio as gr
-import numpy as np
 import pandas as pd
-from matplotlib import colormaps
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from PIL import Image
 
 from elsewhere.errors import ElsewhereError
-from elsewhere.evaluation.compare import compare_results
+from elsewhere.evaluation.report import curves_figure, figure_image, map_figure
 from elsewhere.leaderboard import settings
 from elsewhere.leaderboard.about import protocol_pages, rules
-from elsewhere.leaderboard.store import Store, Submission
+from elsewhere.leaderboard.store import Store
 from elsewhere.leaderboard.submissions import FAMILIES, Truths, submit
-from elsewhere.leaderboard.table import (
-    COLUMNS,
-    PROTOCOL,
-    SUITE,
-    Filters,
-    datatypes,
-    display,
-    optional_columns,
-    protocol_table,
-    suite_table,
+from elsewhere.leaderboard.table import PROTOCOL, SUITE, datatypes, display, optional_columns, protocol_table
+from elsewhere.leaderboard.views import (
+    PARAMETER_BOUNDS,
+    VERIFIED_CHOICES,
+    comparison_text,
+    entry_choice,
+    entry_choices,
+    error_text,
+    leaderboard_view,
+    metrics_side_by_side,
+    model_summary,
+    parameter_count,
+    submission_status,
+    visible_entry,
 )
 
 TITLE = "elsewhere leaderboard"
 TAGLINE = "Can your network recognise it elsewhere?"
-VERIFIED_CHOICES = ("all", "verified only", "unverified only")
-# The parameter-range filter's bounds, on a log scale ("any": no bound).
-PARAMETER_BOUNDS = {
-    "any": None,
-    "1k": 10**3,
-    "10k": 10**4,
-    "100k": 10**5,
-    "1M": 10**6,
-    "10M": 10**7,
-    "100M": 10**8,
-    "1B": 10**9,
-    "10B": 10**10,
-}
 UPLOAD_TYPES = [".csv", ".parquet", ".jsonl", ".json"]
-ENTRY_CHOICES_LIMIT = 1000
 SUBMIT_CONCURRENCY = 2
 DEFAULT_CONCURRENCY = 8
-# Metrics of the Model tab, in order: results.metrics key and the label shown.
-METRIC_ROWS = (
-    ("ood_accuracy", "OOD accuracy (test_ood)"),
-    ("id_accuracy", "ID accuracy (test_id)"),
-    ("gap", "ID − OOD gap"),
-    ("normalised_gap", "Normalised gap"),
-    ("consistency", "Consistency"),
-    ("consistency_correct", "Consistency among correct"),
-    ("flip_rate", "Flip rate"),
-)
-_PARAMETERS = re.compile(r"(?:(\d+(?:\.\d+)?)\s*([kmbKMB]?))?")
-_MULTIPLIERS = {"": 1, "k": 10**3, "m": 10**6, "b": 10**9}
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
 CSS = """
 .elsewhere-note {font-size: 0.9em; opacity: 0.85}
 """
 
 
-def markdown_text(text: object) -> str:
-    """``text`` safe inside Markdown: HTML-escaped, Markdown punctuation backslash-escaped, one line."""
-    flat = " ".join(str(text).split())
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(flat, quote=False))
-
-
-def error_text(error: BaseException) -> str:
-    """One line for a ``gr.Error`` (whose message gradio renders as HTML)."""
-    return html.escape(" ".join(str(error).split()) or type(error).__name__, quote=False)
+def user_error(error: BaseException, **kwargs) -> gr.Error:
+    """A user's mistake as a one-line ``gr.Error`` (escaped: gradio renders its message as HTML)."""
+    return gr.Error(error_text(error), print_exception=False, **kwargs)
 
 
 def build_app(store: Store, truths: Truths, data: str | Path) -> gr.Blocks:
@@ -125,7 +88,7 @@ def build_app(store: Store, truths: Truths, data: str | Path) -> gr.Blocks:
                 columns=columns or [],
             )
         except (ElsewhereError, OSError) as error:
-            raise gr.Error(error_text(error), print_exception=False) from None
+            raise user_error(error) from None
         return gr.Dataframe(value=frame, datatype=types, label=label)
 
     def table_api(
@@ -157,36 +120,38 @@ def build_app(store: Store, truths: Truths, data: str | Path) -> gr.Blocks:
                 columns=columns,
             )
         except (ElsewhereError, OSError) as error:
-            raise gr.Error(error_text(error), print_exception=False) from None
+            raise user_error(error) from None
         return {"label": label, "headers": list(frame.columns), "data": frame.to_numpy(dtype=object).tolist()}
 
-    def entry_choices(view: str) -> list[tuple[str, int]]:
-        frames = [protocol_table(store, name, variant=variant) for name in (protocols if view == SUITE else [view])]
-        board = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-        return [
-            _entry_choice(row.id, row.model_name, row.protocol, row.ood_accuracy, row.submitter)
-            for row in board.head(ENTRY_CHOICES_LIMIT).itertuples()
-        ]
-
     def refresh_entries(view: str, a: int | None, b: int | None):
-        choices = entry_choices(view if view in protocols or view == SUITE else default_view)
+        choices = entry_choices(store, protocols, variant, view if view in protocols or view == SUITE else default_view)
         ids = {value for _, value in choices}
         return (
             gr.Dropdown(choices=choices, value=a if a in ids else None),
             gr.Dropdown(choices=choices, value=b if b in ids else None),
         )
 
+    def entry(value: object):
+        try:
+            return visible_entry(store, value, variant)
+        except ElsewhereError as error:
+            raise user_error(error) from None
+
     def model_page(a: int | None, b: int | None):
-        """Both entries' summaries, heatmaps and curves, their metrics side by side, and the paired test."""
-        entries = [_entry(store, value, variant) for value in (a, b)]
+        """Both entries' summaries, maps and curves, their metrics side by side, and the paired test."""
+        entries = [entry(value) for value in (a, b)]
         panes = []
-        for entry in entries:
-            if entry is None:
+        for picked in entries:
+            if picked is None:
                 panes += ["*Pick an entry.*", None, None]
             else:
-                panes += [_summary(entry), location_heatmap(entry.results), curves_figure(entry.results)]
-        metrics = _metrics_side_by_side(entries)
-        return (*panes, metrics, _comparison(*entries))
+                results = picked.results
+                panes += [
+                    model_summary(picked),
+                    figure_image(map_figure(results)),
+                    figure_image(curves_figure(results, stacked=True)),
+                ]
+        return (*panes, metrics_side_by_side(entries), comparison_text(*entries))
 
     def open_row(view: str, table: pd.DataFrame, evt: gr.SelectData):
         """Clicking a row of a protocol's table opens its entry on the Model tab."""
@@ -194,17 +159,15 @@ def build_app(store: Store, truths: Truths, data: str | Path) -> gr.Blocks:
             return gr.Tabs(), gr.Dropdown()
         row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
         try:
-            entry = _entry(store, table["Entry"].iloc[int(row)], variant)
-        except (gr.Error, TypeError, IndexError):
-            entry = None
-        if entry is None:
+            picked = visible_entry(store, table["Entry"].iloc[int(row)], variant)
+        except (ElsewhereError, TypeError, IndexError):
+            picked = None
+        if picked is None:
             return gr.Tabs(), gr.Dropdown()
-        choices = entry_choices(view if view in protocols else entry.protocol)
-        if entry.id not in {value for _, value in choices}:
-            choices.append(
-                _entry_choice(entry.id, entry.model_name, entry.protocol, entry.ood_accuracy, entry.submitter)
-            )
-        return gr.Tabs(selected="model"), gr.Dropdown(choices=choices, value=entry.id)
+        choices = entry_choices(store, protocols, variant, view if view in protocols else picked.protocol)
+        if picked.id not in {value for _, value in choices}:
+            choices.append(entry_choice(picked))
+        return gr.Tabs(selected="model"), gr.Dropdown(choices=choices, value=picked.id)
 
     def submit_file(
         file: str | None,
@@ -223,7 +186,7 @@ def build_app(store: Store, truths: Truths, data: str | Path) -> gr.Blocks:
                 raise ElsewhereError("no predictions file uploaded; choose a CSV, Parquet or JSON lines file")
             # Behind gradio's auth the login names the submitter, so the rate limit cannot be dodged by renaming.
             who = getattr(request, "username", None) or submitter
-            entry = submit(
+            stored = submit(
                 store,
                 truths,
                 protocol=protocol,
@@ -237,17 +200,9 @@ def build_app(store: Store, truths: Truths, data: str | Path) -> gr.Blocks:
                 variant=variant,
             )
         except (ElsewhereError, OSError) as error:
-            raise gr.Error(error_text(error), duration=None, print_exception=False) from None
-        board = protocol_table(store, entry.protocol, variant=variant)
-        row = board[board["id"] == entry.id]
-        rank = row["rank"].iloc[0] if len(row) else None
-        ci = entry.ood_ci
-        interval = f" (95% CI {100 * ci[0]:.1f}–{100 * ci[1]:.1f})" if ci else ""
-        status = (
-            f"**Stored as entry #{entry.id}**: {markdown_text(entry.model_name)} on `{entry.protocol}`, "
-            f"OOD accuracy {100 * entry.ood_accuracy:.1f}%{interval}, rank {rank} of {len(board)}."
-        )
-        return status, display(row, PROTOCOL, protocols=protocols)
+            raise user_error(error, duration=None) from None
+        board = protocol_table(store, stored.protocol, variant=variant)
+        return submission_status(stored, board), display(board[board["id"] == stored.id], PROTOCOL, protocols=protocols)
 
     optional = optional_columns(PROTOCOL)
     suite_only = [c for c in optional_columns(SUITE) if c.key not in {o.key for o in optional}]
@@ -255,7 +210,7 @@ def build_app(store: Store, truths: Truths, data: str | Path) -> gr.Blocks:
     column_defaults = [c.key for c in (*optional, *suite_only) if c.default]
     families = sorted(set(FAMILIES) | set(store.table(variant=variant)["family"].dropna().unique()))
     initial, initial_types, initial_label = leaderboard_view(store, protocols, variant, default_view)
-    initial_entries = entry_choices(default_view)
+    initial_entries = entry_choices(store, protocols, variant, default_view)
 
     with gr.Blocks(title=TITLE) as demo:
         gr.Markdown(
@@ -450,246 +405,3 @@ def launch(
         css=CSS,
     )
     return demo
-
-
-def leaderboard_view(
-    store: Store,
-    protocols: Sequence[str],
-    variant: str,
-    view: str,
-    *,
-    search: str = "",
-    families: Sequence[str] = (),
-    verified: str = "all",
-    min_parameters: str = "any",
-    max_parameters: str = "any",
-    columns: Sequence[str] | None = None,
-) -> tuple[pd.DataFrame, list[str], str]:
-    """What the Leaderboard tab shows for ``view`` (a protocol or "suite"): rows, gradio datatypes, label.
-
-    ``verified`` is one of :data:`VERIFIED_CHOICES`, the parameter bounds keys of
-    :data:`PARAMETER_BOUNDS`; ``columns`` are optional column keys (None: the defaults), and keys
-    that belong to the other view only are ignored, since one chooser serves both.
-    """
-    if verified not in VERIFIED_CHOICES:
-        raise ElsewhereError(f"verified {verified!r} is not a choice; choose one of {', '.join(VERIFIED_CHOICES)}")
-    filters = Filters(
-        families=tuple(families),
-        min_parameters=_bound("parameters from", min_parameters),
-        max_parameters=_bound("parameters up to", max_parameters),
-        verified={"all": None, "verified only": True, "unverified only": False}[verified],
-        search=search or "",
-    )
-    if view == SUITE:
-        board, kind = suite_table(store, protocols, variant=variant, filters=filters), SUITE
-    elif view in protocols:
-        board, kind = protocol_table(store, view, variant=variant, filters=filters), PROTOCOL
-    else:
-        raise ElsewhereError(f"unknown view {view!r}; choose {SUITE!r} or one of {', '.join(protocols)}")
-    if columns is not None:
-        unknown = sorted(set(columns) - {c.key for c in COLUMNS})
-        if unknown:
-            raise ElsewhereError(
-                f"unknown columns {unknown}; choose among {', '.join(c.key for c in COLUMNS if not c.required)}"
-            )
-        columns = [key for key in columns if key in {c.key for c in optional_columns(kind)}]
-    frame = display(board, kind, columns=columns, protocols=protocols)
-    shown = f"the first {len(frame):,} of {len(board):,}" if len(frame) < len(board) else f"{len(board):,}"
-    unit = ("model" if kind == SUITE else "entry") if len(board) == 1 else ("models" if kind == SUITE else "entries")
-    label = f"{'Whole suite' if kind == SUITE else view}: {shown} {unit}"
-    return frame, datatypes(kind, columns=columns, protocols=protocols), label
-
-
-def location_heatmap(results: dict) -> Image.Image | None:
-    """Accuracy on each cell of the protocol's location grid, as an image (None without a map)."""
-    location = (results.get("metrics") or {}).get("location_map")
-    if not location:
-        return None
-    grid = location["grid"]
-    n, lo, hi = int(grid["n"]), float(grid["lo"]), float(grid["hi"])
-    accuracy = np.array([np.nan if a is None else a for a in location["accuracy"]], dtype=float).reshape(n, n)
-    figure = Figure(figsize=(4.2, 3.6), dpi=100)
-    axes = figure.add_subplot()
-    # Rows run with y, and y points down the canvas: origin="upper" puts row 0 at the top.
-    shown = axes.imshow(
-        np.ma.masked_invalid(accuracy),
-        extent=(lo, hi, hi, lo),
-        origin="upper",
-        vmin=0,
-        vmax=1,
-        cmap=colormaps["viridis"].with_extremes(bad="#cccccc"),
-        interpolation="nearest",
-    )
-    axes.set_xlabel("x (object centre)")
-    axes.set_ylabel("y (down)")
-    axes.set_title("Probe accuracy by location (grey: no items)", fontsize=9)
-    figure.colorbar(shown, ax=axes, label="accuracy")
-    return _image(figure)
-
-
-def curves_figure(results: dict) -> Image.Image | None:
-    """Accuracy against distance from the training region, rotation and scale, with 95% intervals."""
-    metrics = results.get("metrics") or {}
-    curves = [(key, metrics.get(key)) for key in ("distance_curve", "rotation_curve", "scale_curve")]
-    curves = [(key, curve) for key, curve in curves if curve]
-    if not curves:
-        return None
-    figure = Figure(figsize=(4.6, 0.5 + 2.4 * len(curves)), dpi=100)
-    for number, (_, curve) in enumerate(curves, start=1):
-        axes = figure.add_subplot(len(curves), 1, number)
-        centre = (np.asarray(curve["lo"], float) + np.asarray(curve["hi"], float)) / 2
-        accuracy = np.array([np.nan if a is None else a for a in curve["accuracy"]], dtype=float)
-        ci = np.array([[np.nan, np.nan] if c is None else c for c in curve["ci"]], dtype=float).reshape(-1, 2)
-        axes.fill_between(centre, ci[:, 0], ci[:, 1], alpha=0.25, linewidth=0)
-        axes.plot(centre, accuracy, marker="o", markersize=3)
-        axes.set_ylim(0, 1.02)
-        axes.set_xlabel(
-            {
-                "distance": "distance from training region",
-                "rotation": "rotation (degrees)",
-                "scale": "scale (fraction of canvas)",
-            }[curve["factor"]]
-        )
-        axes.set_ylabel("accuracy")
-        axes.set_title(f"Accuracy by {curve['factor']} (band: 95% CI)", fontsize=9)
-        axes.grid(alpha=0.3)
-    figure.tight_layout()
-    return _image(figure)
-
-
-def _image(figure: Figure) -> Image.Image:
-    buffer = io.BytesIO()
-    FigureCanvasAgg(figure).print_png(buffer)
-    buffer.seek(0)
-    return Image.open(buffer).convert("RGB")
-
-
-def _entry_choice(
-    entry_id: int, model_name: str, protocol: str, ood_accuracy: float, submitter: str
-) -> tuple[str, int]:
-    """An entry as the Model tab's dropdowns list it: (label, id)."""
-    return f"#{entry_id} {model_name} · {protocol} · {100 * ood_accuracy:.1f}% ({submitter})", int(entry_id)
-
-
-def _entry(store: Store, value: object, variant: str) -> Submission | None:
-    """The visible entry ``value`` of this leaderboard's variant (hidden ones are the operator's to see)."""
-    if value is None or value == "":
-        return None
-    try:
-        entry = store.get(int(value))
-    except (ValueError, TypeError):
-        entry = None
-    if entry is None or entry.hidden or entry.variant != variant:
-        raise gr.Error(
-            error_text(f"no entry {value!r} on this leaderboard; pick an entry id from the leaderboard table"),
-            print_exception=False,
-        )
-    return entry
-
-
-def _summary(entry: Submission) -> str:
-    model = entry.model
-    link = model.get("link")
-    link_text = f" · [link]({_safe_url(link)})" if link and _safe_url(link) else ""
-    notes = model.get("training_data")
-    parameters = model.get("parameters")
-    lines = [
-        f"### #{entry.id} {markdown_text(entry.model_name)}{' ✓ verified' if model.get('verified') else ''}",
-        f"by {markdown_text(entry.submitter)} · family {markdown_text(model.get('family', 'other'))} · "
-        f"{f'{parameters:,} parameters' if isinstance(parameters, int) else 'parameters unknown'}{link_text}",
-        f"`{entry.protocol}` v{entry.protocol_version} ({entry.variant}) · submitted {entry.created[:16].replace('T', ' ')} UTC",
-    ]
-    if notes:
-        lines.append(f"Notes: {markdown_text(notes)}")
-    omitted = (entry.results.get("metrics") or {}).get("omitted") or {}
-    if omitted:
-        lines.append(
-            "Not applicable: " + "; ".join(f"{markdown_text(k)} ({markdown_text(v)})" for k, v in omitted.items())
-        )
-    return "\n\n".join(lines)
-
-
-def _safe_url(link: str) -> str | None:
-    """A web link for a Markdown target (only http/https; parentheses and spaces percent-encoded)."""
-    if not re.match(r"https?://", link):
-        return None
-    return link.replace(" ", "%20").replace("(", "%28").replace(")", "%29").replace("<", "%3C").replace(">", "%3E")
-
-
-def _metric_rows(results: dict) -> dict[str, tuple]:
-    """Label -> (value, ci text, n) for every headline metric and every split's accuracy."""
-    metrics = results.get("metrics") or {}
-    rows: dict[str, tuple] = {}
-    entries = list(METRIC_ROWS) + [
-        (f"accuracy.{split}", f"Accuracy on {split}") for split in (metrics.get("accuracy") or {})
-    ]
-    for key, label in entries:
-        if key.startswith("accuracy."):
-            estimate = metrics["accuracy"][key.split(".", 1)[1]]
-        else:
-            estimate = metrics.get(key)
-        if not isinstance(estimate, dict):
-            rows[label] = (None, "not applicable", None)
-            continue
-        value, ci = estimate.get("value"), estimate.get("ci")
-        ci_text = f"{ci[0]:.3f} to {ci[1]:.3f}" if isinstance(ci, list) and None not in ci else ""
-        rows[label] = (None if value is None else round(float(value), 4), ci_text, estimate.get("n"))
-    return rows
-
-
-def _metrics_side_by_side(entries: list[Submission | None]) -> pd.DataFrame:
-    present = [(name, entry) for name, entry in zip(("A", "B"), entries) if entry is not None]
-    if not present:
-        return pd.DataFrame({"Metric": []})
-    tables = {name: _metric_rows(entry.results) for name, entry in present}
-    labels = list(dict.fromkeys(label for rows in tables.values() for label in rows))
-    out: dict[str, list] = {"Metric": labels}
-    for name, entry in present:
-        rows = tables[name]
-        out[f"{name}: #{entry.id} value"] = [rows.get(label, (None,))[0] for label in labels]
-        out[f"{name}: 95% CI"] = [rows.get(label, (None, ""))[1] for label in labels]
-        out[f"{name}: n"] = [rows.get(label, (None, "", None))[2] for label in labels]
-    return pd.DataFrame(out)
-
-
-def _comparison(a: Submission | None, b: Submission | None) -> str:
-    if a is None or b is None:
-        return "*Pick a second entry to compare the two on the same items (paired McNemar test).*"
-    try:
-        result = compare_results(a.results, b.results, "test_ood")
-    except (ValueError, KeyError) as error:
-        return f"**Cannot compare #{a.id} with #{b.id}**: {markdown_text(error)}"
-    difference = result["difference"]
-    ci = difference["ci"]
-    verdict = "the difference is significant at 5%" if result["p_value"] < 0.05 else "no significant difference at 5%"
-    return (
-        f"**#{a.id} {markdown_text(a.model_name)} vs #{b.id} {markdown_text(b.model_name)}** on the "
-        f"{result['n']:,} `test_ood` items: accuracy {100 * result['accuracy_a']:.1f}% vs {100 * result['accuracy_b']:.1f}%, "
-        f"difference {100 * difference['value']:+.1f} points (95% CI {100 * ci[0]:+.1f} to {100 * ci[1]:+.1f}); "
-        f"McNemar exact p = {result['p_value']:.3g}: {verdict}. Only A right on {result['discordant']['a_only']}, "
-        f"only B right on {result['discordant']['b_only']} items."
-    )
-
-
-def _bound(name: str, value: str | None) -> int | None:
-    """A parameter bound from its label in :data:`PARAMETER_BOUNDS`."""
-    if value is None or value == "":
-        return None
-    if value not in PARAMETER_BOUNDS:
-        raise ElsewhereError(f"{name} {value!r} is not a bound; choose one of {', '.join(PARAMETER_BOUNDS)}")
-    return PARAMETER_BOUNDS[value]
-
-
-def parameter_count(text: str | int | None) -> int | None:
-    """A parameter count typed by a visitor: ``""`` (unknown), ``120000``, ``120,000``, ``350k``, ``1.2M``, ``7B``."""
-    if text is None or isinstance(text, int) and not isinstance(text, bool):
-        return text
-    match = _PARAMETERS.fullmatch(str(text).replace(",", "").replace("_", "").strip())
-    if match is None or (match.group(1) and "." in match.group(1) and not match.group(2)):
-        raise ElsewhereError(
-            f"parameters {str(text)[:30]!r} is not a count; give a whole number like 120000, "
-            "or one with k, M or B like 1.2M, or leave it empty"
-        )
-    if not match.group(1):
-        return None
-    return round(float(match.group(1)) * _MULTIPLIERS[match.group(2).lower()])

@@ -10,6 +10,7 @@ from elsewhere.evaluation.report import (
     MAP_FILE,
     SUMMARY_FILE,
     curves_figure,
+    figure_image,
     format_estimate,
     interval_errors,
     map_figure,
@@ -159,6 +160,21 @@ def test_curves_figure_has_a_panel_per_available_curve():
     assert [len(f.axes) for f in (two, three)] == [2, 3]
     assert two.bbox.width < three.bbox.width
     assert [a.get_xlabel().split()[0] for a in three.axes] == ["distance", "rotation", "scale"]
+
+
+def test_stacked_curves_put_one_panel_under_another():
+    three = curves_figure(make_results(scale_curve=curve("scale", [0.1, 0.2, 0.3], [0.5, 0.4])), stacked=True)
+    lefts = {round(a.get_position().x0, 3) for a in three.axes}
+    tops = [a.get_position().y1 for a in three.axes]
+    assert len(three.axes) == 3 and len(lefts) == 1 and tops == sorted(tops, reverse=True)
+
+
+def test_figure_image_is_the_png_the_report_writes(tmp_path):
+    """The app shows figure_image(map_figure(...)); it is the same picture as the report's PNG."""
+    results = make_results()
+    image = figure_image(map_figure(results))
+    written = np.asarray(Image.open(write_report(results, tmp_path)[0]).convert("RGB"))
+    assert image.mode == "RGB" and np.array_equal(np.asarray(image), written)
 
 
 @pytest.mark.parametrize("results", [{}, {"protocol": {"name": "demo"}}, {"metrics": None}, []])
