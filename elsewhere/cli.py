@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from importlib.metadata import PackageNotFoundError, version
 
 from elsewhere.errors import ElsewhereError
+from elsewhere.splits.names import EVALUATED_SPLITS
 
 EXIT_USAGE = 2
 
@@ -68,9 +69,7 @@ def _publish(args: argparse.Namespace) -> None:
 
     if args.against is not None and not args.dry_run:
         raise ElsewhereError("--against plans against a stand-in for the repo; use it with --dry-run")
-    plan, url = publish(
-        args.folder, args.repo_id, private=args.private_repo, dry_run=args.dry_run, remote=args.against
-    )
+    plan, url = publish(args.folder, args.repo_id, private=args.private_repo, dry_run=args.dry_run, remote=args.against)
     if url is None:
         print("\n".join(plan.lines()))
         return
@@ -296,16 +295,16 @@ the model contract:
   weights           safetensors only (never unpickled), every key and shape matching
 A model that breaks the contract is refused in one line before anything is scored."""
 
-PREDICTIONS_FORMAT = """\
+PREDICTIONS_FORMAT = f"""\
 the predictions file (CSV, Parquet, or JSON lines in .jsonl/.json), one row per item of the
-protocol's test_id, test_ood and probe splits, no other rows and no other columns:
+protocol's {", ".join(EVALUATED_SPLITS)} splits, no other rows and no other columns:
   id              the item's id, exactly as in the dataset
   prediction      the predicted class: its index 0..C−1 or its name
   probabilities   optional: C probabilities summing to 1 (in CSV a JSON list, "[0.9, 0.1, ...]")
 for example (CSV):
   id,prediction
-  location-halves/test_id/000000,3
-  location-halves/test_ood/000000,triangle"""
+  location-halves/test_id/0000000,5
+  location-halves/test_ood/0000000,kite"""
 
 
 def _data_arguments(p: argparse.ArgumentParser) -> None:

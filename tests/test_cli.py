@@ -369,12 +369,17 @@ def test_evaluate_help_states_the_contract(capsys):
         assert fact in text
 
 
-def test_score_help_states_the_predictions_format(capsys):
+def test_score_help_states_the_predictions_format(tiny_dataset, capsys):
     with pytest.raises(SystemExit):
         main(["score", "--help"])
     text = capsys.readouterr().out
     assert all(split in text for split in EVALUATED_SPLITS)
     assert all(column in text for column in ("id", "prediction", "probabilities"))
+    # The example's rows are real: ids of the dataset, a class index and a class name.
+    example = [line.strip().split(",") for line in text.split("id,prediction")[1].strip().splitlines()]
+    names = datasets.load_dataset(str(tiny_dataset), PROTOCOL, split="test_id").features["label"].names
+    assert set(_evaluated(tiny_dataset)["id"]) >= {row[0] for row in example}
+    assert example[0][1].isdigit() and int(example[0][1]) < len(names) and example[1][1] in names
 
 
 # The other commands' human-readable output
