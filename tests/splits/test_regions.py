@@ -1,6 +1,5 @@
 import json
 import math
-import time
 
 import numpy as np
 import pytest
@@ -268,12 +267,16 @@ def test_distance_keeps_shape_and_reaches_thin_regions():
     assert float(Point(0.3, 0.3).distance(0.6, 0.7)) == pytest.approx(0.5)
 
 
-def test_distance_is_fast_for_4096_points():
+def test_distance_of_4096_points_matches_the_geometry():
+    # Its speed is measured by benchmarks, not asserted here.
     x, y = random_points(9, 4096)
     region = EVERYWHERE - Rect(0.5, 1.0, 0.5, 1.0)
-    start = time.perf_counter()
-    region.distance(x, y)
-    assert time.perf_counter() - start < 1.0
+
+    def to_rect(x0, x1, y0, y1):
+        return np.hypot(np.maximum.reduce([x0 - x, 0 * x, x - x1]), np.maximum.reduce([y0 - y, 0 * y, y - y1]))
+
+    expected = np.minimum(to_rect(0.0, 0.5, 0.0, 1.0), to_rect(0.0, 1.0, 0.0, 0.5))
+    assert np.allclose(region.distance(x, y), expected, atol=1.5 / 256)
 
 
 @pytest.mark.parametrize("name", REGIONS)
