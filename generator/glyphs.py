@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from elsewhere.errors import ElsewhereError
-from elsewhere.generator.shapes import MaskShape, quarter_turn_mismatch
+from elsewhere.generator.shapes import GLYPH_AREA, MaskShape, quarter_turn_mismatch
 
 MASK_SIZE = 256
 FONT_SIZE = 640
@@ -78,5 +78,7 @@ def glyph_shape(char: str) -> MaskShape:
     # Texel corners farthest from the centre bound the shape's reach.
     u = np.maximum(np.abs(cols * (2.0 / n) - 1.0), np.abs((cols + 1) * (2.0 / n) - 1.0))
     v = np.maximum(np.abs(rows * (2.0 / n) - 1.0), np.abs((rows + 1) * (2.0 / n) - 1.0))
-    radius = float(np.hypot(u, v).max())
-    return MaskShape(f"glyph:{char}", "glyph", mask_symmetry(mask), radius, mask)
+    # Shrunk to one common area (shape, not size); a glyph smaller than that keeps its size.
+    extent = min(1.0, float(np.sqrt(GLYPH_AREA / (mask.mean() * 4.0))))
+    radius = float(np.hypot(u, v).max()) * extent
+    return MaskShape(f"glyph:{char}", "glyph", mask_symmetry(mask), radius, mask, extent)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from elsewhere.errors import ElsewhereError
-from elsewhere.generator.shapes import PolygonShape, quarter_turn_mismatch
+from elsewhere.generator.shapes import NOVEL_AREA, PolygonShape, polygon_area, quarter_turn_mismatch, with_area
 
 VERTICES = 256
 HARMONICS = 6
@@ -57,8 +57,10 @@ def novel_outline(set_seed: int, k: int) -> np.ndarray:
     rng = np.random.default_rng([set_seed, k])
     for _ in range(_MAX_DRAWS):
         outline = _draw(rng)
-        if _turn_mismatch(outline) >= MIN_TURN_MISMATCH:
-            return outline
+        # Large enough to be scaled down to the common area (shape, not size), and asymmetric.
+        if polygon_area((outline,)) >= NOVEL_AREA and _turn_mismatch(outline) >= MIN_TURN_MISMATCH:
+            (scaled,) = with_area((outline,), NOVEL_AREA)
+            return scaled
     raise RuntimeError(f"novel shape {set_seed}:{k}: no asymmetric curve in {_MAX_DRAWS} draws")
 
 

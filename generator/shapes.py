@@ -23,6 +23,10 @@ import numpy as np
 # fitted outline's (kite, chevron), so that no shape grows past the frame. At scale 0.25 on a
 # 64-pixel canvas that is 77 pixels for every class.
 CLASS_AREA = 1.2
+# The same for the other families: the smallest glyph's area ('I'), and a floor that novel curves
+# must reach before they are scaled down to it (the smallest of 300 drawn curves covers 1.78).
+GLYPH_AREA = 0.5
+NOVEL_AREA = 1.6
 
 
 @dataclass(frozen=True, eq=False)
@@ -121,14 +125,16 @@ class CircleShape(Shape):
 
 @dataclass(frozen=True, eq=False)
 class MaskShape(Shape):
-    """A region given by a square boolean bitmap covering the frame, sampled at the nearest texel."""
+    """A region given by a square boolean bitmap over ``[-extent, extent]²`` (the frame when
+    ``extent`` is 1), sampled at the nearest texel."""
 
     mask: np.ndarray
+    extent: float = 1.0
 
     def inside(self, u: np.ndarray, v: np.ndarray) -> np.ndarray:
         n = self.mask.shape[0]
-        col = np.floor((np.asarray(u) + 1.0) * (n / 2.0))
-        row = np.floor((np.asarray(v) + 1.0) * (n / 2.0))
+        col = np.floor((np.asarray(u) / self.extent + 1.0) * (n / 2.0))
+        row = np.floor((np.asarray(v) / self.extent + 1.0) * (n / 2.0))
         valid = (col >= 0) & (col < n) & (row >= 0) & (row < n)
         col = np.clip(col, 0, n - 1).astype(np.intp)
         row = np.clip(row, 0, n - 1).astype(np.intp)

@@ -75,7 +75,7 @@ def _location_protocol(
 
     return Protocol(
         name=name,
-        version=1,
+        version=2,
         title=title,
         description=description,
         rationale=rationale,
@@ -205,7 +205,7 @@ def _composition(m: float) -> Protocol:
     train = mixture(lambda q: Rect(0, 1, 0, 1) - quadrants[q])
     return Protocol(
         name="composition",
-        version=1,
+        version=2,
         title="Class × location composition",
         description="Each class is never seen in one quadrant of the canvas (class c misses "
         "quadrant c mod 4) but every quadrant is seen with the other classes. The held-out test "
@@ -253,7 +253,7 @@ def _rotation_protocols() -> list[Protocol]:
     return [
         Protocol(
             name=name,
-            version=1,
+            version=2,
             title=title,
             description=description,
             rationale=rationale,
@@ -301,7 +301,7 @@ def _scale_protocols() -> list[Protocol]:
     return [
         Protocol(
             name=name,
-            version=1,
+            version=2,
             title=title,
             description=description,
             rationale=rationale,
@@ -329,7 +329,7 @@ def _novel_objects(m: float) -> Protocol:
     seen = Distribution(new, Point(0.3, 0.3, 0.03), Value(0.0), LOCATION_SCALE)
     return Protocol(
         name="novel-objects",
-        version=1,
+        version=2,
         title="Novel objects learned at one place",
         description="A network first sees 20 random closed shapes everywhere (`pretrain`), then "
         "learns 10 new shapes shown only near (0.3, 0.3) (`train`), and is tested on the new "
@@ -362,7 +362,7 @@ def _blything() -> Protocol:
     sides = Point(0.2, 0.5, 0.0) | Point(0.8, 0.5, 0.0)
     return Protocol(
         name="blything-centre-side",
-        version=1,
+        version=2,
         title="Train centre, test side (Blything et al.)",
         description="Novel shapes pasted at the canvas centre for training and at a side position "
         "(x = 0.2 or 0.8) for testing, after pretraining on other novel shapes spread over the "

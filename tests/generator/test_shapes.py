@@ -6,7 +6,7 @@ import pytest
 from elsewhere.generator import ASYMMETRIC_SHAPES, GEOMETRIC_SHAPES, Shape, get_shape, glyph_names, novel_names
 from elsewhere.generator.glyphs import MASK_SIZE, glyph_mask
 from elsewhere.generator.novel import novel_outline
-from elsewhere.generator.shapes import CLASS_AREA, polygon_area, with_area
+from elsewhere.generator.shapes import CLASS_AREA, GLYPH_AREA, NOVEL_AREA, polygon_area, with_area
 
 SOME_GLYPHS = glyph_names("0AHR7")
 SOME_NOVEL = novel_names(0, 4) + novel_names(12345, 2, start=100)
@@ -65,12 +65,28 @@ def test_shape_bounding_box_is_centred(name):
     assert np.allclose((lo + hi) / 2, 0, atol=2 * STEP)
 
 
-@pytest.mark.parametrize(
-    "name", [n for n in GEOMETRIC_SHAPES + SOME_GLYPHS if n not in ASYMMETRIC_SHAPES + ("star", "hexagon")]
-)
-def test_symmetric_shapes_and_glyphs_touch_the_frame(name):
+@pytest.mark.parametrize("name", [n for n in GEOMETRIC_SHAPES if n not in ASYMMETRIC_SHAPES + ("star", "hexagon")])
+def test_symmetric_shapes_touch_the_frame(name):
     lo, hi = _box(name)
     assert (hi - lo).max() >= 2 - 3 * STEP
+
+
+def _area(name: str) -> float:
+    return get_shape(name).inside(FINE_U, FINE_V).mean() * 4
+
+
+def test_glyphs_share_one_area_unless_smaller():
+    """Each glyph is shrunk to GLYPH_AREA; the smallest ('I') already is that size and touches the frame."""
+    for name in glyph_names("0178BMQ"):
+        assert _area(name) == pytest.approx(GLYPH_AREA, rel=0.03), name
+    lo, hi = _box("glyph:I")
+    assert (hi - lo).max() >= 2 - 3 * STEP and _area("glyph:I") == pytest.approx(GLYPH_AREA, rel=0.03)
+
+
+def test_novel_shapes_share_one_area():
+    for name in SOME_NOVEL:
+        assert polygon_area(get_shape(name).contours) == pytest.approx(NOVEL_AREA)
+        assert _area(name) == pytest.approx(NOVEL_AREA, rel=0.01)
 
 
 def test_class_shapes_share_one_area_and_the_largest_fills_the_frame():
@@ -217,14 +233,15 @@ def test_novel_shape_is_a_pure_function_of_set_seed_and_class():
 
 
 @pytest.mark.parametrize("name", novel_names(2024, 24))
-def test_novel_shapes_are_asymmetric_fitted_polygons(name):
+def test_novel_shapes_are_asymmetric_centred_polygons_of_one_area(name):
     shape = get_shape(name)
     assert shape.family == "novel" and shape.symmetry == 1
     (outline,) = shape.contours
     assert outline.shape[0] >= 128
     lo, hi = outline.min(axis=0), outline.max(axis=0)
     assert np.allclose((lo + hi) / 2, 0, atol=1e-12)
-    assert np.isclose((hi - lo).max(), 2.0)
+    assert (hi - lo).max() <= 2.0 + 1e-12
+    assert polygon_area(shape.contours) == pytest.approx(NOVEL_AREA)
     hit = shape.inside(U, V)
     for turns in (1, 2, 3):
         assert _turned_mismatch(hit, turns) > 0.1
