@@ -40,6 +40,23 @@ def manifest_of(data: str | Path) -> dict:
     return json.loads(Path(path).read_text())
 
 
+def dataset_source(data: str | Path, manifest: dict) -> dict:
+    """Which data was read: the Hub repo id and the commit read (None for a folder) and the version tag.
+
+    For a repo, the commit is the snapshot folder the manifest was read from (the Hub cache keeps
+    each commit's files under ``snapshots/<commit>``), so it is known offline too.
+    """
+    from elsewhere.splits.publish import dataset_tag
+
+    tag = dataset_tag(manifest)
+    if Path(data).is_dir():
+        return {"repo_id": None, "revision": None, "tag": tag}
+    from huggingface_hub import hf_hub_download
+
+    snapshot = Path(hf_hub_download(str(data), MANIFEST, repo_type="dataset")).parent.name
+    return {"repo_id": str(data), "revision": snapshot if len(snapshot) == 40 else None, "tag": tag}
+
+
 def protocol_entry(manifest: dict, data: str | Path, name: str) -> tuple[Protocol, dict]:
     """The registered protocol ``name`` and its manifest entry, refusing version mismatches."""
     protocol = get_protocol(name)
@@ -109,4 +126,5 @@ def load_truth(data: str | Path, protocol_name: str, labels: Path | None = None)
         train_region=train.location if isinstance(train, Distribution) else None,
         factors=protocol.held_out,
         evaluated_classes=protocol.evaluated_classes,
+        dataset=dataset_source(data, manifest),
     )

@@ -22,7 +22,7 @@ from elsewhere.evaluation.architectures import create_model
 from elsewhere.evaluation.data import evaluated_splits, load_split, load_truth, manifest_of, protocol_entry
 from elsewhere.evaluation.loading import build_model, count_parameters, load_weights, save_weights
 from elsewhere.evaluation.predictions import make_predictions, write_predictions
-from elsewhere.evaluation.results import write_results
+from elsewhere.evaluation.results import file_sha256, write_results
 from elsewhere.evaluation.runner import Statistics, channel_statistics, predict, resolve_device
 from elsewhere.evaluation.scoring import score_predictions
 from elsewhere.evaluation.training import default_config, train
@@ -109,6 +109,7 @@ def evaluate_model(
         "name": model_name or factory,
         "parameters": count_parameters(model),
         "weights": Path(weights).name if weights else None,
+        "weights_sha256": file_sha256(weights) if weights else None,
         "architecture": getattr(model, "architecture", None),
     }
     if statistics is not None:
@@ -166,6 +167,8 @@ def train_baseline(
         "name": architecture,
         "architecture": architecture,
         "parameters": count_parameters(model),
+        "weights": "model.safetensors",
+        "weights_sha256": file_sha256(out / "model.safetensors"),
         "family": architecture.split("-")[0],
         "training": {
             "config": asdict(config),

@@ -12,8 +12,10 @@ pair (:mod:`evaluation.compare`) without the predictions. ``results.schema.json`
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import platform
+import subprocess
 from datetime import UTC, datetime
 from functools import cache
 from importlib import metadata, resources
@@ -71,6 +73,7 @@ def build_results(
             "fingerprint": truth.fingerprint,
             "class_names": list(truth.class_names),
         },
+        "dataset": truth.dataset,
         "model": {"parameters": None, **model, "source": source},
         "metrics": metrics,
         "items": items,
@@ -92,13 +95,56 @@ def _items(ids: pa.Array, correct: np.ndarray, positions: np.ndarray) -> dict:
 
 
 def harness() -> dict:
-    """Name and version of this harness, the Python version and the versions of key packages."""
+    """Name, version and source commit of this harness, the Python version and key package versions."""
     return {
         "name": HARNESS,
         "version": _version(HARNESS) or UNKNOWN_VERSION,
+        "commit": harness_commit(),
         "python": platform.python_version(),
         "packages": {name: _version(name) for name in PACKAGES},
     }
+
+
+@cache
+def harness_commit() -> str | None:
+    """The git commit this harness was installed from, or None when it cannot be known.
+
+    A ``pip install git+URL`` records the commit in the distribution's ``direct_url.json`` (PEP
+    610); an editable install is asked with ``git`` in its source folder, with ``+dirty`` when
+    tracked files differ from that commit.
+    """
+    try:
+        direct = json.loads(metadata.distribution(HARNESS).read_text("direct_url.json") or "{}")
+    except (metadata.PackageNotFoundError, json.JSONDecodeError):
+        direct = {}
+    if direct.get("vcs_info", {}).get("commit_id"):
+        return str(direct["vcs_info"]["commit_id"])
+    source = Path(__file__).resolve().parent
+    if {"site-packages", "dist-packages"} & set(source.parts):
+        return None  # an installed copy: a repository around the environment is not its source
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(source), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(source), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return commit + ("+dirty" if dirty else "") if len(commit) == 40 else None
+
+
+def file_sha256(path: str | Path) -> str:
+    """The SHA-256 of a file's bytes (weights, shards), read in chunks: memory stays flat."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _version(package: str) -> str | None:

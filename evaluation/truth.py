@@ -64,6 +64,8 @@ class Truth:
     train_region: Region | None
     factors: tuple[str, ...]
     evaluated_classes: tuple[int, ...] = ()
+    # Where the data came from (see evaluation.data.dataset_source); recorded in the results.
+    dataset: dict | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.frame, pd.DataFrame):
