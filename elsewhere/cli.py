@@ -77,6 +77,14 @@ def _publish(args: argparse.Namespace) -> None:
     print(f'load it with load_dataset("{args.repo_id}", "<protocol>", revision="{plan.tag}")')
 
 
+def _export(args: argparse.Namespace) -> None:
+    from elsewhere.evaluation.export import export_to_model_card
+    from elsewhere.evaluation.results import load_results
+
+    count = export_to_model_card(load_results(args.results), args.model_card, dataset_repo=args.dataset_repo)
+    print(f"{args.model_card}: {_count(count, 'model-index entry')} added or updated")
+
+
 def _score(args: argparse.Namespace) -> None:
     from elsewhere.api import score
     from elsewhere.evaluation.results import write_results
@@ -466,6 +474,20 @@ def _add_leaderboard(commands) -> None:
     p.set_defaults(run=_leaderboard)
 
 
+def _add_export(commands) -> None:
+    p = commands.add_parser(
+        "export",
+        help="write a results file into a model card's model-index",
+        description="Add or update the model-index entries of RESULTS in a model card (created if missing).",
+    )
+    p.add_argument("results", help="results JSON of score, evaluate or train")
+    p.add_argument("--model-card", required=True, help="the model card's README.md")
+    p.add_argument(
+        "--dataset-repo", default=None, help="Hub dataset repo the data was published as (results scored on a folder)"
+    )
+    p.set_defaults(run=_export)
+
+
 PARSERS = [
     _add_generate,
     _add_protocols,
@@ -477,6 +499,7 @@ PARSERS = [
     _add_compare,
     _add_submit,
     _add_leaderboard,
+    _add_export,
 ]
 
 
