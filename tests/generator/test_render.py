@@ -263,3 +263,42 @@ def test_too_small_message_says_how_to_fix_it():
 def test_bad_supersample_is_refused():
     with pytest.raises(ValueError, match="supersample"):
         render(_scene("square"), supersample=0)
+
+
+def test_a_batch_renders_each_scene_exactly_as_alone():
+    # Mixed sizes, families, backgrounds and distractor counts, more than one pass of images: the
+    # padding, layering and grouping of render_batch must not change a single byte.
+    from elsewhere.generator.render import IMAGES_PER_PASS, render_batch
+
+    rng = np.random.default_rng(7)
+    names = ("arrow", "circle", "star", "glyph:R", "novel:4:2", "key")
+    scenes = []
+    for i in range(IMAGES_PER_PASS + 9):
+        sprites = [
+            Sprite(
+                names[(i + k) % len(names)],
+                float(rng.uniform()),
+                float(rng.uniform()),
+                float(rng.uniform(-180, 180)),
+                float(rng.uniform(0.1, 0.9)),
+                tuple(int(c) for c in rng.integers(0, 256, 3)),
+            )
+            for k in range(i % 4)
+        ]
+        background = (BLACK, Background("uniform", (90, 90, 90)), Background("noise", (120, 120, 120), 20.0, i))[i % 3]
+        scenes.append(
+            _scene(
+                names[i % len(names)],
+                0.3 + 0.4 * (i % 5) / 4,
+                0.5,
+                17.0 * i,
+                0.3,
+                background=background,
+                distractors=sprites,
+            )
+        )
+    batch = render_batch(scenes, canvas=48)
+    assert batch.shape == (len(scenes), 48, 48, 3) and batch.dtype == np.uint8
+    for image, scene in zip(batch, scenes):
+        assert np.array_equal(image, render(scene, canvas=48))
+    assert render_batch([], canvas=48).shape == (0, 48, 48, 3)
