@@ -18,6 +18,7 @@ from elsewhere.errors import ElsewhereError
 from elsewhere.splits.names import EVALUATED_SPLITS
 
 EXIT_USAGE = 2
+EXIT_BROKEN_PIPE = 128 + 13  # as a process ended by SIGPIPE
 
 Command = Callable[[argparse.Namespace], int | None]
 
@@ -523,9 +524,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         status = args.run(args)
+        sys.stdout.flush()
     except KeyboardInterrupt:
         print("elsewhere: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader stopped early (`elsewhere protocols | head`): end quietly, as a SIGPIPE would,
+        # and keep Python from failing again on flushing stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except (ElsewhereError, OSError) as error:
         if os.environ.get("ELSEWHERE_DEBUG"):
             raise

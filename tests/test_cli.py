@@ -527,3 +527,15 @@ def test_scoring_imports_neither_torch_nor_gradio(tiny_dataset, tmp_path):
         check=True,
     )
     assert done.stdout.splitlines()[-1] == "0 []"
+
+
+def test_a_reader_that_stops_early_is_no_error():
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # as `elsewhere protocols | head -1` once head has its line
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "elsewhere.cli", "protocols"], stdout=write_end, stderr=subprocess.PIPE, text=True
+        )
+    finally:
+        os.close(write_end)
+    assert (done.returncode, done.stderr) == (141, "")
