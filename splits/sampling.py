@@ -51,10 +51,11 @@ class Sample:
     group: int
 
 
-def make_scene(protocol: Protocol, factors: Factors, rng: np.random.Generator) -> tuple[Scene, Factors]:
-    """The scene for ``factors``; a protocol's scene maker may snap the factors (Red-Green does)."""
+def make_scene(protocol: Protocol, split: str, factors: Factors, rng: np.random.Generator) -> tuple[Scene, Factors]:
+    """The scene for ``factors`` of ``split``; a protocol's scene maker may snap the factors and
+    draw a split's layouts apart (Red-Green does both)."""
     if protocol.scene == "red-green":
-        return red_green_scene(factors, rng)
+        return red_green_scene(split, factors, rng)
     scene = compose_scene(
         protocol.class_names[factors.label], factors.x, factors.y, factors.rotation, factors.scale, protocol.style, rng
     )
@@ -66,7 +67,7 @@ def draw(protocol: Protocol, split: str, index: int, seed: int, secret: tuple[in
     sample_id = f"{protocol.name}/{split}/{index:07d}"
     if split != "probe":
         rng = stream(seed, protocol.name, split, index, secret)
-        scene, factors = make_scene(protocol, protocol.splits[split].sample(rng), rng)
+        scene, factors = make_scene(protocol, split, protocol.splits[split].sample(rng), rng)
         return Sample(sample_id, scene, factors, NO_GROUP)
 
     group, position = divmod(index, protocol.probe_size)
@@ -79,5 +80,5 @@ def draw(protocol: Protocol, split: str, index: int, seed: int, secret: tuple[in
         factors = replace(base, x=float(x), y=float(y))
     else:
         factors = replace(base, **{sweep: float(protocol.probe.values[position])})
-    scene, factors = make_scene(protocol, factors, np.random.default_rng(appearance))
+    scene, factors = make_scene(protocol, protocol.probe.base, factors, np.random.default_rng(appearance))
     return Sample(sample_id, scene, factors, group)

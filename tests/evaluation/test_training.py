@@ -30,6 +30,18 @@ def test_same_seed_gives_bitwise_identical_weights(image_splits):
     assert not _same_weights(runs[0], runs[2])
 
 
+def test_without_shuffling_the_order_seed_changes_nothing(image_splits):
+    small = image_splits["train"].select(range(64))
+    validation = image_splits["validation"].select(range(16))
+    runs = []
+    for seed in (4, 5):
+        model = create_model("cnn-gap", 2, 32, seed=0)
+        config = TrainConfig(epochs=1, batch_size=16, seed=seed, shuffle=False)
+        train(model, small, validation, config, device=CPU, progress=False)
+        runs.append(model)
+    assert _same_weights(runs[0], runs[1])
+
+
 def test_learns_an_easy_task_and_keeps_the_best_validation_epoch(image_splits):
     model = create_model("cnn-flatten", 2, 32, seed=0)
     result = train(
@@ -93,6 +105,10 @@ def test_default_configs():
     redgreen = default_config("redgreen-full")
     assert (redgreen.optimizer, redgreen.lr, redgreen.batch_size, redgreen.epochs) == ("adadelta", 1.0, 200, 50)
     assert redgreen.patience is not None
+    # As the authors' code trains: weight decay 5e-5, the data in its own order.
+    assert redgreen.weight_decay == 5e-5 and not redgreen.shuffle
+    for name in ("vit-tiny", "mixer-tiny", "timm:resnet18"):
+        assert default_config(name).optimizer == "adamw" and default_config(name).weight_decay > 0
     gap = default_config("cnn-gap")
     assert (gap.optimizer, gap.lr) == ("adam", 1e-3)
     with pytest.raises(ValueError, match="did you mean 'resnet-small'"):

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from elsewhere.generator import ASYMMETRIC_SHAPES, get_shape, render
+from elsewhere.splits import redgreen
 from elsewhere.splits.protocol import Protocol
 from elsewhere.splits.registry import get_protocol, parse_protocols, protocol_names, register
 from elsewhere.splits.sampling import draw
@@ -129,25 +130,84 @@ def test_rotation_protocols_use_only_asymmetric_shapes():
             assert all(get_shape(c).symmetry == 1 for c in protocol.class_names)
 
 
-def test_red_green_follows_the_paper():
+def _boxes(sample, canvas: int = 32) -> tuple[np.ndarray, np.ndarray]:
+    """(top row, left column) of the red and of the green box, read off the rendered image."""
+    image = render(sample.scene, canvas)
+    red = np.argwhere((image[..., 0] == 255) & (image[..., 1] == 0))
+    green = np.argwhere((image[..., 1] == 255) & (image[..., 0] == 0))
+    assert len(red) == len(green) == 16, "two crisp 4×4 boxes"
+    return red.min(axis=0), green.min(axis=0)
+
+
+def test_red_green_is_drawn_as_the_authors_draw_it():
     protocol = get_protocol("red-green")
     assert protocol.canvas == 32 and protocol.sizes["full"]["train"] == 2000
-    for split, bands in (("train", {0: "top", 1: "bottom"}), ("test_ood", {0: "bottom", 1: "top"})):
-        for i in range(40):
+    rows_differ = 0
+    for split, bands in (("train", {0: 7, 1: 23}), ("test_ood", {0: 23, 1: 7}), ("test_moved", {0: 23, 1: 7})):
+        for i in range(60):
             sample = draw(protocol, split, i, 0)
-            image = render(sample.scene, 32)
-            red = np.argwhere((image[..., 0] == 255) & (image[..., 1] == 0))
-            green = np.argwhere((image[..., 1] == 255) & (image[..., 0] == 0))
-            assert len(red) == len(green) == 16, "two crisp 4×4 boxes"
+            (red_row, red_col), (green_row, green_col) = _boxes(sample)
             label = sample.factors.label
-            assert (red[:, 1].min() < green[:, 1].min()) == (label == 0)
-            first = min(red[:, 1].min(), green[:, 1].min())
-            second = max(red[:, 1].min(), green[:, 1].min())
-            assert 0 <= first <= 9 and second - first >= 5
-            top_row = red[:, 0].min()
-            band = "top" if top_row < 16 else "bottom"
-            assert band == bands[label]
-            assert abs(top_row - (7 if band == "top" else 23)) <= 2
+            assert (red_col < green_col) == (label == 0)
+            first, second = sorted((red_col, green_col))
+            assert second - first >= 5 and second <= 27
+            if split != "test_moved":
+                assert first <= 9
+            # Each box's row is the class's band plus its own offset in -4..+3.
+            for row in (red_row, green_row):
+                assert -4 <= row - bands[label] <= 3
+            rows_differ += red_row != green_row
+    assert rows_differ > 100, "the two boxes' rows are drawn independently"
+
+
+def test_red_green_validation_and_test_never_repeat_a_training_image():
+    """At the published sizes: scenes are compared (a scene renders to one image), then pixels of a few."""
+    protocol = get_protocol("red-green")
+    sizes = protocol.sizes["full"]
+    train = {draw(protocol, "train", i, 0).scene for i in range(sizes["train"])}
+    for split in ("validation", "test_id", "test_ood", "test_moved"):
+        scenes = [draw(protocol, split, i, 0).scene for i in range(sizes[split])]
+        assert not train & set(scenes), split
+    train_pixels = {render(draw(protocol, "train", i, 0).scene, 32).tobytes() for i in range(300)}
+    test_pixels = {render(draw(protocol, "test_id", i, 0).scene, 32).tobytes() for i in range(300)}
+    assert not train_pixels & test_pixels
+
+
+def test_red_green_pools_hold_a_layout_for_every_left_box():
+    """Every left box that training or the similar tests can draw has layouts in both pools."""
+    for label in (0, 1):
+        for column in range(redgreen.MAX_FIRST_COLUMN + 1):
+            for band in (redgreen.TOP_ROW, redgreen.BOTTOM_ROW):
+                for row in range(band - 4, band + 4):
+                    layouts = [
+                        (column, row, c, band + o)
+                        for c in range(column + 5, redgreen.MAX_COLUMN + 1)
+                        for o in range(-4, 4)
+                    ]
+                    pooled = {redgreen.held_back(label, layout) for layout in layouts}
+                    assert pooled == {True, False}, (label, column, row)
+
+
+def test_red_green_moved_test_takes_the_column_cue_away():
+    """A threshold on the red box's column, fitted on training, tells the class in the published
+    tests but far less once the pair moves."""
+    protocol = get_protocol("red-green")
+
+    def red_columns(split: str, count: int) -> tuple[np.ndarray, np.ndarray]:
+        samples = [draw(protocol, split, i, 0) for i in range(count)]
+        columns = [
+            next(b.x for b in (s.scene.object, *s.scene.distractors) if b.colour == redgreen.RED) for s in samples
+        ]
+        return np.array(columns), np.array([s.factors.label for s in samples])
+
+    x, y = red_columns("train", 600)
+    thresholds = np.unique(x)
+    best = thresholds[np.argmax([((x > t) == (y == 1)).mean() for t in thresholds])]
+    scores = {}
+    for split in ("test_ood", "test_moved"):
+        tx, ty = red_columns(split, 600)
+        scores[split] = ((tx > best) == (ty == 1)).mean()
+    assert scores["test_ood"] > 0.9 and scores["test_moved"] < 0.78, scores
 
 
 def test_registry_refuses_duplicates_and_answers_unknown_names():
