@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,13 +45,42 @@ from elsewhere.evaluation.truth import Truth, canonical_order, id_array, id_line
 from elsewhere.files import atomic_path
 
 MAX_PREDICTION_BYTES = 256 * 2**20
+MEMORY_BOUND_BYTES = 2**30
 PROBABILITY_SUM_TOLERANCE = 1e-3
 SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".jsonl": "jsonl", ".json": "jsonl"}
 REQUIRED_COLUMNS = ("id", "prediction")
 OPTIONAL_COLUMNS = ("probabilities",)
-# A Parquet file compresses repetitive rows very well; refuse to expand one with far more rows than
-# there are items before reading it.
+MAX_PROBABILITY_VALUES = 2**24
+# A file may hold up to this many rows (+ 1000) per evaluated item before it is refused unread:
+# duplicates and unknown ids are reported, not a file that expands without end.
 _ROW_SLACK = 2
+_LINE_SLACK_BYTES = 1024
+_NUMERAL_CHARS = 24
+_CELL_SLACK_CHARS = 64
+_MAX_JSON_DEPTH = 8
+_MAX_ROW_GROUPS = 10_000
+_MAX_PARQUET_UNCOMPRESSED_BYTES = 256 * 2**20
+_PARQUET_THRIFT_BYTES = 16 * 2**20
+_PARQUET_THRIFT_ITEMS = 100_000
+_PARQUET_BATCH_ROWS = 65_536
+_SCAN_BLOCK_BYTES = 2**20
+_NEWLINE, _QUOTE, _BACKSLASH, _COLON = ord("\n"), ord('"'), ord("\\"), ord(":")
+_JSON_STEP = np.zeros(256, dtype=np.int8)
+_JSON_STEP[list(b"[{")] = 1
+_JSON_STEP[list(b"]}")] = -1
+# Content that is not text, recognised by its first bytes, and named in the refusal.
+_FOREIGN_CONTENT = (
+    (b"\x1f\x8b", "gzip-compressed data"),
+    (b"PK\x03\x04", "a zip archive"),
+    (b"PK\x05\x06", "a zip archive"),
+    (b"PAR1", "a Parquet file (name it .parquet)"),
+    (b"BZh", "bzip2-compressed data"),
+    (b"\xfd7zXZ\x00", "xz-compressed data"),
+    (b"\x28\xb5\x2f\xfd", "zstd-compressed data"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7z archive"),
+    (b"\x04\x22\x4d\x18", "lz4-compressed data"),
+    (b"ARROW1", "an Arrow file"),
+)
 _SHOWN = 5
 _SHOWN_CLASSES = 10
 _SHOWN_CHARS = 60
@@ -82,6 +112,38 @@ def _one_line(error: BaseException) -> str:
     return text[:200]
 
 
+@dataclass(frozen=True)
+class _Limits:
+    """What a valid predictions file for one truth can hold; anything beyond is refused unparsed."""
+
+    items: int
+    rows: int
+    line_bytes: int
+    id_chars: int
+    prediction_chars: int
+    classes: int
+    probability_values: int
+
+
+def _limits(truth: Truth) -> _Limits:
+    items = len(truth.frame)
+    ids = id_array(truth.frame["id"])
+    id_chars = int(pc.max(pc.utf8_length(ids)).as_py() or 0) if items else 0
+    name_chars = max((len(n) for n in truth.class_names), default=0)
+    classes = len(truth.class_names)
+    # A JSON escape takes up to 6 bytes for one character; a probability needs under 32 bytes.
+    line_bytes = _LINE_SLACK_BYTES + 6 * (id_chars + max(name_chars, _NUMERAL_CHARS)) + 32 * classes
+    return _Limits(
+        items=items,
+        rows=_ROW_SLACK * items + 1000,
+        line_bytes=line_bytes,
+        id_chars=id_chars + _CELL_SLACK_CHARS,
+        prediction_chars=max(name_chars, _NUMERAL_CHARS) + _CELL_SLACK_CHARS,
+        classes=classes,
+        probability_values=min(MAX_PROBABILITY_VALUES, (_ROW_SLACK * items + 1000) * classes),
+    )
+
+
 def read_predictions(path: str | Path, truth: Truth, max_bytes: int = MAX_PREDICTION_BYTES) -> pd.DataFrame:
     """Read a predictions file, check it against ``truth`` and align it to ``truth.frame``'s rows.
 
@@ -107,19 +169,72 @@ def read_predictions(path: str | Path, truth: Truth, max_bytes: int = MAX_PREDIC
             f"predictions file {name} is {size:,} bytes, over the limit of {max_bytes:,}; "
             "drop extra columns or probabilities, or use Parquet"
         )
-    reader = {"csv": _read_csv, "parquet": _read_parquet, "jsonl": _read_jsonl}[kind]
-    return _checked(reader(path, name, len(truth.frame)), truth, name)
+    limits = _limits(truth)
+    try:
+        if kind == "parquet":
+            columns = _read_parquet(path, name, limits)
+        else:
+            try:
+                data = path.read_bytes()
+            except OSError as error:
+                raise PredictionsError(f"cannot read predictions file {name}: {error.strerror or error}") from None
+            line_ends = _checked_text(data, name, kind, limits)
+            columns = (_read_csv if kind == "csv" else _read_jsonl)(data, line_ends, name, limits)
+        return _checked(columns, truth, name)
+    finally:
+        # Hand the parse's buffers back to the system, so a refused upload leaves no memory held.
+        pa.default_memory_pool().release_unused()
 
 
-def _read_csv(path: Path, name: str, expected: int) -> dict[str, Any]:
+def _checked_text(data: bytes, name: str, kind: str, limits: _Limits) -> np.ndarray:
+    """Refuse a CSV or JSON lines file by content, line count or line length, before any parser sees it.
+
+    Returns the positions of its line breaks.
+    """
+    label = {"csv": "CSV", "jsonl": "JSON lines"}[kind]
+    for magic, what in _FOREIGN_CONTENT:
+        if data.startswith(magic):
+            raise PredictionsError(
+                f"predictions file {name} holds {what}, not {label} text; upload the {label} file itself"
+            )
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        raise PredictionsError(
+            f"predictions file {name} holds binary data (a NUL byte at offset {nul:,}), not {label} text; "
+            f"give a UTF-8 {label} file"
+        )
+    lines = data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
+    allowed = limits.rows + (1 if kind == "csv" else 0)
+    if lines > allowed:
+        raise PredictionsError(
+            f"predictions file {name} has {lines:,} lines for {limits.items:,} evaluated items; give one line per item"
+        )
+    ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == _NEWLINE)
+    lengths = np.diff(ends, prepend=-1) - 1
+    if not data.endswith(b"\n"):
+        lengths = np.append(lengths, len(data) - (ends[-1] + 1 if ends.size else 0))
+    longest = int(lengths.argmax()) if lengths.size else 0
+    if lengths.size and lengths[longest] > limits.line_bytes:
+        raise PredictionsError(
+            f"predictions file {name}: line {longest + 1:,} is {int(lengths[longest]):,} bytes long, longer than "
+            f"any valid record here can be ({limits.line_bytes:,} bytes); give one record per line"
+        )
+    return ends
+
+
+def _read_csv(data: bytes, line_ends: np.ndarray, name: str, limits: _Limits) -> dict[str, Any]:
     convert = pa_csv.ConvertOptions(
         column_types={"id": pa.string(), "probabilities": pa.string()},
         null_values=[""],
         strings_can_be_null=True,
         quoted_strings_can_be_null=False,
     )
+    header_end = int(line_ends[0]) + 1 if line_ends.size else len(data)
     try:
-        table = pa_csv.read_csv(path, convert_options=convert)
+        # The header alone first: a file is refused for its columns before its body is parsed.
+        header = pa_csv.read_csv(pa.BufferReader(data[:header_end])).column_names
+        _check_columns(header, name)
+        table = pa_csv.read_csv(pa.BufferReader(pa.py_buffer(data)), convert_options=convert)
     except (pa.ArrowException, OSError) as error:
         raise PredictionsError(
             f"cannot read CSV predictions file {name}: {_one_line(error)}; give a UTF-8 CSV with a header row"
@@ -127,13 +242,15 @@ def _read_csv(path: Path, name: str, expected: int) -> dict[str, Any]:
     _check_columns(table.column_names, name)
     columns = {"id": table.column("id").combine_chunks(), "prediction": table.column("prediction")}
     if "probabilities" in table.column_names:
-        columns["probabilities"] = _parse_list_cells(table.column("probabilities").combine_chunks(), name)
+        columns["probabilities"] = _parse_list_cells(table.column("probabilities").combine_chunks(), name, limits)
     return columns
 
 
-def _parse_list_cells(cells: pa.Array, name: str) -> pa.Array:
+def _parse_list_cells(cells: pa.Array, name: str, limits: _Limits) -> pa.Array:
     """CSV cells holding JSON lists of numbers, parsed into a list<float64> array (null stays null)."""
     text = pc.utf8_trim_whitespace(cells)
+    entries_at_most = pc.add(pc.count_substring(text, ","), 1).fill_null(0)
+    _check_probability_values(int(pc.sum(entries_at_most).as_py() or 0), len(cells), name, limits)
     framed = pc.and_kleene(pc.starts_with(text, "["), pc.ends_with(text, "]")).fill_null(True)
     inner = pc.utf8_trim_whitespace(pc.utf8_slice_codeunits(text, 1, -1))
     parts = pc.split_pattern(inner, ",")
@@ -155,6 +272,16 @@ def _parse_list_cells(cells: pa.Array, name: str) -> pa.Array:
     return pa.LargeListArray.from_arrays(pa.array(offsets), values, mask=cells.is_null())
 
 
+def _check_probability_values(values: int, rows: int, name: str, limits: _Limits) -> None:
+    """Refuse probabilities far beyond one per class and row before they are expanded."""
+    if values > limits.probability_values:
+        raise PredictionsError(
+            f"predictions file {name}: its probabilities hold {values:,} entries for {rows:,} rows, more than "
+            f"{limits.probability_values:,} ({limits.classes} classes per evaluated item); give one probability "
+            "per class"
+        )
+
+
 def _is_number_list(cell: str) -> bool:
     try:
         value = json.loads(cell)
@@ -163,40 +290,203 @@ def _is_number_list(cell: str) -> bool:
     return isinstance(value, list) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
 
 
-def _read_parquet(path: Path, name: str, expected: int) -> dict[str, Any]:
+def _read_parquet(path: Path, name: str, limits: _Limits) -> dict[str, Any]:
+    """Check the footer before reading; read the allowed columns in batches, strings as dictionaries.
+
+    A dictionary-encoded string column can repeat one huge value over every row: reading it as a
+    dictionary and checking the values' widths before decoding keeps that expansion from happening.
+    """
     try:
-        file = pq.ParquetFile(path)
-        rows = file.metadata.num_rows
-        _check_columns(file.schema_arrow.names, name)
-        if rows > _ROW_SLACK * expected + 1000:
-            raise PredictionsError(
-                f"predictions file {name} has {rows:,} rows for {expected:,} evaluated items; give one row per item"
-            )
-        table = file.read()
+        limited = {
+            "thrift_string_size_limit": _PARQUET_THRIFT_BYTES,
+            "thrift_container_size_limit": _PARQUET_THRIFT_ITEMS,
+        }
+        schema = pq.ParquetFile(path, **limited).schema_arrow
+        _check_columns(schema.names, name)
+        strings = [field.name for field in schema if field.name in REQUIRED_COLUMNS and _is_text(field.type)]
+        file = pq.ParquetFile(path, read_dictionary=strings, **limited)
+        _check_parquet_footer(file, name, limits)
+        parts: dict[str, list[pa.Array]] = {column: [] for column in schema.names}
+        for batch in file.iter_batches(batch_size=_PARQUET_BATCH_ROWS, columns=schema.names, use_threads=False):
+            for column in schema.names:
+                parts[column].append(_decoded(batch.column(column), column, name, limits))
     except PredictionsError:
         raise
     except (pa.ArrowException, OSError, ValueError) as error:
         raise PredictionsError(
             f"cannot read Parquet predictions file {name}: {_one_line(error)}; give a valid Parquet file"
         ) from None
-    return {column: table.column(column).combine_chunks() for column in table.column_names}
+    return {
+        column: pa.concat_arrays(chunks) if chunks else pa.array([], _plain(schema.field(column).type))
+        for column, chunks in parts.items()
+    }
 
 
-def _read_jsonl(path: Path, name: str, expected: int) -> dict[str, Any]:
+def _check_parquet_footer(file: pq.ParquetFile, name: str, limits: _Limits) -> None:
+    metadata = file.metadata
+    rows = metadata.num_rows
+    if rows > limits.rows:
+        raise PredictionsError(
+            f"predictions file {name} has {rows:,} rows for {limits.items:,} evaluated items; give one row per item"
+        )
+    if metadata.num_row_groups > _MAX_ROW_GROUPS:
+        raise PredictionsError(
+            f"predictions file {name} has {metadata.num_row_groups:,} row groups, more than {_MAX_ROW_GROUPS:,}; "
+            "write it with fewer, larger row groups"
+        )
+    schema = file.schema_arrow
+    for field in schema:
+        kind = field.type
+        if field.name == "probabilities":
+            _check_list_type(kind, name)
+        elif pa.types.is_nested(kind) or not (
+            pa.types.is_integer(kind)
+            or pa.types.is_floating(kind)
+            or _is_text(kind)
+            or pa.types.is_boolean(kind)
+            or pa.types.is_null(kind)
+            or pa.types.is_dictionary(kind)
+        ):
+            raise PredictionsError(
+                f"predictions file {name}: column {field.name} has type {kind}; give one string or number per row"
+            )
+    positions = {metadata.schema.column(i).path.split(".")[0]: i for i in range(metadata.num_columns)}
+    values = uncompressed = 0
+    for group in range(metadata.num_row_groups):
+        row_group = metadata.row_group(group)
+        for column, position in positions.items():
+            chunk = row_group.column(position)
+            uncompressed += chunk.total_uncompressed_size
+            if column == "probabilities":
+                values += chunk.num_values
+            elif chunk.num_values > row_group.num_rows:
+                raise PredictionsError(
+                    f"predictions file {name}: column {column} holds {chunk.num_values:,} values in a row group of "
+                    f"{row_group.num_rows:,} rows; give one value per row"
+                )
+    _check_probability_values(values, rows, name, limits)
+    if uncompressed > _MAX_PARQUET_UNCOMPRESSED_BYTES:
+        raise PredictionsError(
+            f"predictions file {name} expands to {uncompressed:,} bytes, more than {_MAX_PARQUET_UNCOMPRESSED_BYTES:,}; "
+            "give only id, prediction and probabilities, one row per item"
+        )
+
+
+def _check_list_type(kind: pa.DataType, name: str) -> None:
+    if not (pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind)):
+        raise PredictionsError(
+            f"predictions file {name}: column probabilities has type {kind}; give a list of floats per row"
+        )
+    if not (
+        pa.types.is_floating(kind.value_type)
+        or pa.types.is_integer(kind.value_type)
+        or pa.types.is_null(kind.value_type)
+    ):
+        raise PredictionsError(f"predictions file {name}: probabilities hold {kind.value_type} values; give floats")
+
+
+def _decoded(array: pa.Array, column: str, name: str, limits: _Limits) -> pa.Array:
+    """A batch's column with its dictionary decoded, once its values are known to be short enough."""
+    if not pa.types.is_dictionary(array.type):
+        return array
+    dictionary = array.dictionary
+    if _is_text(dictionary.type):
+        width = pc.max(pc.binary_length(dictionary)).as_py() or 0
+        # Four bytes per character: the most UTF-8 takes.
+        allowed = 4 * (limits.id_chars if column == "id" else limits.prediction_chars)
+        if width > allowed:
+            what = "an evaluated id" if column == "id" else "a class name or index"
+            raise PredictionsError(
+                f"predictions file {name}: a value of column {column} is {width:,} bytes long, more than "
+                f"{what} can be ({allowed:,}); give the dataset's ids and class names"
+            )
+    return array.dictionary_decode()
+
+
+def _plain(kind: pa.DataType) -> pa.DataType:
+    return kind.value_type if pa.types.is_dictionary(kind) else kind
+
+
+def _read_jsonl(data: bytes, line_ends: np.ndarray, name: str, limits: _Limits) -> dict[str, Any]:
+    _check_json_structure(data, line_ends, name)
+    # Each allowed field the text names, typed: any other field, or another type, fails the fast
+    # parse (so no field is ever inferred), and the line-by-line reader explains what is wrong.
+    present = [c for c in REQUIRED_COLUMNS + OPTIONAL_COLUMNS if f'"{c}"'.encode() in data]
+    for prediction in (pa.int64(), pa.string()):
+        types = {"id": pa.string(), "prediction": prediction, "probabilities": pa.list_(pa.float64())}
+        options = pa_json.ParseOptions(
+            explicit_schema=pa.schema([(c, types[c]) for c in present]), unexpected_field_behavior="error"
+        )
+        try:
+            table = pa_json.read_json(pa.BufferReader(pa.py_buffer(data)), parse_options=options)
+        except (pa.ArrowException, OSError):
+            continue
+        _check_columns(table.column_names, name)
+        return {column: table.column(column).combine_chunks() for column in table.column_names}
+    # Mixed types in a column (names and indices), NaN, or a broken line: read it in Python,
+    # which accepts the first two and finds the line for the third.
+    return _read_jsonl_slowly(data, name)
+
+
+def _check_json_structure(data: bytes, line_ends: np.ndarray, name: str) -> None:
+    """Refuse a line nested deeper than a record can be, or with more fields than a record has.
+
+    A byte scan, in blocks of whole lines, that tracks strings (quotes not escaped by an odd run of
+    backslashes) and counts brackets and colons outside them; it agrees with a JSON parser up to
+    the first syntax error of a line, so no parser ever nests deeper than it found.
+    """
+    first_line = start = 0
+    while start < len(data):
+        next_end = np.searchsorted(line_ends, start + _SCAN_BLOCK_BYTES)
+        stop = int(line_ends[next_end]) + 1 if next_end < line_ends.size else len(data)
+        codes = np.frombuffer(data, dtype=np.uint8, count=stop - start, offset=start)
+        newline = codes == _NEWLINE
+        last_newline = np.maximum.accumulate(np.where(newline, np.arange(codes.size, dtype=np.int32), -1))
+
+        backslash = codes == _BACKSLASH
+        quote = codes == _QUOTE
+        if backslash.any():
+            run = np.cumsum(backslash, dtype=np.int32)
+            run -= np.maximum.accumulate(np.where(backslash, 0, run))
+            quote[1:] &= run[:-1] % 2 == 0
+        in_string = (_per_line(quote, last_newline) % 2 == 1) | quote
+        step = _JSON_STEP[codes]
+        step[in_string] = 0
+        depth = _per_line(step, last_newline)
+        fields = _per_line((codes == _COLON) & ~in_string, last_newline)
+        for measure, allowed, what in (
+            (depth, _MAX_JSON_DEPTH, "nests values {} deep; a record is one object with at most a list in it"),
+            (
+                fields,
+                len(REQUIRED_COLUMNS + OPTIONAL_COLUMNS),
+                "has {} fields; a record has id, prediction and optionally probabilities",
+            ),
+        ):
+            worst = int(measure.argmax())
+            if measure[worst] > allowed:
+                line = first_line + int(np.count_nonzero(newline[:worst])) + 1
+                raise PredictionsError(f"predictions file {name}: line {line:,} {what.format(int(measure[worst]))}")
+        first_line += int(np.count_nonzero(newline))
+        start = stop
+
+
+def _per_line(steps: np.ndarray, last_newline: np.ndarray) -> np.ndarray:
+    """Running sums of ``steps`` that restart after each line break (``last_newline``: its position, or -1)."""
+    running = np.cumsum(steps, dtype=np.int32)
+    return running - np.where(last_newline >= 0, running[last_newline], 0)
+
+
+def _is_text(kind: pa.DataType) -> bool:
+    return any(
+        test(kind)
+        for test in (pa.types.is_string, pa.types.is_large_string, pa.types.is_binary, pa.types.is_large_binary)
+    )
+
+
+def _read_jsonl_slowly(data: bytes, name: str) -> dict[str, Any]:
     try:
-        table = pa_json.read_json(path)
-    except (pa.ArrowException, OSError):
-        # Mixed types in a column (names and indices), NaN, or a broken line: read it in Python,
-        # which accepts the first two and finds the line for the third.
-        return _read_jsonl_slowly(path, name)
-    _check_columns(table.column_names, name)
-    return {column: table.column(column).combine_chunks() for column in table.column_names}
-
-
-def _read_jsonl_slowly(path: Path, name: str) -> dict[str, Any]:
-    try:
-        lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    except (UnicodeDecodeError, OSError) as error:
+        lines = [line for line in data.decode("utf-8").splitlines() if line.strip()]
+    except UnicodeDecodeError as error:
         raise PredictionsError(
             f"cannot read JSON lines predictions file {name}: {_one_line(error)}; "
             "give a UTF-8 file with one JSON object per line"
@@ -403,17 +693,7 @@ def _probabilities(raw: Any, ids: pa.Array, truth: Truth, name: str) -> np.ndarr
 
 def _arrow_lists(array: pa.Array, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Row lengths, flat float64 values and missing-row mask of a list column."""
-    kind = array.type
-    if not (pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind)):
-        raise PredictionsError(
-            f"predictions file {name}: column probabilities has type {kind}; give a list of floats per row"
-        )
-    if not (
-        pa.types.is_floating(kind.value_type)
-        or pa.types.is_integer(kind.value_type)
-        or pa.types.is_null(kind.value_type)
-    ):
-        raise PredictionsError(f"predictions file {name}: probabilities hold {kind.value_type} values; give floats")
+    _check_list_type(array.type, name)
     missing = array.is_null().to_numpy(zero_copy_only=False)
     lengths = pc.list_value_length(array).fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
     values = pc.cast(array.flatten(), pa.float64()).fill_null(float("nan")).to_numpy(zero_copy_only=False)
