@@ -30,6 +30,7 @@ def seed_baselines(store: Store, truths: Truths, runs: str | Path) -> list[str]:
                 predictions_path=run / "predictions.parquet",
                 model_name=run.name,
                 submitter=OPERATOR,
+                identity=f"operator:{OPERATOR}",
                 parameters=model.get("parameters"),
                 family=model.get("family", "other"),
                 variant=truths.variant,

@@ -8,6 +8,9 @@ naming the variable and what it may be.
   where ``<cache>`` is ``$XDG_CACHE_HOME`` if it is an absolute path, else ``~/.cache``).
 - ``ELSEWHERE_RATE_LIMIT``: submissions allowed per submitter in any 24 hours (default 20).
 - ``ELSEWHERE_MAX_UPLOAD_MB``: largest predictions upload in MiB (default 50).
+- ``ELSEWHERE_OPERATOR_KEY``: the operator's key (at least 16 characters, no default), needed for
+  operator actions on a store: verified entries and evaluation rounds. The first key used on a
+  store claims it; the store keeps only the key's SHA-256.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from elsewhere.errors import ElsewhereError
 
 DEFAULT_RATE_LIMIT_PER_DAY = 20
 DEFAULT_MAX_UPLOAD_MB = 50
+MIN_OPERATOR_KEY = 16
 _MIB = 1024 * 1024
 
 
@@ -72,3 +76,14 @@ def max_upload_bytes() -> int:
             f"ELSEWHERE_MAX_UPLOAD_MB={value!r} is not allowed; use a positive number of MiB, e.g. 50 or 0.5"
         )
     return size
+
+
+def operator_key() -> str:
+    """The operator's key (``ELSEWHERE_OPERATOR_KEY``); refused when unset or shorter than 16 characters."""
+    value = os.environ.get("ELSEWHERE_OPERATOR_KEY", "").strip()
+    if len(value) < MIN_OPERATOR_KEY:
+        raise ElsewhereError(
+            f"this is an operator action and ELSEWHERE_OPERATOR_KEY is {'unset' if not value else 'too short'}; "
+            f"set it to the store's operator key (at least {MIN_OPERATOR_KEY} characters)"
+        )
+    return value

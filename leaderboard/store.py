@@ -27,9 +27,12 @@ edit one that has shipped.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import re
 import sqlite3
+import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -54,6 +57,11 @@ MODEL_DEFAULTS: dict[str, Any] = {
     "verified": False,
 }
 MAX_TEXT = 200
+MAX_ID = 2**63 - 1
+# Unicode categories refused in stored text: controls, format characters (bidi overrides, zero-width
+# spaces and joiners), surrogates, private-use and unassigned code points. Shown to other visitors,
+# they would make one name look like another, or reorder the text around it.
+REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -119,6 +127,69 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TRIGGER events_frozen BEFORE UPDATE ON events
     BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
     """,
+    # Identities and evaluation rounds. The rate limit keys on ``identity`` (a login, an --auth user
+    # or a client address), never on the typed name; rows from before keep their name as identity.
+    # A duplicate is the same predictions on the same data (fingerprint), so a new round's data
+    # takes a file again. ``rounds`` records each round's commitment and, once closed, its secret;
+    # ``round_entries`` seals each round submission's predictions until ``round_finals`` scores them.
+    """
+    ALTER TABLE submissions ADD COLUMN identity TEXT;
+    UPDATE submissions SET identity = 'name:' || submitter;
+    CREATE INDEX submissions_identity ON submissions (identity, created);
+    DROP INDEX submissions_predictions;
+    CREATE UNIQUE INDEX submissions_predictions ON submissions (protocol, variant, fingerprint, predictions_sha256);
+    DROP TRIGGER submissions_frozen;
+    CREATE TRIGGER submissions_frozen BEFORE UPDATE OF
+        id, submitter, model_name, family, parameters, verified, link, protocol, protocol_version,
+        variant, fingerprint, predictions_sha256, ood_accuracy, ood_ci_lo, ood_ci_hi, ood_n,
+        id_accuracy, id_ci_lo, id_ci_hi, gap, gap_ci_lo, gap_ci_hi, normalised_gap, created, identity
+        ON submissions
+    BEGIN SELECT RAISE(ABORT, 'submissions are append-only: only status and updated may change'); END;
+    CREATE TABLE rounds (
+        id INTEGER PRIMARY KEY,
+        commitment TEXT NOT NULL UNIQUE CHECK (length(commitment) = 64),
+        data TEXT NOT NULL CHECK (json_valid(data)),
+        opened TEXT NOT NULL,
+        closed TEXT,
+        secret TEXT,
+        CHECK ((closed IS NULL) = (secret IS NULL))
+    ) STRICT;
+    CREATE UNIQUE INDEX rounds_one_open ON rounds ((closed IS NULL)) WHERE closed IS NULL;
+    CREATE TRIGGER rounds_keep BEFORE DELETE ON rounds
+    BEGIN SELECT RAISE(ABORT, 'rounds are append-only'); END;
+    CREATE TRIGGER rounds_frozen BEFORE UPDATE ON rounds
+    WHEN OLD.closed IS NOT NULL OR NEW.id IS NOT OLD.id OR NEW.commitment IS NOT OLD.commitment
+        OR NEW.data IS NOT OLD.data OR NEW.opened IS NOT OLD.opened
+    BEGIN SELECT RAISE(ABORT, 'rounds are append-only: a round is only closed, once'); END;
+    CREATE TABLE round_entries (
+        submission_id INTEGER PRIMARY KEY REFERENCES submissions (id),
+        round_id INTEGER NOT NULL REFERENCES rounds (id),
+        predictions BLOB NOT NULL
+    ) STRICT;
+    CREATE INDEX round_entries_round ON round_entries (round_id, submission_id);
+    CREATE TABLE round_finals (
+        submission_id INTEGER PRIMARY KEY REFERENCES round_entries (submission_id),
+        ood_accuracy REAL NOT NULL,
+        results TEXT NOT NULL CHECK (json_valid(results))
+    ) STRICT;
+    CREATE TRIGGER round_entries_keep BEFORE DELETE ON round_entries
+    BEGIN SELECT RAISE(ABORT, 'round entries are append-only'); END;
+    CREATE TRIGGER round_entries_frozen BEFORE UPDATE ON round_entries
+    BEGIN SELECT RAISE(ABORT, 'round entries are append-only'); END;
+    CREATE TRIGGER round_finals_keep BEFORE DELETE ON round_finals
+    BEGIN SELECT RAISE(ABORT, 'final scores are append-only'); END;
+    CREATE TRIGGER round_finals_frozen BEFORE UPDATE ON round_finals
+    BEGIN SELECT RAISE(ABORT, 'final scores are append-only'); END;
+    CREATE TABLE operator (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        key_sha256 TEXT NOT NULL CHECK (length(key_sha256) = 64),
+        created TEXT NOT NULL
+    ) STRICT;
+    CREATE TRIGGER operator_keep BEFORE DELETE ON operator
+    BEGIN SELECT RAISE(ABORT, 'the operator key is set once'); END;
+    CREATE TRIGGER operator_frozen BEFORE UPDATE ON operator
+    BEGIN SELECT RAISE(ABORT, 'the operator key is set once'); END;
+    """,
 )
 
 # Ranking columns of ``submissions`` and the JSON path each is copied from at insert time.
@@ -173,9 +244,9 @@ _SUBMISSION_SQL = """
     FROM submissions AS s JOIN documents AS d ON d.submission_id = s.id
 """
 _INSERT_SQL = (
-    "INSERT INTO submissions (submitter, model_name, protocol, protocol_version, variant, fingerprint,"
+    "INSERT INTO submissions (submitter, identity, model_name, protocol, protocol_version, variant, fingerprint,"
     f" predictions_sha256, created, updated, {', '.join(column for column, _, _ in _EXTRACTED)})"
-    " VALUES (:submitter, :model_name, :protocol, :protocol_version, :variant, :fingerprint,"
+    " VALUES (:submitter, :identity, :model_name, :protocol, :protocol_version, :variant, :fingerprint,"
     f" :predictions_sha256, :created, :updated, {', '.join(f'json_extract(:{doc}, {path!r})' for _, doc, path in _EXTRACTED)})"
     " RETURNING id"
 )
@@ -258,6 +329,13 @@ class Store:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._closed = False
         with self._connect() as conn:
+            # A damaged file is refused before anything is read from it or written to it.
+            problems = [row[0] for row in conn.execute("PRAGMA quick_check(3)").fetchall()]
+            if problems != ["ok"]:
+                raise ElsewhereError(
+                    f"store {str(self.path)!r} is damaged ({'; '.join(problems)[:160]}); restore it from a backup "
+                    "or point --db/ELSEWHERE_DB at another file"
+                )
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if mode != "wal":
                 raise ElsewhereError(
@@ -290,21 +368,27 @@ class Store:
         fingerprint: str,
         predictions_sha256: str,
         results: dict,
+        identity: str,
         rate_limit_per_day: int | None = None,
+        round_entry: tuple[int, bytes] | None = None,
         now: datetime | None = None,
         _before_commit: Callable[[int], None] | None = None,
     ) -> Submission:
         """Store one scored submission in a single transaction and return it.
 
         Args:
-            rate_limit_per_day: most submissions ``submitter`` may make in any 24 hours (hidden
+            identity: who submits, as the caller established it (a login, an --auth user, a client
+                address); the rate limit counts per identity, never per typed ``submitter`` name.
+            rate_limit_per_day: most submissions ``identity`` may make in any 24 hours (hidden
                 ones count); ``None`` for no limit (the operator's own baselines).
+            round_entry: ``(round id, sealed predictions)`` for a submission to an open evaluation
+                round; refused if that round is not open when the transaction runs.
             now: the submission time (timezone-aware; default: the clock).
             _before_commit: test seam, called with the new id after the rows are written and before
                 COMMIT, so tests can kill the process mid-transaction. Not for production use.
 
         Raises:
-            RateLimited: the submitter is over ``rate_limit_per_day``.
+            RateLimited: the identity is over ``rate_limit_per_day``.
             DuplicateSubmission: the same predictions are stored for this protocol and variant.
             ValueError: a field is malformed.
         """
@@ -319,6 +403,7 @@ class Store:
             "predictions_sha256": _sha256(predictions_sha256),
             "results": _json_text("results", _results(results)),
             "created": _timestamp(now),
+            "identity": _text("identity", identity, limit=None),
         }
         row["updated"] = row["created"]
         if rate_limit_per_day is not None:
@@ -326,21 +411,27 @@ class Store:
         try:
             with self._transaction() as conn:
                 if rate_limit_per_day is not None:
-                    _check_rate(conn, row["submitter"], row["created"], rate_limit_per_day)
+                    _check_rate(conn, row["identity"], row["created"], rate_limit_per_day)
+                if round_entry is not None:
+                    _check_open(conn, round_entry[0])
                 new_id = conn.execute(_INSERT_SQL, row).fetchone()[0]
                 conn.execute(
                     "INSERT INTO documents (submission_id, model, results) VALUES (?, ?, ?)",
                     (new_id, row["model"], row["results"]),
                 )
+                if round_entry is not None:
+                    conn.execute(
+                        "INSERT INTO round_entries (submission_id, round_id, predictions) VALUES (?, ?, ?)",
+                        (new_id, round_entry[0], round_entry[1]),
+                    )
                 if _before_commit is not None:
                     _before_commit(new_id)
         except sqlite3.IntegrityError as exc:
-            existing = self._find_duplicate(row["protocol"], row["variant"], row["predictions_sha256"])
-            if existing is not None:
+            if self._is_duplicate(row["protocol"], row["variant"], row["fingerprint"], row["predictions_sha256"]):
+                # Which entry holds them is not said: it may be hidden, or someone else's.
                 raise DuplicateSubmission(
                     f"these predictions (sha256 {row['predictions_sha256'][:12]}…) are already stored for "
-                    f"{row['protocol']} ({row['variant']}) as entry {existing.id}, model {existing.model_name!r}"
-                    f"{' (hidden)' if existing.hidden else ''}; submit new predictions instead"
+                    f"{row['protocol']} ({row['variant']}); submit new predictions instead"
                 ) from None
             raise ElsewhereError(
                 f"submission refused by the store: {exc}; metric values must be JSON numbers or null"
@@ -377,13 +468,14 @@ class Store:
         params: tuple = ()
         if submission_id is not None:
             sql += " WHERE submission_id = ?"
-            params = (submission_id,)
+            params = (parse_submission_id(submission_id),)
         with self._connect() as conn:
             rows = conn.execute(sql + " ORDER BY id", params).fetchall()
         return [dict(zip(("id", "submission_id", "action", "reason", "created"), row)) for row in rows]
 
     def get(self, submission_id: int) -> Submission:
         """The submission with ``submission_id`` (hidden ones too); unknown ids are a ValueError."""
+        submission_id = parse_submission_id(submission_id)
         with self._connect() as conn:
             row = conn.execute(_SUBMISSION_SQL + " WHERE s.id = ?", (submission_id,)).fetchone()
         if row is None:
@@ -460,7 +552,90 @@ class Store:
             rows = conn.execute(sql, params).fetchall()
         return _frame(rows)
 
+    def used(self, identity: str, *, now: datetime | None = None) -> int:
+        """Submissions ``identity`` made in the 24 hours before ``now`` (hidden ones count)."""
+        identity, stamp = _text("identity", identity, limit=None), _timestamp(now)
+        with self._connect() as conn:
+            return _recent(conn, identity, stamp)[0]
+
+    def check_operator(self, key: str, *, now: datetime | None = None) -> None:
+        """Refuse unless ``key`` is this store's operator key; the first key checked becomes it.
+
+        Operator actions (verified entries, opening rounds) need the key; only its SHA-256 is kept.
+        """
+        digest = hashlib.sha256(_text("operator key", key, limit=None).encode()).hexdigest()
+        with self._transaction() as conn:
+            row = conn.execute("SELECT key_sha256 FROM operator").fetchone()
+            if row is None:
+                conn.execute(
+                    "INSERT INTO operator (id, key_sha256, created) VALUES (1, ?, ?)", (digest, _timestamp(now))
+                )
+            elif not hmac.compare_digest(row[0], digest):
+                raise ElsewhereError(
+                    f"the operator key does not match the one store {str(self.path)!r} was claimed with; "
+                    "verified entries and evaluation rounds are operator actions"
+                )
+
+    def open_round(self, commitment: str, data: dict, *, now: datetime | None = None) -> int:
+        """Record a new evaluation round (at most one is open) and return its id."""
+        commitment, document = _sha256(commitment, "commitment"), _json_text("round data", data)
+        with self._transaction() as conn:
+            if conn.execute("SELECT 1 FROM rounds WHERE commitment = ?", (commitment,)).fetchone():
+                raise ElsewhereError("this secret was already used by a round; each round needs a new secret")
+            open_ = conn.execute("SELECT id FROM rounds WHERE closed IS NULL").fetchone()
+            if open_ is not None:
+                raise ElsewhereError(f"round {open_[0]} is still open; close it before opening another")
+            return conn.execute(
+                "INSERT INTO rounds (commitment, data, opened) VALUES (?, ?, ?) RETURNING id",
+                (commitment, document, _timestamp(now)),
+            ).fetchone()[0]
+
+    def rounds(self) -> list[dict]:
+        """Every round, oldest first: id, commitment, data, opened, closed and (once closed) secret."""
+        with self._connect() as conn:
+            rows = conn.execute(
+                "SELECT id, commitment, data, opened, closed, secret FROM rounds ORDER BY id"
+            ).fetchall()
+        keys = ("id", "commitment", "data", "opened", "closed", "secret")
+        return [{**dict(zip(keys, row)), "data": json.loads(row[2])} for row in rows]
+
+    def round_entries(self, round_id: int) -> list[tuple[int, bytes]]:
+        """``(submission id, sealed predictions)`` of every submission to ``round_id``, hidden ones too."""
+        with self._connect() as conn:
+            rows = conn.execute(
+                "SELECT submission_id, predictions FROM round_entries WHERE round_id = ? ORDER BY submission_id",
+                (round_id,),
+            ).fetchall()
+        return [(row[0], bytes(row[1])) for row in rows]
+
+    def close_round(
+        self, round_id: int, secret: str, finals: Sequence[tuple[int, dict]], *, now: datetime | None = None
+    ) -> None:
+        """Close ``round_id`` in one transaction: reveal ``secret`` and store each entry's final results."""
+        secret, stamp = _text("secret", secret, limit=None), _timestamp(now)
+        with self._transaction() as conn:
+            row = conn.execute("SELECT closed FROM rounds WHERE id = ?", (round_id,)).fetchone()
+            if row is None or row[0] is not None:
+                raise ElsewhereError(f"round {round_id} is not open; see the rounds with elsewhere round status")
+            conn.execute("UPDATE rounds SET closed = ?, secret = ? WHERE id = ?", (stamp, secret, round_id))
+            for entry_id, results in finals:
+                conn.execute(
+                    "INSERT INTO round_finals (submission_id, ood_accuracy, results) VALUES (?, ?, ?)",
+                    (entry_id, _metric(_results(results), "ood_accuracy", "value"), _json_text("results", results)),
+                )
+
+    def finals(self, round_id: int) -> dict[int, dict]:
+        """The final results of a closed round's entries, by submission id (empty while it is open)."""
+        with self._connect() as conn:
+            rows = conn.execute(
+                "SELECT f.submission_id, f.results FROM round_finals AS f"
+                " JOIN round_entries AS e ON e.submission_id = f.submission_id WHERE e.round_id = ?",
+                (round_id,),
+            ).fetchall()
+        return {row[0]: json.loads(row[1]) for row in rows}
+
     def _set_status(self, submission_id: int, action: str, status: str, reason: str, now: datetime | None) -> None:
+        submission_id = parse_submission_id(submission_id)
         reason = _text("reason", reason, limit=None)
         stamp = _timestamp(now)
         with self._transaction() as conn:
@@ -477,13 +652,14 @@ class Store:
                 (submission_id, action, reason, stamp),
             )
 
-    def _find_duplicate(self, protocol: str, variant: str, sha256: str) -> Submission | None:
+    def _is_duplicate(self, protocol: str, variant: str, fingerprint: str, sha256: str) -> bool:
         with self._connect() as conn:
             row = conn.execute(
-                _SUBMISSION_SQL + " WHERE s.protocol = ? AND s.variant = ? AND s.predictions_sha256 = ?",
-                (protocol, variant, sha256),
+                "SELECT 1 FROM submissions WHERE protocol = ? AND variant = ? AND fingerprint = ?"
+                " AND predictions_sha256 = ?",
+                (protocol, variant, fingerprint, sha256),
             ).fetchone()
-        return None if row is None else _submission(row)
+        return row is not None
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -505,6 +681,15 @@ class Store:
             if "not a database" in str(exc):
                 raise ElsewhereError(
                     f"{str(self.path)!r} is not an elsewhere leaderboard store ({exc}); point --db/ELSEWHERE_DB at another file"
+                ) from None
+            if "malformed" in str(exc) or "corrupt" in str(exc):
+                raise ElsewhereError(
+                    f"store {str(self.path)!r} is damaged ({exc}); restore it from a backup or point --db/ELSEWHERE_DB "
+                    "at another file"
+                ) from None
+            if "readonly" in str(exc) or "read-only" in str(exc) or "unable to open" in str(exc):
+                raise OSError(
+                    f"store {str(self.path)!r} cannot be written ({exc}); the store and its folder must be writable"
                 ) from None
             if "locked" in str(exc) or "busy" in str(exc):
                 raise OSError(
@@ -570,16 +755,31 @@ def _statements(script: str) -> Iterator[str]:
         raise ElsewhereError(f"migration script ends in an incomplete statement: {pending.strip()[:60]!r}")
 
 
-def _check_rate(conn: sqlite3.Connection, submitter: str, created: str, limit: int) -> None:
+def _recent(conn: sqlite3.Connection, identity: str, created: str) -> tuple[int, str | None]:
+    """How many submissions ``identity`` made in the 24 hours before ``created``, and the oldest's time."""
     since = _format(datetime.fromisoformat(created) - RATE_WINDOW)
-    count, oldest = conn.execute(
-        "SELECT count(*), min(created) FROM submissions WHERE submitter = ? AND created > ?", (submitter, since)
+    return conn.execute(
+        "SELECT count(*), min(created) FROM submissions WHERE identity = ? AND created > ?", (identity, since)
     ).fetchone()
+
+
+def _check_rate(conn: sqlite3.Connection, identity: str, created: str, limit: int) -> None:
+    count, oldest = _recent(conn, identity, created)
     if count >= limit:
         resets = _format(datetime.fromisoformat(oldest) + RATE_WINDOW)
+        # The identity may be a client address: it is not echoed back.
         raise RateLimited(
-            f"submitter {submitter!r} has made {count} submissions in the last 24 hours, the limit is {limit}; "
-            f"the next one is allowed after {resets}"
+            f"you have made {count} submissions in the last 24 hours, the limit is {limit} (whatever name "
+            f"you submit under); the next one is allowed after {resets}"
+        )
+
+
+def _check_open(conn: sqlite3.Connection, round_id: int) -> None:
+    row = conn.execute("SELECT closed FROM rounds WHERE id = ?", (round_id,)).fetchone()
+    if row is None or row[0] is not None:
+        raise ElsewhereError(
+            f"evaluation round {round_id} is not open (it closed while this submission was scored); "
+            "submit again to the round that is open now"
         )
 
 
@@ -636,10 +836,36 @@ def _metric(results: dict, metric: str, field: str) -> Any:
 
 def _text(name: str, value: object, limit: int | None = MAX_TEXT) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise ElsewhereError(f"{name} must be a non-empty string, got {value!r}")
-    value = value.strip()
+        raise ElsewhereError(f"{name} must be a non-empty string, got {value!r:.80}")
+    value = clean_text(name, value.strip())
     if limit is not None and len(value) > limit:
         raise ElsewhereError(f"{name} is {len(value)} characters long; at most {limit} are allowed")
+    return value
+
+
+def clean_text(name: str, value: str, allowed: str = "") -> str:
+    """``value`` in Unicode NFC; refuses controls, bidi and zero-width characters (``REFUSED_CATEGORIES``).
+
+    ``allowed`` lists characters let through anyway (e.g. a line break in notes).
+    """
+    value = unicodedata.normalize("NFC", value)
+    for position, char in enumerate(value):
+        if char not in allowed and unicodedata.category(char) in REFUSED_CATEGORIES:
+            raise ElsewhereError(
+                f"{name} holds the invisible or control character U+{ord(char):04X} at position {position}; "
+                "use visible characters only"
+            )
+    return value
+
+
+def parse_submission_id(value: object) -> int:
+    """``value`` as a submission id (a whole number 1..2**63-1, or its decimal text); else one line."""
+    if isinstance(value, str) and value.strip().isdecimal() and len(value.strip()) <= len(str(MAX_ID)):
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ID:
+        raise ElsewhereError(
+            f"submission id {value!r:.40} is not valid; give a whole number from the table's id column"
+        )
     return value
 
 
@@ -661,9 +887,9 @@ def _variant(value: object) -> str:
     return value
 
 
-def _sha256(value: object) -> str:
+def _sha256(value: object, name: str = "predictions_sha256") -> str:
     if not isinstance(value, str) or not _SHA256.fullmatch(value.lower()):
-        raise ElsewhereError(f"predictions_sha256 must be 64 hexadecimal digits, got {value!r}")
+        raise ElsewhereError(f"{name} must be 64 hexadecimal digits, got {value!r:.80}")
     return value.lower()
 
 

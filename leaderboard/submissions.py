@@ -26,7 +26,7 @@ from elsewhere.evaluation.predictions import read_predictions
 from elsewhere.evaluation.scoring import score_predictions
 from elsewhere.evaluation.truth import Truth
 from elsewhere.leaderboard import settings
-from elsewhere.leaderboard.store import MAX_TEXT, Store, Submission
+from elsewhere.leaderboard.store import MAX_TEXT, Store, Submission, clean_text
 
 FAMILIES = ("mlp", "cnn", "resnet", "vit", "other")
 MAX_NOTES = 2000
@@ -104,6 +104,7 @@ def submit(
     predictions_path: str | Path,
     model_name: str,
     submitter: str,
+    identity: str,
     link: str | None = None,
     notes: str | None = None,
     parameters: int | None = None,
@@ -116,10 +117,14 @@ def submit(
     """Validate, score and store one predictions file; return the stored entry.
 
     Args:
+        submitter: the name shown on the board (display only: anyone may type any name).
+        identity: who submits, as the caller established it and the submitter cannot rename: a
+            Hugging Face login (``"hf:<user>"``), an ``--auth`` user (``"auth:<user>"``), else the
+            client address (``"ip:<address>"``). The rate limit counts per identity.
         variant: must be the variant of ``truths`` (a leaderboard scores one variant).
         verified: True only for entries the operator ran (baselines); the app always passes False.
         max_bytes: the largest file accepted; omitted, the ``ELSEWHERE_MAX_UPLOAD_MB`` setting.
-        rate_limit_per_day: submissions ``submitter`` may make in any 24 hours; omitted, the
+        rate_limit_per_day: submissions ``identity`` may make in any 24 hours; omitted, the
             ``ELSEWHERE_RATE_LIMIT`` setting; None for no limit (the operator's own entries).
 
     Raises:
@@ -154,8 +159,14 @@ def submit(
         fingerprint=truth.fingerprint,
         predictions_sha256=results["predictions_sha256"],
         results=results,
+        identity=identity,
         rate_limit_per_day=rate_limit_per_day,
     )
+
+
+def remaining_quota(store: Store, identity: str) -> tuple[int, int]:
+    """``(used, limit)``: submissions ``identity`` made in the last 24 hours, and the ``ELSEWHERE_RATE_LIMIT``."""
+    return store.used(identity), settings.rate_limit_per_day()
 
 
 def submit_file(
@@ -176,9 +187,12 @@ def submit_file(
     """``elsewhere submit``: score ``predictions`` against ``data`` and store it in ``db``.
 
     ``db`` defaults to the ``ELSEWHERE_DB`` setting; ``submitter`` to the operating-system user.
-    The command line is the operator's door, so no rate limit applies.
+    Whoever can write the store file runs the board, so no rate limit applies; a ``verified``
+    entry still needs the store's operator key (``ELSEWHERE_OPERATOR_KEY``).
     """
     store = Store(db if db is not None else settings.database_path())
+    if verified:
+        store.check_operator(settings.operator_key())
     truths = Truths(data, labels)
     return submit(
         store,
@@ -187,6 +201,7 @@ def submit_file(
         predictions_path=predictions,
         model_name=model_name,
         submitter=submitter if submitter is not None else getpass.getuser(),
+        identity=f"cli:{getpass.getuser()}",
         link=link,
         notes=notes,
         parameters=parameters,
@@ -227,7 +242,7 @@ def model_metadata(*, link: str | None, notes: str | None, parameters: int | Non
             )
         if len(link) > MAX_TEXT:
             raise ElsewhereError(f"link is {len(link)} characters long; at most {MAX_TEXT} are allowed")
-    notes = (notes or "").strip()
+    notes = clean_text("notes", (notes or "").strip(), allowed="\n\t")
     if len(notes) > MAX_NOTES:
         raise ElsewhereError(f"notes are {len(notes)} characters long; at most {MAX_NOTES} are allowed")
     if parameters is not None:
@@ -244,7 +259,7 @@ def model_metadata(*, link: str | None, notes: str | None, parameters: int | Non
 def _required_text(name: str, value: object, limit: int = MAX_TEXT) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ElsewhereError(f"{name} is empty; give a {name} of 1 to {limit} characters")
-    value = " ".join(value.split())
+    value = clean_text(name, " ".join(value.split()))
     if len(value) > limit:
         raise ElsewhereError(f"{name} is {len(value)} characters long; at most {limit} are allowed")
     return value

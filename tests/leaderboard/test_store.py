@@ -74,6 +74,7 @@ def submit(store: Store, key: object, **fields) -> store_module.Submission:
         "results": make_results(600, 900),
     }
     values.update(fields)
+    values.setdefault("identity", f"ip:{values['submitter']}")
     return store.add(**values)
 
 
@@ -282,16 +283,21 @@ def test_twenty_concurrent_processes_all_persist(db: Path) -> None:
 def test_duplicate_predictions_are_refused(db: Path) -> None:
     store = Store(db)
     first = submit(store, "x")
-    with pytest.raises(DuplicateSubmission, match=f"entry {first.id}, model 'model-x'") as info:
+    with pytest.raises(DuplicateSubmission, match="already stored for location-halves") as info:
         submit(store, "y", predictions_sha256=sha("x"))
     assert "\n" not in str(info.value)
-    # The same predictions are fine for another protocol or for the private variant.
+    # The same predictions are fine for another protocol, the private variant or other data.
     submit(store, "y", predictions_sha256=sha("x"), protocol="location-quadrant")
     submit(store, "z", predictions_sha256=sha("x"), variant="private")
-    store.hide(first.id, "test")
-    with pytest.raises(DuplicateSubmission, match="hidden"):
+    submit(store, "v", predictions_sha256=sha("x"), fingerprint="e" * 64)
+    store.hide(first.id, "secret plan")
+    with pytest.raises(DuplicateSubmission) as info:
         submit(store, "w", predictions_sha256=sha("x").upper())
-    assert len(store.list(variant=None, include_hidden=True)) == 3
+    # The attack: a refusal must not reveal which (hidden) entry holds the predictions.
+    message = str(info.value)
+    assert str(first.id) not in message.split("sha256")[0] and "model-x" not in message and "user-x" not in message
+    assert "hidden" not in message
+    assert len(store.list(variant=None, include_hidden=True)) == 4
 
 
 def test_racing_duplicates_exactly_one_wins(db: Path) -> None:
@@ -428,8 +434,12 @@ def test_hide_and_restore_are_audited(db: Path) -> None:
 def test_append_only_is_enforced(db: Path) -> None:
     source = inspect.getsource(store_module)
     assert re.search(r"\bDELETE\s+FROM\b", source, re.IGNORECASE) is None
+    # Besides the migration that fills the new identity column, the only updates are a status change
+    # and closing a round (which the rounds_frozen trigger allows once).
     assert re.findall(r"UPDATE\s+\w+\s+SET\s+[\w\s=?,]+", source) == [
-        "UPDATE submissions SET status = ?, updated = ? WHERE id = ?"
+        "UPDATE submissions SET identity = ",
+        "UPDATE rounds SET closed = ?, secret = ? WHERE id = ?",
+        "UPDATE submissions SET status = ?, updated = ? WHERE id = ?",
     ]
     store = Store(db)
     entry = submit(store, "a")
@@ -443,6 +453,7 @@ def test_append_only_is_enforced(db: Path) -> None:
         "UPDATE submissions SET submitter = 'mallory'",
         "UPDATE documents SET results = '{}'",
         "UPDATE events SET reason = 'x'",
+        "UPDATE submissions SET identity = 'someone else'",
     ):
         with pytest.raises(sqlite3.DatabaseError, match="append-only"):
             conn.execute(statement)
@@ -457,6 +468,10 @@ def test_append_only_is_enforced(db: Path) -> None:
         ("variant", "secret", "variant 'secret' is unknown"),
         ("protocol_version", 0, "protocol_version"),
         ("submitter", "   ", "submitter must be a non-empty"),
+        ("submitter", "ali\x00ce", "U\\+0000"),
+        ("submitter", "alice\u202e", "U\\+202E"),
+        ("model_name", "mo\u200bdel", "U\\+200B"),
+        ("identity", "", "identity must be a non-empty"),
         ("model_name", "x" * 201, "at most 200"),
         ("model", {"parameters": -1}, "parameters"),
         ("model", {"verified": "yes"}, "verified"),

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from elsewhere.leaderboard.store import DuplicateSubmission, RateLimited, Store
-from elsewhere.leaderboard.submissions import Truths, submit, submit_file
+from elsewhere.leaderboard.submissions import Truths, remaining_quota, submit, submit_file
 from elsewhere.leaderboard.table import protocol_table
 
 PROTOCOL = "location-halves-clutter"  # the default config, shown first by the app
@@ -87,6 +87,7 @@ def test_valid_files_are_scored_stored_and_ranked(store, truths, labels, classes
         predictions_path=write_csv(worse, tmp_path / "worse.csv"),
         model_name="worse net",
         submitter="alice",
+        identity="ip:alice",
         family="MLP",
         parameters=1234,
         link="https://example.org/worse",
@@ -99,6 +100,7 @@ def test_valid_files_are_scored_stored_and_ranked(store, truths, labels, classes
         predictions_path=write_csv(better, tmp_path / "better.csv"),
         model_name="better net",
         submitter="bob",
+        identity="ip:bob",
     )
 
     assert first.ood_accuracy == pytest.approx(ood_accuracy(labels, worse))
@@ -125,8 +127,10 @@ def test_parquet_and_jsonl_are_accepted(store, truths, labels, classes, tmp_path
     predictions.to_parquet(parquet, index=False)
     jsonl = tmp_path / "p.jsonl"
     noisy_predictions(labels, 4, classes).to_json(jsonl, orient="records", lines=True)
-    a = submit(store, truths, protocol=PROTOCOL, predictions_path=parquet, model_name="p", submitter="s")
-    b = submit(store, truths, protocol=PROTOCOL, predictions_path=jsonl, model_name="j", submitter="s")
+    a = submit(
+        store, truths, protocol=PROTOCOL, predictions_path=parquet, model_name="p", submitter="s", identity="ip:s"
+    )
+    b = submit(store, truths, protocol=PROTOCOL, predictions_path=jsonl, model_name="j", submitter="s", identity="ip:s")
     assert a.ood_accuracy == pytest.approx(ood_accuracy(labels, predictions))
     assert len(everything(store)) == 2 and a.id != b.id
 
@@ -165,7 +169,7 @@ def test_bad_files_are_one_line_errors_and_store_nothing(store, truths, labels, 
     else:
         path.write_bytes(b"\xff\xfe\x00garbage\x00" * 10)
     with pytest.raises(ValueError, match=message) as error:
-        submit(store, truths, protocol=PROTOCOL, predictions_path=path, model_name="m", submitter="s")
+        submit(store, truths, protocol=PROTOCOL, predictions_path=path, model_name="m", submitter="s", identity="ip:s")
     assert "\n" not in str(error.value) and str(error.value).strip()
     assert everything(store) == []
 
@@ -180,11 +184,22 @@ def test_bad_files_are_one_line_errors_and_store_nothing(store, truths, labels, 
         ({"protocol": "location-nowhere"}, "not on this leaderboard"),
         ({"variant": "private"}, "holds the public variant"),
         ({"model_name": "x" * 201}, "at most 200"),
+        ({"submitter": "admin\u202egnp.exe"}, "U\\+202E"),
+        ({"submitter": "ad\u200bmin"}, "U\\+200B"),
+        ({"model_name": "net\x00"}, "U\\+0000"),
+        ({"notes": "fine\nbut \u2066hidden"}, "U\\+2066"),
     ],
 )
 def test_bad_fields_are_refused_before_anything_is_stored(store, truths, labels, classes, tmp_path, fields, message):
     path = write_csv(noisy_predictions(labels, 3, classes), tmp_path / "p.csv")
-    arguments = {"protocol": PROTOCOL, "predictions_path": path, "model_name": "m", "submitter": "s", **fields}
+    arguments = {
+        "protocol": PROTOCOL,
+        "predictions_path": path,
+        "model_name": "m",
+        "submitter": "s",
+        "identity": "ip:s",
+        **fields,
+    }
     with pytest.raises(ValueError, match=message) as error:
         submit(store, truths, **arguments)
     assert "\n" not in str(error.value)
@@ -196,11 +211,20 @@ def test_size_cap_is_checked_before_the_file_is_read(store, truths, tmp_path, mo
     path = tmp_path / "huge.csv"
     path.write_bytes(b"\x00" * 5000)
     with pytest.raises(ValueError, match="over the upload limit of 4,000"):
-        submit(store, truths, protocol=PROTOCOL, predictions_path=path, model_name="m", submitter="s", max_bytes=4000)
+        submit(
+            store,
+            truths,
+            protocol=PROTOCOL,
+            predictions_path=path,
+            model_name="m",
+            submitter="s",
+            identity="ip:s",
+            max_bytes=4000,
+        )
     # Without max_bytes the setting is read at call time.
     monkeypatch.setenv("ELSEWHERE_MAX_UPLOAD_MB", str(4000 / 2**20))
     with pytest.raises(ValueError, match="over the upload limit of 4,000"):
-        submit(store, truths, protocol=PROTOCOL, predictions_path=path, model_name="m", submitter="s")
+        submit(store, truths, protocol=PROTOCOL, predictions_path=path, model_name="m", submitter="s", identity="ip:s")
     assert everything(store) == []
 
 
@@ -213,23 +237,61 @@ def test_duplicates_are_refused_whatever_the_format(store, truths, labels, class
         predictions_path=write_csv(predictions, tmp_path / "a.csv"),
         model_name="first",
         submitter="s",
+        identity="ip:s",
     )
     parquet = tmp_path / "same.parquet"
     predictions.sample(frac=1.0, random_state=0).to_parquet(parquet, index=False)
     for path in (tmp_path / "a.csv", parquet):
-        with pytest.raises(DuplicateSubmission, match=f"entry {stored.id}"):
-            submit(store, truths, protocol=PROTOCOL, predictions_path=path, model_name="again", submitter="t")
+        with pytest.raises(DuplicateSubmission, match="already stored"):
+            submit(
+                store,
+                truths,
+                protocol=PROTOCOL,
+                predictions_path=path,
+                model_name="again",
+                submitter="t",
+                identity="ip:t",
+            )
     assert [s.id for s in everything(store)] == [stored.id]
 
 
-def test_rate_limit_per_submitter(store, truths, labels, classes, tmp_path, monkeypatch):
-    paths = [write_csv(noisy_predictions(labels, 3 + k, classes), tmp_path / f"p{k}.csv") for k in range(4)]
+def test_rate_limit_binds_to_the_identity_not_the_typed_name(store, truths, labels, classes, tmp_path, monkeypatch):
+    paths = [write_csv(noisy_predictions(labels, 3 + k, classes), tmp_path / f"p{k}.csv") for k in range(5)]
     monkeypatch.setenv("ELSEWHERE_RATE_LIMIT", "2")
+    assert remaining_quota(store, "ip:10.0.0.7") == (0, 2)
     for path in paths[:2]:
-        submit(store, truths, protocol=PROTOCOL, predictions_path=path, model_name="m", submitter="eve")
-    with pytest.raises(RateLimited, match="limit is 2"):
-        submit(store, truths, protocol=PROTOCOL, predictions_path=paths[2], model_name="m", submitter="eve")
-    submit(store, truths, protocol=PROTOCOL, predictions_path=paths[2], model_name="m", submitter="someone else")
+        submit(
+            store,
+            truths,
+            protocol=PROTOCOL,
+            predictions_path=path,
+            model_name="m",
+            submitter="eve",
+            identity="ip:10.0.0.7",
+        )
+    assert remaining_quota(store, "ip:10.0.0.7") == (2, 2)
+    # The attack: a fresh typed name for every submission from the same client.
+    for alias in ("eve2", "Eve", "mallory"):
+        with pytest.raises(RateLimited, match="limit is 2") as info:
+            submit(
+                store,
+                truths,
+                protocol=PROTOCOL,
+                predictions_path=paths[2],
+                model_name="m",
+                submitter=alias,
+                identity="ip:10.0.0.7",
+            )
+        assert "10.0.0.7" not in str(info.value)
+    submit(
+        store,
+        truths,
+        protocol=PROTOCOL,
+        predictions_path=paths[2],
+        model_name="m",
+        submitter="someone else",
+        identity="ip:10.0.0.8",
+    )
     # The operator's own entries (rate_limit_per_day=None) are not limited.
     submit(
         store,
@@ -238,9 +300,11 @@ def test_rate_limit_per_submitter(store, truths, labels, classes, tmp_path, monk
         predictions_path=paths[3],
         model_name="m",
         submitter="eve",
+        identity="ip:eve",
         rate_limit_per_day=None,
     )
     assert [s.submitter for s in everything(store)] == ["eve", "eve", "someone else", "eve"]
+    assert remaining_quota(store, "ip:10.0.0.8") == (1, 2)
 
 
 def test_truths_load_each_protocol_once_across_threads(tiny_dataset):
@@ -282,9 +346,16 @@ def test_private_variant_is_scored_against_the_labels_file(tmp_path, monkeypatch
     store = Store(tmp_path / "leaderboard.sqlite")
     path = write_csv(predictions, tmp_path / "private.csv")
     with pytest.raises(ValueError, match="holds the private variant"):
-        submit(store, truths, protocol=PROTOCOL, predictions_path=path, model_name="m", submitter="s")
+        submit(store, truths, protocol=PROTOCOL, predictions_path=path, model_name="m", submitter="s", identity="ip:s")
     entry = submit(
-        store, truths, protocol=PROTOCOL, predictions_path=path, model_name="m", submitter="s", variant="private"
+        store,
+        truths,
+        protocol=PROTOCOL,
+        predictions_path=path,
+        model_name="m",
+        submitter="s",
+        identity="ip:s",
+        variant="private",
     )
     assert entry.variant == "private"
     assert entry.ood_accuracy == pytest.approx(ood_accuracy(held, predictions))
@@ -295,6 +366,18 @@ def test_private_variant_is_scored_against_the_labels_file(tmp_path, monkeypatch
 def test_submit_file_is_the_command_line_door(tiny_dataset, labels, classes, tmp_path, monkeypatch):
     monkeypatch.setenv("ELSEWHERE_RATE_LIMIT", "1")
     db = tmp_path / "cli.sqlite"
+    # The attack: any command-line user marking their own entry as verified.
+    monkeypatch.delenv("ELSEWHERE_OPERATOR_KEY", raising=False)
+    attempt = write_csv(noisy_predictions(labels, 9, classes), tmp_path / "self-verified.csv")
+    common = {"data": tiny_dataset, "protocol": PROTOCOL, "model_name": "mine", "db": db}
+    with pytest.raises(ValueError, match="operator action"):
+        submit_file(predictions=attempt, verified=True, **common)
+    Store(db).check_operator("the-real-operator-key")
+    monkeypatch.setenv("ELSEWHERE_OPERATOR_KEY", "a-guessed-operator-key")
+    with pytest.raises(ValueError, match="does not match"):
+        submit_file(predictions=attempt, verified=True, **common)
+    assert Store(db).list() == []
+    monkeypatch.setenv("ELSEWHERE_OPERATOR_KEY", "the-real-operator-key")
     entries = [
         submit_file(
             data=tiny_dataset,
