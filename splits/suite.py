@@ -11,7 +11,11 @@ control (``CONTROL_MEASURED``): it checks transfer but cannot rank models.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
+import operator
+
+import numpy as np
 
 from elsewhere.generator import ASYMMETRIC_SHAPES, Style, glyph_names, novel_names
 from elsewhere.splits.distributions import Distribution, Mixture
@@ -24,7 +28,8 @@ from elsewhere.splits.regions import Cells, Disc, Point, Rect, Region, Ring
 SHAPES = ASYMMETRIC_SHAPES[:10]
 LOCATION_SCALE = Interval(0.20, 0.28)
 ROTATION_SCALE = Interval(0.22, 0.28)
-CLUTTERED = Style(colour="random", background="noise", noise=16.0, distractors=2)
+# Distractors that no class resembles: a small turned square looked like the kite.
+CLUTTERED = Style(colour="random", background="noise", noise=16.0, distractors=2, distractor_shapes=("circle", "cross"))
 PLAIN = Style(colour="random", background="uniform")
 GRID_CELLS = 8
 ROTATION_SWEEP = tuple(float(a) for a in range(-180, 180, 15))
@@ -32,6 +37,14 @@ SCALE_SWEEP = tuple(round(0.12 + 0.02 * i, 2) for i in range(15))
 NOVEL_SET = 1
 BLYTHING_SET = 2
 HEADROOM = 0.95
+POINT = (0.3, 0.3)
+# Shifts (pixels of the 64-pixel canvas) of the location-point probes: between and at multiples of
+# the strides of common networks, so aliasing (failing between) and untrained-location failure
+# (failing everywhere away from the point) are told apart.
+SHIFTS = (0, 1, 2, 4, 8, 16)
+OWN_POINT_RADIUS = 0.3
+# Held-out centres of the cluttered halves keep this far from the trained half.
+HALVES_GAP = 0.1
 # Out-of-location accuracy of the reference cnn-gap (benchmarks/baselines.py, size small, seed 0)
 # where it exceeds HEADROOM: such a protocol checks transfer but cannot rank models.
 CONTROL_MEASURED = {
@@ -65,6 +78,7 @@ def _location_protocol(
     family="geometric",
     control=False,
     style=PLAIN,
+    probe=Probe(),
 ) -> Protocol:
     """A protocol whose training and held-out splits differ only in where the object is."""
     valid = Rect(margin, 1 - margin, margin, 1 - margin)
@@ -86,6 +100,7 @@ def _location_protocol(
         grid=Grid(GRID_CELLS, margin, 1 - margin),
         style=style,
         control=control,
+        probe=probe,
     )
 
 
@@ -98,13 +113,17 @@ def _suite() -> list[Protocol]:
     protocols = [
         _location_protocol(
             "location-halves-clutter",
-            "Left half → right half, in clutter",
-            "As location-halves, on noisy backgrounds with up to two distractor shapes (circles, "
-            "squares, crosses) that never overlap the object.",
-            "The same held-out half, but the network must also find the object among distractors, "
-            "so position-specific shortcuts are harder to learn and to unlearn: headroom.",
+            "Left half → right of x = 0.6, in clutter",
+            "Objects are centred in the left half for training and right of x = 0.6 for the held-out "
+            "test, on noisy backgrounds with up to two distractor shapes (circles and crosses, which "
+            "no class resembles) that lie wholly on the canvas and never overlap the object.",
+            "The network must find the object among distractors, so position-specific shortcuts are "
+            "harder to learn and to unlearn: headroom. Held-out centres keep 0.1 (6.4 px) from the "
+            "trained half, so none sits at the boundary; objects are 13–18 px wide, so a held-out "
+            "object's pixels can still reach into the training region. Distractors are drawn alike "
+            "in both halves (count, distance to the object, distance to the border).",
             Rect(0, 0.5, 0, 1),
-            Rect(0.5, 1, 0, 1),
+            Rect(0.5 + HALVES_GAP, 1, 0, 1),
             m,
             style=CLUTTERED,
         ),
@@ -156,12 +175,30 @@ def _suite() -> list[Protocol]:
             "location-point",
             "One point → everywhere",
             "Training objects are centred at one point, (0.3, 0.3), with one pixel of jitter; the "
-            "held-out test covers every location at least 0.1 away from it (Biscione & Bowers 2021).",
-            "The hardest location protocol: the network never sees the object anywhere else.",
-            Point(0.3, 0.3, 1 / 64),
-            everywhere - Disc(0.3, 0.3, 0.1),
+            "held-out test covers every location at least 0.1 away from it (Biscione & Bowers 2021). "
+            "The probe moves test_id objects down by 0, 1, 2, 4, 8 and 16 pixels.",
+            "The hardest location protocol: the network never sees the object anywhere else. The "
+            "probe's accuracy against shift tells aliasing (failing between multiples of a stride, "
+            "recovering at them) from failing at every untrained location.",
+            Point(*POINT, 1 / 64),
+            everywhere - Disc(*POINT, 0.1),
             m,
+            probe=_shift_probe(),
         ),
+        _location_protocol(
+            "location-point-jitter",
+            "One point ± 4 px → everywhere",
+            "As location-point, with four pixels of jitter around the training point instead of one.",
+            "The twin of location-point that isolates untrained-location failure: ±4 px of jitter "
+            "covers every phase of a stride-8 network's sampling grid, so aliasing alone cannot make "
+            "it fail (a ResNet that fails location-point transfers here), and what still fails is "
+            "transfer to locations never seen.",
+            Point(*POINT, 4 / 64),
+            everywhere - Disc(*POINT, 0.1),
+            m,
+            probe=_shift_probe(),
+        ),
+        _own_point(m),
         _location_protocol(
             "glyphs-halves",
             "Digits: left half → right half",
@@ -192,6 +229,49 @@ def _suite() -> list[Protocol]:
         red_green_protocol(),
     ]
     return protocols
+
+
+def _shift_probe() -> Probe:
+    """test_id objects (at the training point) moved down by each of ``SHIFTS`` pixels."""
+    return Probe("y", tuple(POINT[1] + k / 64 for k in SHIFTS), base="test_id")
+
+
+def own_points() -> tuple[tuple[float, float], ...]:
+    """One point per class on a ring about the canvas centre, class 0 at the top, clockwise as seen."""
+    angles = np.deg2rad(-90.0 + 360.0 * np.arange(len(SHAPES)) / len(SHAPES))
+    return tuple((0.5 + OWN_POINT_RADIUS * float(np.cos(a)), 0.5 + OWN_POINT_RADIUS * float(np.sin(a))) for a in angles)
+
+
+def _own_point(m: float) -> Protocol:
+    valid = Rect(m, 1 - m, m, 1 - m)
+    points = own_points()
+
+    def at(label: int, where: Region) -> Distribution:
+        return Distribution((label,), where & valid, Value(0.0), LOCATION_SCALE)
+
+    def others(label: int) -> Region:
+        parts = [Point(x, y, 1 / 64) for c, (x, y) in enumerate(points) if c != label]
+        return functools.reduce(operator.or_, parts)
+
+    train = Mixture(tuple(at(c, Point(*points[c], 1 / 64)) for c in range(len(SHAPES))))
+    held_out = Mixture(tuple(at(c, others(c)) for c in range(len(SHAPES))))
+    return Protocol(
+        name="location-own-point",
+        version=2,
+        title="Each class at its own point → at the others'",
+        description="Each class is trained at its own point (one pixel of jitter) of a ring of radius "
+        "0.3 about the canvas centre, and tested at the other classes' points: a shape version of "
+        "Red-Green.",
+        rationale="Location alone solves training, so a network that reads position answers with "
+        "the class that owns the place; the share of held-out predictions naming that owner "
+        "(owner_share) says how much it does. The points are 0.19 (12 px) apart.",
+        family="geometric",
+        class_names=SHAPES,
+        held_out=("class-location",),
+        splits={"train": train, "validation": train, "test_id": train, "test_ood": held_out},
+        grid=Grid(GRID_CELLS, m, 1 - m),
+        style=PLAIN,
+    )
 
 
 def _composition(m: float) -> Protocol:

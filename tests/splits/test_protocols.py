@@ -34,6 +34,9 @@ def test_suite_covers_the_issue():
         "iid",
         "red-green",
         "blything-centre-side",
+        "location-point-jitter",
+        "location-own-point",
+        "location-halves-clutter",
     }
     assert expected <= set(NAMES)
 
@@ -225,3 +228,66 @@ def test_canvas_too_small_is_refused():
     protocol = dataclasses.replace(get_protocol("scale-extrapolation"), canvas=16)
     with pytest.raises(ValueError, match="canvas too small for the object.*at least 25 pixels"):
         protocol.check()
+
+
+def test_cluttered_halves_hold_out_only_centres_clear_of_the_trained_half():
+    protocol = get_protocol("location-halves-clutter")
+    _, x, _, _, _ = _factors(protocol, "test_ood", DRAWS)
+    assert x.min() >= 0.6
+    _, x, _, _, _ = _factors(protocol, "train", DRAWS)
+    assert x.max() < 0.5
+
+
+def test_cluttered_held_out_is_drawn_like_training():
+    """Distractors: as many, as far from the object and from the border in train as in test_ood."""
+    protocol = get_protocol("location-halves-clutter")
+
+    def clutter(split: str) -> np.ndarray:
+        rows = []
+        for i in range(400):
+            scene = draw(protocol, split, i, 0).scene
+            o = scene.object
+            for d in scene.distractors:
+                rows.append((np.hypot(d.x - o.x, d.y - o.y), min(d.x, 1 - d.x, d.y, 1 - d.y)))
+        return np.array(rows)
+
+    train, held_out = clutter("train"), clutter("test_ood")
+    assert len(held_out) == pytest.approx(len(train), rel=0.15)
+    assert np.abs(train.mean(axis=0) - held_out.mean(axis=0)).max() < 0.03
+
+
+def test_distractors_are_whole_and_resemble_no_class():
+    protocol = get_protocol("location-halves-clutter")
+    assert not set(protocol.style.distractor_shapes) & set(ASYMMETRIC_SHAPES)
+    assert all(get_shape(name).symmetry != 1 for name in protocol.style.distractor_shapes)
+    for i in range(100):
+        for d in draw(protocol, "train", i, 0).scene.distractors:
+            reach = d.scale / 2 * get_shape(d.shape).radius
+            assert reach <= d.x <= 1 - reach and reach <= d.y <= 1 - reach
+
+
+@pytest.mark.parametrize(("name", "jitter"), [("location-point", 1), ("location-point-jitter", 4)])
+def test_location_point_twins_differ_only_in_jitter_and_probe_by_shifts(name, jitter):
+    protocol = get_protocol(name)
+    _, x, y, _, _ = _factors(protocol, "train", DRAWS)
+    assert np.abs(x - 0.3).max() <= jitter / 64 + 1e-12 and np.abs(y - 0.3).max() <= jitter / 64 + 1e-12
+    assert np.abs(x - 0.3).max() > (jitter - 1) / 64
+    assert protocol.probe.sweep == "y" and protocol.probe.base == "test_id"
+    shifts = [round((v - 0.3) * 64, 9) for v in protocol.probe.values]
+    assert shifts == [0, 1, 2, 4, 8, 16]
+    assert protocol.splits["test_ood"] == get_protocol("location-point").splits["test_ood"]
+
+
+def test_each_class_owns_one_point_and_is_tested_at_the_others():
+    from elsewhere.splits.suite import own_points
+
+    protocol = get_protocol("location-own-point")
+    points = np.array(own_points())
+    assert len(points) == len(protocol.class_names)
+    gaps = np.hypot(*(points[:, None] - points[None, :]).transpose(2, 0, 1))
+    assert gaps[~np.eye(len(points), dtype=bool)].min() > 0.18
+    for split, own in (("train", True), ("test_ood", False)):
+        label, x, y, _, _ = _factors(protocol, split, DRAWS)
+        nearest = np.argmin(np.hypot(x[:, None] - points[:, 0], y[:, None] - points[:, 1]), axis=1)
+        assert np.hypot(x - points[nearest, 0], y - points[nearest, 1]).max() <= np.sqrt(2) / 64 + 1e-12
+        assert ((nearest == label) == own).all(), split
