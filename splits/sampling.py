@@ -21,6 +21,9 @@ from elsewhere.splits.protocol import Protocol
 from elsewhere.splits.redgreen import red_green_scene
 
 _SECRET_CONTEXT = b"elsewhere private test set v1"
+# Share of a private test set scored while an evaluation round is open; the rest is scored at closing.
+SHOWN_FRACTION = 0.5
+PARTS = ("shown", "final")
 
 
 def _word(text: str) -> int:
@@ -34,6 +37,38 @@ def secret_words(secret: str | None) -> tuple[int, ...]:
         return ()
     digest = hmac.new(secret.encode(), _SECRET_CONTEXT, hashlib.sha256).digest()
     return tuple(int.from_bytes(digest[i : i + 8], "little") for i in range(0, 32, 8))
+
+
+def commitment(secret: str) -> str:
+    """SHA-256 of the secret: published when a round opens, checked against the secret revealed at closing."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _keyed(secret: tuple[int, ...], purpose: str, text: str) -> bytes:
+    key = b"".join(word.to_bytes(8, "little") for word in secret)
+    return hmac.new(key, f"{purpose}\n{text}".encode(), hashlib.sha256).digest()
+
+
+def private_id(protocol: str, split: str, index: int, secret: tuple[int, ...]) -> str:
+    """The published id of a private sample: opaque, so that it reveals neither its index nor its probe group."""
+    return f"{protocol}/{split}/{_keyed(secret, 'id', f'{protocol}/{split}/{index}').hex()[:20]}"
+
+
+def private_part(protocol: str, split: str, index: int, secret: tuple[int, ...]) -> str:
+    """Whether a private sample is scored while a round is open (``shown``) or only at closing (``final``)."""
+    draw_ = int.from_bytes(_keyed(secret, "part", f"{protocol}/{split}/{index}")[:8], "little") / 2**64
+    return PARTS[0] if draw_ < SHOWN_FRACTION else PARTS[1]
+
+
+def sample_order(protocol: str, split: str, rows: int, secret: tuple[int, ...]) -> np.ndarray:
+    """Which sample each row of a split holds: in index order, or for a private set in a secret order.
+
+    A private split's rows are shuffled so that row order does not reveal which items share a
+    probe group (and so a label).
+    """
+    if not secret:
+        return np.arange(rows)
+    return np.random.default_rng(np.random.SeedSequence([*secret, _word(protocol), _word(split)])).permutation(rows)
 
 
 def stream(seed: int, protocol: str, split: str, index: int, secret: tuple[int, ...] = ()) -> np.random.Generator:
