@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from elsewhere.errors import ElsewhereError
+from elsewhere.extras import optional_dependencies
 
 SECRET_VARIABLE = "ELSEWHERE_SECRET"
 
@@ -87,7 +88,8 @@ def evaluate(
     when ``mean``/``std`` are given or the model has ``input_mean``/``input_std``, and returns
     logits N×classes; anything else is refused before scoring.
     """
-    from elsewhere.evaluation.harness import evaluate_model
+    with optional_dependencies():
+        from elsewhere.evaluation.harness import evaluate_model
 
     return evaluate_model(
         data,

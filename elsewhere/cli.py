@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from importlib.metadata import PackageNotFoundError, version
 
 from elsewhere.errors import ElsewhereError
+from elsewhere.extras import optional_dependencies
 from elsewhere.splits.names import EVALUATED_SPLITS
 
 EXIT_USAGE = 2
@@ -523,7 +524,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        status = args.run(args)
+        with optional_dependencies():
+            status = args.run(args)
         sys.stdout.flush()
     except KeyboardInterrupt:
         print("elsewhere: interrupted", file=sys.stderr)

@@ -15,6 +15,12 @@ metrics dict holds:
   :data:`DISTANCE_BIN_WIDTH` wide, ``(lo, hi]``;
 - ``rotation_curve``, ``scale_curve``: accuracy over all evaluated items in :data:`CURVE_BINS`
   equal bins spanning the factor's range in the data (the last bin closed), when the factor varies;
+- ``sweep_curve``: for a probe that sweeps one factor (``x``, ``y``, rotation, scale), probe
+  accuracy at each swept value (``lo == hi``): ``location-point``'s accuracy against a shift of
+  k pixels, which tells aliasing (failing between multiples of a stride) from failing everywhere;
+- ``owner_share``: for protocols that hold out class × location, among held-out items shown where
+  ``test_id`` shows another class (the nearest ``test_id`` item's class owns the place), the share
+  of predictions naming that owner: how much a network answers with position instead of shape;
 - ``consistency`` (Zhang 2019): over all pairs of probe items of the same group (one object at
   different positions), the fraction whose predictions agree; ``consistency_correct``: the fraction
   of those pairs where both predictions are correct. Agreement among pairs that are both correct is
@@ -49,6 +55,8 @@ CURVE_BINS = 12
 VARIES_TOLERANCE = 1e-6
 SWEEP_FACTORS = ("x", "y", "rotation", "scale")
 CURVES = {"rotation_curve": "rotation", "scale_curve": "scale"}
+# Held-out items compared with every test_id item at once in owner_share (bounds the memory used).
+OWNER_CHUNK = 1024
 
 Tally = tuple[int, int]  # (correct, items) of one split
 Section = tuple[dict | None, str]  # a metric section, or None and the reason it is omitted
@@ -75,6 +83,7 @@ def compute_metrics(truth: Truth, predictions: pd.DataFrame) -> dict[str, Any]:
         **{key: factor_curve(frame[factor].to_numpy(), correct, factor) for key, factor in CURVES.items()},
     }
     groups = _Groups(truth, probe)
+    sections["sweep_curve"] = sweep_curve(truth, groups, correct, probe)
     consistency, consistency_correct = consistency_metrics(
         groups, prediction[probe], correct[probe], len(truth.class_names)
     )
@@ -92,6 +101,7 @@ def compute_metrics(truth: Truth, predictions: pd.DataFrame) -> dict[str, Any]:
         "ood_accuracy": ood_accuracy,
         "gap": gap(paired),
         "normalised_gap": normalised_gap(paired, truth.chance),
+        "owner_share": owner_share(truth, prediction, split),
         **{key: section for key, (section, _) in sections.items()},
         "omitted": omitted,
         "intervals": {
@@ -228,6 +238,41 @@ def factor_curve(values: np.ndarray, correct: np.ndarray, factor: str) -> Sectio
     successes, trials = _counts(bins, correct[known], CURVE_BINS)
     curve = {"factor": factor, "lo": edges[:-1].tolist(), "hi": edges[1:].tolist()}
     return {**curve, **_proportions(successes, trials)}, ""
+
+
+def sweep_curve(truth: Truth, groups: _Groups, correct: np.ndarray, probe: np.ndarray) -> Section:
+    """Probe accuracy at each value of the one factor the probe groups sweep."""
+    if groups.sweep in (None, "location"):
+        return None, "the probe sweeps no single factor (a location probe has the location map)"
+    values = truth.frame[groups.sweep].to_numpy()[probe][groups.member]
+    # float32 storage blurs equal values: group them at the tolerance factors are compared at.
+    keys = np.round(values / VARIES_TOLERANCE).astype(np.int64)
+    unique, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    successes, trials = _counts(inverse, correct[probe][groups.member], unique.size)
+    swept = values[first].tolist()
+    return {"factor": groups.sweep, "lo": swept, "hi": swept, **_proportions(successes, trials)}, ""
+
+
+def owner_share(truth: Truth, prediction: np.ndarray, split: np.ndarray) -> dict:
+    """Share of held-out predictions naming the class that owns the place (see the module docstring)."""
+    if "class-location" not in truth.factors:
+        return _missing("the protocol holds out no class × location combination")
+    held_out, seen = split == "test_ood", split == "test_id"
+    if not held_out.any() or not seen.any():
+        return _missing("needs both test_id and test_ood items")
+    frame = truth.frame
+    seen_xy = frame.loc[seen, ["x", "y"]].to_numpy()
+    seen_label = frame["label"].to_numpy()[seen]
+    owner = np.empty(int(held_out.sum()), dtype=np.int64)
+    held_xy = frame.loc[held_out, ["x", "y"]].to_numpy()
+    for start in range(0, len(held_xy), OWNER_CHUNK):
+        chunk = held_xy[start : start + OWNER_CHUNK]
+        nearest = np.argmin(((chunk[:, None, :] - seen_xy[None, :, :]) ** 2).sum(axis=2), axis=1)
+        owner[start : start + OWNER_CHUNK] = seen_label[nearest]
+    foreign = owner != frame["label"].to_numpy()[held_out]
+    if not foreign.any():
+        return _missing("every held-out item lies where test_id shows its own class")
+    return proportion(int((prediction[held_out][foreign] == owner[foreign]).sum()), int(foreign.sum()))
 
 
 class _Groups:

@@ -1,6 +1,9 @@
-"""Fixtures shared by every stage's tests: one real tiny dataset folder, generated once per session."""
+"""Fixtures and rules shared by every stage's tests: one real tiny dataset folder, generated once per
+session, and the browser tests' requirement of a real Chromium."""
 
+import importlib.util
 import os
+from pathlib import Path
 
 import pytest
 
@@ -8,6 +11,33 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
 TINY_SEED = 11
+# Debian's Chromium, which the browser tests drive through Playwright (see REFERENCE.md).
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def browser_missing() -> str | None:
+    """Why the browser tests cannot run here, or None if they can."""
+    if not CHROMIUM.exists():
+        return (
+            f"Chromium is not installed ({CHROMIUM}); install Debian's: apt-get update && apt-get install -y chromium"
+        )
+    if importlib.util.find_spec("playwright") is None:
+        return "Playwright is not installed; install the dev extra: pip install -e '.[all,dev]'"
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """Browser tests skip, with the reason, where Chromium is absent; under CI=true they fail instead,
+    so that a CI run that lost its browser does not pass by testing less."""
+    if item.get_closest_marker("browser") is None:
+        return
+    reason = browser_missing()
+    if reason is None:
+        return
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{reason} (CI=true: the browser tests must run)", pytrace=False)
+    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")

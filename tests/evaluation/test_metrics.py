@@ -388,3 +388,40 @@ def test_scoring_a_million_rows():
     assert result["flip_rate"]["n"] == 7813 * 16
     assert result["consistency"]["n"] == 7813 * math.comb(64, 2)
     assert result["id_accuracy"]["value"] > result["ood_accuracy"]["value"]
+
+
+def test_sweep_curve_gives_probe_accuracy_at_each_swept_value():
+    grid = Grid(4)
+    shifts = np.array([0.3, 0.3 + 1 / 64, 0.3 + 8 / 64])
+    groups = 4
+    y = np.tile(shifts, groups)
+    probe = rows(
+        "probe", np.full(y.shape, 0.3), y, np.repeat([0, 1, 2, 0], shifts.size), grid, group=np.repeat(range(4), 3)
+    )
+    truth = make_truth([probe], grid)
+    label = truth.frame["label"].to_numpy()
+    # Right at the point and 8 px away, wrong at 1 px in three of four groups: aliasing's signature.
+    prediction = np.where((np.tile([0, 1, 0], groups) == 1) & (np.repeat(range(4), 3) > 0), wrong(label), label)
+    curve = score(truth, prediction)["sweep_curve"]
+    assert curve["factor"] == "y" and curve["lo"] == pytest.approx(shifts.tolist()) and curve["hi"] == curve["lo"]
+    assert curve["accuracy"] == pytest.approx([1.0, 0.25, 1.0]) and curve["n"] == [4, 4, 4]
+
+
+def test_sweep_curve_omitted_for_a_location_probe():
+    grid = Grid(2)
+    result = score(make_truth([location_probe(grid, [0, 1])], grid), [0] * 8)
+    assert result["sweep_curve"] is None and "location map" in result["omitted"]["sweep_curve"]
+
+
+def test_owner_share_counts_predictions_naming_the_class_seen_there():
+    grid = Grid(2)
+    # test_id: class 0 on the left, class 1 on the right; test_ood: each class at the other's side.
+    seen = rows("test_id", [0.1, 0.2, 0.8, 0.9], [0.5] * 4, [0, 0, 1, 1], grid)
+    held = rows("test_ood", [0.85, 0.8, 0.9, 0.15, 0.1], [0.5] * 5, [0, 0, 0, 1, 2], grid)
+    truth = make_truth([seen, held], grid, factors=("class-location",))
+    # Owners of the held-out items: 1, 1, 1, 0, 0. Predictions naming them: items 1, 2 and 4.
+    prediction = np.array([0, 0, 1, 1, 0, 1, 1, 2, 0])
+    share = score(truth, prediction)["owner_share"]
+    assert share["value"] == pytest.approx(3 / 5) and share["n"] == 5
+    location_only = make_truth([seen, held], grid, factors=("location",))
+    assert score(location_only, prediction)["owner_share"]["value"] is None
