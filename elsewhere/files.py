@@ -19,12 +19,14 @@ from pathlib import Path
 
 
 @contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on success it replaces ``path``, on error it vanishes.
+def atomic_path(path: str | Path, *, replace: bool = True) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success it becomes ``path``, on error it vanishes.
 
     The writer creates the temporary file any way it likes (a library that takes a path,
     ``open(..., "wb")``); the folder of ``path`` must exist. The file is fsynced before the
-    rename, and the folder after it, so a crash leaves either the old file or the new one.
+    rename, and the folder after it, so a crash leaves either the old file or the new one. With
+    ``replace=False`` an existing ``path`` is never replaced, even one that appeared during the
+    write: the file is hard-linked into place, and ``FileExistsError`` is raised if that name is taken.
     """
     path = Path(path)
     # A fresh random name, created by the writer with the usual permissions (mkstemp's would be 0600).
@@ -32,7 +34,11 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     try:
         yield temporary
         _fsync(temporary)
-        os.replace(temporary, path)
+        if replace:
+            os.replace(temporary, path)
+        else:
+            os.link(temporary, path)
+            temporary.unlink()
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise

@@ -82,3 +82,23 @@ def test_the_new_file_has_the_usual_permissions_not_private_ones(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~umask
+
+
+def test_without_replace_an_existing_file_is_never_overwritten(tmp_path):
+    target = tmp_path / "labels.parquet"
+    with atomic_path(target, replace=False) as temporary:
+        temporary.write_bytes(b"first")
+    assert target.read_bytes() == b"first"
+    with pytest.raises(FileExistsError), atomic_path(target, replace=False) as temporary:
+        temporary.write_bytes(b"second")
+    assert target.read_bytes() == b"first"
+    assert _leftovers(tmp_path) == []
+
+
+def test_without_replace_a_file_that_appears_during_the_write_wins(tmp_path):
+    target = tmp_path / "labels.parquet"
+    with pytest.raises(FileExistsError), atomic_path(target, replace=False) as temporary:
+        temporary.write_bytes(b"ours")
+        target.write_bytes(b"theirs")
+    assert target.read_bytes() == b"theirs"
+    assert _leftovers(tmp_path) == []
