@@ -45,17 +45,30 @@ def generate(
     """Write the benchmark dataset folder ``out``; returns its manifest (see ``elsewhere generate``)."""
     from elsewhere.splits.dataset import generate as generate_folder
     from elsewhere.splits.registry import parse_protocols
-    from elsewhere.splits.sampling import secret_words
+    from elsewhere.splits.sampling import commitment, secret_words
     from elsewhere.splits.shards import Job
 
     if private and labels is None:
         raise ElsewhereError("a private dataset withholds its labels; name a labels file for the leaderboard's copy")
     if labels is not None and not private:
         raise ElsewhereError("a labels file is written only for a private dataset (public datasets keep their labels)")
-    secret = secret_words(read_secret(secret_file)) if private else ()
-    job = Job(seed=seed, size=size, canvas=canvas, secret=secret, withhold_labels=private)
+    secret = read_secret(secret_file) if private else None
+    job = Job(
+        seed=seed,
+        size=size,
+        canvas=canvas,
+        secret=secret_words(secret),
+        withhold_labels=private,
+        commitment=commitment(secret) if secret is not None else "",
+    )
     return generate_folder(
-        out, parse_protocols(protocols), job, workers=workers, labels_out=labels, overwrite=overwrite, progress=progress
+        out,
+        parse_protocols(protocols),
+        job,
+        workers=workers,
+        labels_out=labels,
+        overwrite=overwrite,
+        progress=progress,
     )
 
 

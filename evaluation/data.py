@@ -11,15 +11,19 @@ import json
 from pathlib import Path
 
 import datasets
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from elsewhere.errors import ElsewhereError
 from elsewhere.evaluation.truth import Truth
-from elsewhere.splits.dataset import MANIFEST, read_manifest
+from elsewhere.splits.dataset import LABELS_FORMAT, LABELS_KEY, MANIFEST, read_manifest
 from elsewhere.splits.distributions import Distribution
 from elsewhere.splits.grid import Grid
 from elsewhere.splits.names import EVALUATED_SPLITS
 from elsewhere.splits.protocol import Protocol
 from elsewhere.splits.registry import get_protocol
+from elsewhere.splits.shards import LABELS_SCHEMA
 
 FACTOR_COLUMNS = ["id", "label", "x", "y", "rotation", "scale", "cell", "group", "region"]
 
@@ -90,31 +94,22 @@ def load_truth(data: str | Path, protocol_name: str, labels: Path | None = None)
     ``labels`` is the private variant's separate labels file; without it the labels come from the
     data, and a dataset whose labels are withheld is refused.
     """
-    import pandas as pd
-
     manifest = manifest_of(data)
     protocol, entry = protocol_entry(manifest, data, protocol_name)
-    frames = []
-    for split in evaluated_splits(protocol):
-        table = load_split(data, protocol_name, split).select_columns(FACTOR_COLUMNS)
-        frame = table.to_pandas()
-        frame.insert(1, "split", split)
-        frames.append(frame)
-    frame = pd.concat(frames, ignore_index=True)
     if labels is not None:
-        held = pd.read_parquet(labels).set_index("id")["label"]
-        missing = ~frame["id"].isin(held.index)
-        if missing.any():
-            raise ElsewhereError(
-                f"labels file {labels} lacks {int(missing.sum())} ids of {data}, "
-                f"first {frame['id'][missing].head(3).tolist()}; use the labels "
-                f"written with this dataset"
-            )
-        frame["label"] = frame["id"].map(held).to_numpy()
+        frame = private_frame(data, manifest, protocol, labels)
     elif manifest.get("labels") == "withheld":
         raise ElsewhereError(
             f"{data} is a private variant whose labels are withheld; score it with the leaderboard's labels file"
         )
+    else:
+        frames = []
+        for split in evaluated_splits(protocol):
+            table = load_split(data, protocol_name, split).select_columns(FACTOR_COLUMNS)
+            frame = table.to_pandas()
+            frame.insert(1, "split", split)
+            frames.append(frame)
+        frame = pd.concat(frames, ignore_index=True)
     train = protocol.train
     return Truth(
         protocol=protocol.name,
@@ -128,3 +123,61 @@ def load_truth(data: str | Path, protocol_name: str, labels: Path | None = None)
         evaluated_classes=protocol.evaluated_classes,
         dataset=dataset_source(data, manifest),
     )
+
+
+def read_labels(path: str | Path) -> tuple[pd.DataFrame, dict]:
+    """A private variant's labels file (every withheld column, and ``part``) and its metadata."""
+    path = Path(path)
+    try:
+        table = pq.read_table(path)
+    except (OSError, pa.ArrowException) as error:
+        raise ElsewhereError(
+            f"labels file {path} is not readable as Parquet ({type(error).__name__}); give the file written "
+            "with the private dataset"
+        ) from None
+    raw = (table.schema.metadata or {}).get(LABELS_KEY)
+    missing = [name for name in LABELS_SCHEMA.names if name not in table.column_names]
+    try:
+        metadata = json.loads(raw) if raw is not None else None
+    except ValueError:
+        metadata = None
+    if missing or not isinstance(metadata, dict) or metadata.get("format") != LABELS_FORMAT:
+        raise ElsewhereError(
+            f"{path} is not a labels file of this elsewhere (format {LABELS_FORMAT}); regenerate the private "
+            "dataset with its labels file"
+        )
+    return table.select(LABELS_SCHEMA.names).to_pandas(), metadata
+
+
+def check_labels(data: str | Path, manifest: dict, metadata: dict, path: str | Path) -> None:
+    """Refuse a labels file written with another secret or for other data than ``data``."""
+    if manifest.get("labels") != "withheld":
+        raise ElsewhereError(f"{data} is not a private variant; a labels file only goes with private data")
+    if metadata.get("secret_sha256") != manifest.get("secret_sha256"):
+        raise ElsewhereError(
+            f"labels file {path} was written with another secret than {data}; use the labels file generated "
+            "together with this dataset"
+        )
+    ours = {name: entry["fingerprint"] for name, entry in manifest["protocols"].items()}
+    theirs = metadata.get("fingerprints")
+    if not isinstance(theirs, dict) or any(theirs.get(name) != value for name, value in ours.items()):
+        raise ElsewhereError(
+            f"labels file {path} belongs to another dataset than {data} (protocol fingerprints differ); use the "
+            "labels file generated together with this dataset"
+        )
+
+
+def private_frame(data: str | Path, manifest: dict, protocol: Protocol, labels: str | Path) -> pd.DataFrame:
+    """The truth frame of a private variant: from the labels file, checked against the data's ids."""
+    frame, metadata = read_labels(labels)
+    check_labels(data, manifest, metadata, labels)
+    frame = frame[(frame["protocol"] == protocol.name) & frame["split"].isin(evaluated_splits(protocol))]
+    published = set()
+    for split in evaluated_splits(protocol):
+        published.update(load_split(data, protocol.name, split).select_columns(["id"])["id"])
+    if published != set(frame["id"]):
+        raise ElsewhereError(
+            f"labels file {labels} does not hold exactly the ids of {data} ({protocol.name}); use the labels "
+            "file generated together with this dataset"
+        )
+    return frame.reset_index(drop=True)

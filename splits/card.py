@@ -137,7 +137,9 @@ def card_data(folder: Path, protocols: tuple[Protocol, ...], manifest: dict) -> 
             splits.add(datasets.SplitInfo(name=split, num_examples=entry["splits"][split]["rows"]))
         size = sum((folder / s["path"]).stat().st_size for split in entry["splits"].values() for s in split["shards"])
         infos[protocol.name] = datasets.DatasetInfo(
-            features=features(protocol.class_names), splits=splits, download_size=size
+            features=features(protocol.class_names, manifest.get("labels") == "withheld"),
+            splits=splits,
+            download_size=size,
         )
     datasets.info.DatasetInfosDict(infos).to_dataset_card_data(data)
     for info in data["dataset_info"] if isinstance(data["dataset_info"], list) else [data["dataset_info"]]:

@@ -22,17 +22,26 @@ import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from elsewhere.errors import ElsewhereError
-from elsewhere.files import atomic_path
 from elsewhere.splits.card import write_card
 from elsewhere.splits.protocol import SIZES, Protocol
 from elsewhere.splits.shards import Job, Written, plan, write_shard
 
 MANIFEST = "elsewhere.json"
 MANIFEST_FORMAT = 1
+LABELS_FORMAT = 1
+# Key of the labels file's Parquet metadata (``labels_metadata``).
+LABELS_KEY = b"elsewhere.labels"
 MAX_SEED = 2**63 - 1
 
 
-def check_request(out: Path, protocols: tuple[Protocol, ...], job: Job, workers: int, overwrite: bool) -> None:
+def check_request(
+    out: Path,
+    protocols: tuple[Protocol, ...],
+    job: Job,
+    workers: int,
+    overwrite: bool,
+    labels_out: str | Path | None = None,
+) -> None:
     """Refuse, with one line each, everything that would fail later or destroy something."""
     if job.size not in SIZES:
         raise ElsewhereError(f"unknown size {job.size!r}; choose one of {', '.join(SIZES)}")
@@ -53,6 +62,14 @@ def check_request(out: Path, protocols: tuple[Protocol, ...], job: Job, workers:
                 f"--overwrite refused: {out} holds no {MANIFEST}, so it is not an "
                 f"elsewhere dataset; give an empty or new folder"
             )
+        foreign = _foreign_files(out)
+        if foreign:
+            raise ElsewhereError(
+                f"--overwrite refused: {out} holds {len(foreign)} files that are not part of the elsewhere "
+                f"dataset (first: {foreign[0]}); move them out of the folder first"
+            )
+    if job.withhold_labels:
+        _check_labels_path(labels_out, out)
     for protocol in protocols:
         job.protocol(protocol.name).check()
 
@@ -69,8 +86,12 @@ def generate(
 ) -> dict:
     """Write the dataset folder ``out`` for ``protocols``; returns the manifest."""
     out = Path(out)
-    workers = os.cpu_count() or 1 if workers is None else workers
-    check_request(out, protocols, job, workers, overwrite)
+    cores = os.cpu_count() or 1
+    workers = cores if workers is None else workers
+    check_request(out, protocols, job, workers, overwrite, labels_out)
+    # More processes than cores only adds memory and forks: the work is CPU-bound.
+    workers = min(workers, cores)
+    _remove_stale_staging(out)
     staging = out.resolve().parent / f".{out.name}.partial-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     try:
@@ -79,6 +100,7 @@ def generate(
         raise ElsewhereError(
             f"cannot write under {staging.parent} ({error.strerror}); give an output folder you may write to"
         ) from None
+    labels_written = False
     try:
         written = _write_shards(staging, protocols, job, workers, progress)
         resolved = tuple(job.protocol(p.name) for p in protocols)
@@ -86,10 +108,13 @@ def generate(
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
         write_card(staging, resolved, manifest, job)
         if job.withhold_labels:
-            _write_labels(labels_out, written)
+            _write_labels(labels_out, written, manifest)
+            labels_written = True
         _move_into_place(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
+        if labels_written:
+            Path(labels_out).unlink(missing_ok=True)
         raise
     return manifest
 
@@ -148,6 +173,7 @@ def _manifest(protocols: tuple[Protocol, ...], job: Job, written: list[Written])
         "size": job.size,
         "variant": "private" if job.secret else "public",
         "labels": "withheld" if job.withhold_labels else "included",
+        **({"secret_sha256": job.commitment} if job.withhold_labels else {}),
         "protocols": entries,
     }
 
@@ -159,14 +185,94 @@ def _version(package: str) -> str:
         return "0+unknown"
 
 
-def _write_labels(path: str | Path | None, written: list[Written]) -> None:
+def _check_labels_path(path: str | Path | None, out: Path) -> None:
+    """The labels file must be new, and outside the dataset folder (which is published, and replaced)."""
     if path is None:
-        raise ElsewhereError("labels are withheld but no labels file was given; pass --labels FILE")
+        raise ElsewhereError("labels are withheld but no labels file was given; name a labels file")
+    path = Path(path)
+    if path.exists() or path.is_symlink():
+        raise ElsewhereError(f"labels file {path} already exists; name a new file (labels are never overwritten)")
+    target, folder = path.resolve(), out.resolve()
+    if target == folder or folder in target.parents:
+        raise ElsewhereError(
+            f"labels file {path} is inside the output folder {out}, which is published; put it outside that folder"
+        )
+
+
+def labels_metadata(manifest: dict) -> dict:
+    """What a labels file records about its dataset: the secret's SHA-256, seed, size and fingerprints."""
+    return {
+        "format": LABELS_FORMAT,
+        "secret_sha256": manifest["secret_sha256"],
+        "seed": manifest["seed"],
+        "size": manifest["size"],
+        "fingerprints": {name: entry["fingerprint"] for name, entry in manifest["protocols"].items()},
+    }
+
+
+def _write_labels(path: str | Path | None, written: list[Written], manifest: dict) -> None:
+    """Write the labels file without ever replacing an existing file (a hard link is refused if one appeared)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    table = pa.concat_tables([w.withheld for w in written if w.withheld is not None])
-    with atomic_path(path) as temporary:
-        pq.write_table(table.sort_by("id"), temporary)
+    table = pa.concat_tables([w.withheld for w in written if w.withheld is not None]).sort_by("id")
+    table = table.replace_schema_metadata({LABELS_KEY: json.dumps(labels_metadata(manifest))})
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    try:
+        pq.write_table(table, temporary)
+        os.link(temporary, path)
+    except FileExistsError:
+        raise ElsewhereError(f"labels file {path} appeared while generating; name a new file") from None
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def _foreign_files(out: Path) -> list[str]:
+    """Files in a dataset folder that its manifest and card do not account for (sorted)."""
+    try:
+        manifest = read_manifest(out)
+        own = {MANIFEST, "README.md"}
+        own |= {
+            s["path"]
+            for entry in manifest["protocols"].values()
+            for split in entry["splits"].values()
+            for s in split["shards"]
+        }
+    except (ElsewhereError, KeyError, TypeError, AttributeError):
+        own = {MANIFEST, "README.md"}
+    found = []
+    for path in sorted(out.rglob("*")):
+        relative = path.relative_to(out).as_posix()
+        if path.is_dir() and not path.is_symlink():
+            continue
+        # The card's example sheets: images/<protocol>/<split>.png.
+        if relative in own or (
+            relative.startswith("images/") and relative.endswith(".png") and relative.count("/") == 2
+        ):
+            continue
+        found.append(relative)
+    return found
+
+
+def _remove_stale_staging(out: Path) -> None:
+    """Remove the staging folders of earlier runs for ``out`` whose process is gone (killed mid-run)."""
+    parent = out.resolve().parent
+    if not parent.is_dir():
+        return
+    for prefix in (f".{out.name}.partial-", f".{out.name}.replaced-"):
+        for folder in parent.glob(f"{prefix}*"):
+            pid = folder.name[len(prefix) :]
+            if folder.is_dir() and pid.isdecimal() and int(pid) != os.getpid() and not _alive(int(pid)):
+                shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
 
 
 def _move_into_place(staging: Path, out: Path) -> None:

@@ -2,6 +2,8 @@
 
 import hashlib
 import json
+import os
+import re
 import subprocess
 import sys
 
@@ -14,8 +16,10 @@ from PIL import Image
 from elsewhere.api import generate
 from elsewhere.cli import main
 from elsewhere.generator import render
+from elsewhere.splits.dataset import LABELS_KEY
 from elsewhere.splits.registry import get_protocol, protocol_names
 from elsewhere.splits.sampling import draw
+from elsewhere.splits.shards import LABELS_SCHEMA
 
 COLUMNS = {
     "id": "string",
@@ -182,19 +186,91 @@ def test_overwrite_replaces_an_elsewhere_dataset(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["data"]
 
 
-def test_private_variant_withholds_labels(tmp_path, monkeypatch):
+def test_overwrite_never_deletes_files_it_did_not_write(tmp_path):
+    """The attack: a user's notes inside a dataset folder, then --overwrite."""
+    out = tmp_path / "data"
+    generate(out, protocols="iid", size="tiny", seed=1, workers=1, progress=False)
+    (out / "notes.txt").write_text("mine")
+    (out / "data" / "iid" / "extra.parquet").write_text("mine too")
+    with pytest.raises(ValueError, match="2 files that are not part of the elsewhere dataset") as error:
+        generate(out, protocols="iid", size="tiny", seed=2, workers=1, overwrite=True, progress=False)
+    assert "\n" not in str(error.value)
+    assert (out / "notes.txt").read_text() == "mine" and (out / "data" / "iid" / "extra.parquet").is_file()
+    assert json.loads((out / "elsewhere.json").read_text())["seed"] == 1
+
+
+def test_labels_file_is_never_clobbered_nor_published(tmp_path, monkeypatch):
     monkeypatch.setenv("ELSEWHERE_SECRET", "a long enough operator secret")
+    existing = tmp_path / "precious.parquet"
+    existing.write_bytes(b"do not touch")
+    out = tmp_path / "private"
+    arguments = {"protocols": "iid", "size": "tiny", "seed": 0, "workers": 1, "private": True, "progress": False}
+    with pytest.raises(ValueError, match="already exists"):
+        generate(out, labels=existing, **arguments)
+    assert existing.read_bytes() == b"do not touch"
+    for inside in (out / "labels.parquet", out / "data" / "labels.parquet", out):
+        with pytest.raises(ValueError, match="inside the output folder"):
+            generate(out, labels=inside, **arguments)
+    assert not out.exists()
+    # A path that reaches inside the output folder through ".." is the same path.
+    with pytest.raises(ValueError, match="inside the output folder"):
+        generate(out, labels=tmp_path / "elsewhere" / ".." / "private" / "l.parquet", **arguments)
+
+
+def test_stale_staging_of_a_killed_run_is_cleaned(tmp_path):
+    out = tmp_path / "data"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = tmp_path / f".data.partial-{int(dead.stdout)}"
+    (stale / "data").mkdir(parents=True)
+    (stale / "data" / "half.parquet").write_bytes(b"half")
+    alive = tmp_path / f".data.partial-{os.getppid()}"
+    alive.mkdir()
+    generate(out, protocols="iid", size="tiny", seed=1, workers=1, progress=False)
+    assert not stale.exists() and alive.is_dir()
+
+
+def test_workers_are_capped_at_the_cpu_count(tmp_path, monkeypatch):
+    import elsewhere.splits.dataset as dataset
+
+    seen = []
+    real = dataset._write_shards
+    monkeypatch.setattr(
+        dataset, "_write_shards", lambda root, p, job, workers, *a: seen.append(workers) or real(root, p, job, 1, *a)
+    )
+    generate(tmp_path / "data", protocols="iid", size="tiny", seed=1, workers=1000, progress=False)
+    assert seen == [os.cpu_count()]
+
+
+def test_private_variant_publishes_id_and_image_only(tmp_path, monkeypatch):
+    secret = "a long enough operator secret"
+    monkeypatch.setenv("ELSEWHERE_SECRET", secret)
     out, labels = tmp_path / "private", tmp_path / "labels.parquet"
     manifest = generate(
         out, protocols="location-halves", size="tiny", seed=0, workers=1, private=True, labels=labels, progress=False
     )
     assert manifest["variant"] == "private" and manifest["labels"] == "withheld"
-    table = datasets.load_dataset(str(out), "location-halves", split="test_ood")
-    assert set(table["label"]) == {-1}
-    truth = pq.read_table(labels).to_pandas()
+    assert manifest["secret_sha256"] == hashlib.sha256(secret.encode()).hexdigest()
+    for split in ("test_ood", "probe"):
+        table = datasets.load_dataset(str(out), "location-halves", split=split)
+        assert table.column_names == ["id", "image"]
+        # Opaque ids: neither the sample index nor the probe group can be read from them.
+        assert all(not re.search(r"/\d{7}$", i) for i in table["id"])
+    for shard in (out / "data").rglob("*.parquet"):
+        assert pq.read_schema(shard).names == ["id", "image"]
+    held = pq.read_table(labels)
+    truth = held.to_pandas()
+    assert held.column_names == LABELS_SCHEMA.names
     assert set(table["id"]) <= set(truth["id"]) and truth["label"].between(0, 9).all()
-    assert "withheld" in (out / "README.md").read_text()
-    assert "a long enough operator secret" not in (out / "elsewhere.json").read_text()
+    assert set(truth["part"]) == {"shown", "final"}
+    metadata = json.loads(held.schema.metadata[LABELS_KEY])
+    assert metadata["secret_sha256"] == manifest["secret_sha256"] and metadata["seed"] == 0
+    assert metadata["fingerprints"] == {"location-halves": manifest["protocols"]["location-halves"]["fingerprint"]}
+    for path in [labels, *out.rglob("*")]:
+        if path.is_file():
+            assert secret.encode() not in path.read_bytes()
+    # Probe rows are shuffled: the rows of one probe group are not contiguous in the published order.
+    probe = truth[truth["split"] == "probe"].set_index("id").loc[list(table["id"])]
+    assert (np.diff(probe["group"].to_numpy()) != 0).mean() > 0.5
     public = generate(tmp_path / "public", protocols="location-halves", size="tiny", seed=0, workers=1, progress=False)
     assert (
         public["protocols"]["location-halves"]["fingerprint"] != manifest["protocols"]["location-halves"]["fingerprint"]
