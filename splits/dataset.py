@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from elsewhere.errors import ElsewhereError
+from elsewhere.files import atomic_path
 from elsewhere.splits.card import write_card
 from elsewhere.splits.protocol import SIZES, Protocol
 from elsewhere.splits.shards import Job, Written, plan, write_shard
@@ -211,19 +212,16 @@ def labels_metadata(manifest: dict) -> dict:
 
 
 def _write_labels(path: str | Path | None, written: list[Written], manifest: dict) -> None:
-    """Write the labels file without ever replacing an existing file (a hard link is refused if one appeared)."""
+    """Write the labels file whole, never replacing a file that exists or appears meanwhile."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     table = pa.concat_tables([w.withheld for w in written if w.withheld is not None]).sort_by("id")
     table = table.replace_schema_metadata({LABELS_KEY: json.dumps(labels_metadata(manifest))})
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.partial")
     try:
-        pq.write_table(table, temporary)
-        os.link(temporary, path)
+        with atomic_path(path, replace=False) as temporary:
+            pq.write_table(table, temporary)
     except FileExistsError:
         raise ElsewhereError(f"labels file {path} appeared while generating; name a new file") from None
-    finally:
-        temporary.unlink(missing_ok=True)
 
 
 def _foreign_files(out: Path) -> list[str]:
