@@ -522,7 +522,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        # Choices such as the architectures are read from modules that need the torch extra.
+        with optional_dependencies():
+            args = build_parser().parse_args(argv)
+    except ElsewhereError as error:
+        print(f"elsewhere: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         with optional_dependencies():
             status = args.run(args)

@@ -113,6 +113,15 @@ def test_without_the_extras_scoring_works_and_the_rest_says_which_extra_in_one_l
         "install the 'torch' extra: pip install 'elsewhere[torch]'"
     )
 
+    # The architectures are choices of the command line, read from a module that needs torch.
+    argv = ["train", "--data", tiny_dataset, "--protocol", PROTOCOL, "--arch", "cnn-gap", "--out", tmp_path / "run"]
+    report, stderr = run_cli(python, argv, tmp_path, env)
+    assert report["status"] == 2
+    assert stderr.strip() == (
+        "elsewhere: error: this needs torch, which is not installed; "
+        "install the 'torch' extra: pip install 'elsewhere[torch]'"
+    )
+
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
