@@ -281,7 +281,7 @@ def test_protocols_command_lists_json(capsys):
     assert main(["protocols", "--json"]) == 0
     listing = json.loads(capsys.readouterr().out)
     entry = next(p for p in listing if p["name"] == "red-green")
-    assert entry["splits"]["train"]["full"] == 2000 and entry["version"] == 1
+    assert entry["splits"]["train"]["full"] == 2000 and entry["version"] == 2
 
 
 def test_publish_without_token_is_one_clear_line(tiny_dataset, capsys, monkeypatch, tmp_path):
