@@ -450,7 +450,9 @@ def _add_submit(commands) -> None:
     p.add_argument("--notes", default=None)
     p.add_argument("--parameters", type=int, default=None)
     p.add_argument("--family", default="other", help="e.g. cnn, mlp, resnet, other")
-    p.add_argument("--verified", action="store_true", help="an operator-run entry (baselines)")
+    p.add_argument(
+        "--verified", action="store_true", help="an operator-run entry (baselines); needs $ELSEWHERE_OPERATOR_KEY"
+    )
     p.set_defaults(run=_submit)
 
 
@@ -490,6 +492,64 @@ def _add_export(commands) -> None:
     p.set_defaults(run=_export)
 
 
+def _round(args: argparse.Namespace) -> None:
+    from elsewhere.api import read_secret
+    from elsewhere.leaderboard import rounds, settings
+    from elsewhere.leaderboard.store import Store
+
+    store = Store(args.db if args.db is not None else settings.database_path())
+    if args.action in ("open", "close"):
+        if args.data is None or args.labels is None:
+            raise ElsewhereError(f"round {args.action} needs --data and --labels: the round's dataset and labels file")
+        store.check_operator(settings.operator_key())
+        secret = read_secret(args.secret_file)
+    if args.action == "open":
+        record = rounds.open_round(store, args.data, args.labels, secret)
+        print(f"opened round {record['id']}: commitment sha256 {record['commitment']}")
+    elif args.action == "close":
+        from elsewhere.leaderboard.submissions import Truths
+
+        record = rounds.close_round(store, Truths(args.data, args.labels), secret)
+        print(f"closed round {record['id']}: {record['entries']} entries scored on the final part; secret revealed")
+        for place, entry in enumerate(record["ranking"], 1):
+            print(f"{place:3d}. entry #{entry['id']}  final out-of-location accuracy {entry['ood_accuracy']:.4f}")
+    elif args.action == "verify":
+        closed = [r["id"] for r in store.rounds() if r["closed"] is not None]
+        for round_id in [args.round] if args.round is not None else closed:
+            for line in rounds.verify_round(store, round_id):
+                print(line)
+    else:
+        records = rounds.status(store)
+        if args.json:
+            print(json.dumps(records, indent=2))
+            return
+        for r in records:
+            state = f"closed {r['closed']}, secret {r['secret']}" if r["closed"] else "open"
+            entries = f"{r['entries']} entries"
+            print(f"round {r['id']}: opened {r['opened']}, {state}; commitment {r['commitment']}; {entries}")
+        if not records:
+            print("no evaluation rounds yet")
+
+
+def _add_round(commands) -> None:
+    p = commands.add_parser(
+        "round",
+        help="evaluation rounds of a hidden test set: open, close, status, verify",
+        description="Open a round on a private dataset (publishes SHA-256 of its secret), close it (scores the "
+        "final part, reveals the secret), list rounds, or verify a closed round from its revealed secret. "
+        "open and close are operator actions: they need $ELSEWHERE_OPERATOR_KEY and the secret "
+        "($ELSEWHERE_SECRET or --secret-file).",
+    )
+    p.add_argument("action", choices=("open", "close", "status", "verify"))
+    p.add_argument("--db", default=None, help="SQLite store (default: $ELSEWHERE_DB or the cache)")
+    p.add_argument("--data", default=None, help="open/close: the round's private dataset folder or Hub repo id")
+    p.add_argument("--labels", default=None, help="open/close: the round's labels file")
+    p.add_argument("--secret-file", default=None, help="open/close: file holding the round's secret")
+    p.add_argument("--round", type=int, default=None, help="verify: the round (default: every closed round)")
+    p.add_argument("--json", action="store_true", help="status: as JSON")
+    p.set_defaults(run=_round)
+
+
 PARSERS = [
     _add_generate,
     _add_protocols,
@@ -502,6 +562,7 @@ PARSERS = [
     _add_submit,
     _add_leaderboard,
     _add_export,
+    _add_round,
 ]
 
 

@@ -20,13 +20,16 @@ import threading
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import numpy as np
+
 from elsewhere.errors import ElsewhereError
-from elsewhere.evaluation.data import load_truth, manifest_of
+from elsewhere.evaluation.data import load_truth, manifest_of, read_labels
 from elsewhere.evaluation.predictions import read_predictions
 from elsewhere.evaluation.scoring import score_predictions
 from elsewhere.evaluation.truth import Truth
-from elsewhere.leaderboard import settings
+from elsewhere.leaderboard import rounds, settings
 from elsewhere.leaderboard.store import MAX_TEXT, Store, Submission, clean_text
+from elsewhere.splits.sampling import PARTS
 
 FAMILIES = ("mlp", "cnn", "resnet", "vit", "other")
 MAX_NOTES = 2000
@@ -74,6 +77,7 @@ class Truths:
             )
         self.protocols: tuple[str, ...] = tuple(manifest["protocols"])
         self._cache: dict[str, Truth] = {}
+        self._shown: dict[str, np.ndarray] = {}
         self._locks = {name: threading.Lock() for name in self.protocols}
 
     def __repr__(self) -> str:
@@ -92,8 +96,19 @@ class Truths:
                 truth = self._cache.get(protocol)
                 if truth is None:
                     truth = load_truth(self.data, protocol, self.labels)
+                    if self.labels is not None:
+                        frame, _ = read_labels(self.labels)
+                        part = truth.frame["id"].map(frame.set_index("id")["part"])
+                        self._shown[protocol] = (part == PARTS[0]).to_numpy()
                     self._cache[protocol] = truth
         return truth
+
+    def shown(self, protocol: str) -> np.ndarray:
+        """Mask over ``get(protocol).frame``: the items a round scores while open (private variant only)."""
+        self.get(protocol)
+        if protocol not in self._shown:
+            raise ElsewhereError(f"{self.data} is the public variant; only a private variant has shown and final parts")
+        return self._shown[protocol]
 
 
 def submit(
@@ -145,10 +160,23 @@ def submit(
     path = Path(predictions_path)
     check_size(path, max_bytes)
     truth = truths.get(protocol)
+    record = rounds.round_for(store, truth) if truths.variant == "private" else None
     predictions = read_predictions(path, truth, max_bytes=max_bytes)
-    results = score_predictions(
-        truth, predictions, model={"name": model_name, **model}, source=f"predictions:{path.name}"
-    )
+    described = {"name": model_name, **model}
+    if record is None:
+        results = score_predictions(truth, predictions, model=described, source=f"predictions:{path.name}")
+        round_entry = None
+    else:
+        # A hidden set is scored on its shown part only; the final part waits, sealed, for the round's end.
+        results = rounds.shown_results(
+            truth,
+            truths.shown(protocol),
+            predictions,
+            model=described,
+            source=f"predictions:{path.name}",
+            record=record,
+        )
+        round_entry = (record["id"], rounds.seal(truth, predictions))
     return store.add(
         submitter=submitter,
         model_name=model_name,
@@ -161,6 +189,7 @@ def submit(
         results=results,
         identity=identity,
         rate_limit_per_day=rate_limit_per_day,
+        round_entry=round_entry,
     )
 
 
