@@ -41,6 +41,8 @@ def generate(
     labels: str | Path | None = None,
     overwrite: bool = False,
     progress: bool = True,
+    engine: str = "local",
+    address: str | None = None,
 ) -> dict:
     """Write the benchmark dataset folder ``out``; returns its manifest (see ``elsewhere generate``)."""
     from elsewhere.splits.dataset import generate as generate_folder
@@ -69,6 +71,8 @@ def generate(
         labels_out=labels,
         overwrite=overwrite,
         progress=progress,
+        engine=engine,
+        address=address,
     )
 
 

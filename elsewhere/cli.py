@@ -39,6 +39,8 @@ def _generate(args: argparse.Namespace) -> None:
         labels=args.labels,
         overwrite=args.overwrite,
         progress=not args.quiet,
+        engine=args.engine,
+        address=args.address,
     )
     rows = sum(s["rows"] for p in manifest["protocols"].values() for s in p["splits"].values())
     print(f"wrote {_count(rows, 'image')} in {_count(len(manifest['protocols']), 'protocol')} to {args.out}")
@@ -331,6 +333,10 @@ def _add_generate(commands) -> None:
     )
     p.add_argument("--seed", type=int, default=0, help="whole number (default: 0)")
     p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    p.add_argument(
+        "--engine", default="local", choices=("local", "ray"), help="local processes or Ray tasks (default: local)"
+    )
+    p.add_argument("--address", default=None, help="with --engine ray: the cluster's address (default: start Ray here)")
     p.add_argument("--canvas", type=int, default=None, help="override every protocol's canvas side")
     p.add_argument(
         "--private",

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing
 import os
 import shutil
 from functools import partial
@@ -24,8 +23,9 @@ from tqdm import tqdm
 from elsewhere.errors import ElsewhereError
 from elsewhere.files import atomic_path
 from elsewhere.splits.card import write_card
+from elsewhere.splits.engines import Engine, run_tasks
 from elsewhere.splits.protocol import SIZES, Protocol
-from elsewhere.splits.shards import Job, Written, plan, write_shard
+from elsewhere.splits.shards import Job, Written, build_shard, plan, save_shard, write_shard
 
 MANIFEST = "elsewhere.json"
 MANIFEST_FORMAT = 1
@@ -84,14 +84,21 @@ def generate(
     labels_out: str | Path | None = None,
     overwrite: bool = False,
     progress: bool = True,
+    engine: str = "local",
+    address: str | None = None,
 ) -> dict:
-    """Write the dataset folder ``out`` for ``protocols``; returns the manifest."""
+    """Write the dataset folder ``out`` for ``protocols``; returns the manifest.
+
+    ``engine`` runs the shards in local processes (``workers`` of them) or as Ray tasks (on the
+    cluster at ``address``, see ``splits.engines``); the folder is the same byte for byte.
+    """
     out = Path(out)
     cores = os.cpu_count() or 1
     workers = cores if workers is None else workers
     check_request(out, protocols, job, workers, overwrite, labels_out)
     # More processes than cores only adds memory and forks: the work is CPU-bound.
     workers = min(workers, cores)
+    runner = Engine(engine, workers, address)
     _remove_stale_staging(out)
     staging = out.resolve().parent / f".{out.name}.partial-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
@@ -103,7 +110,7 @@ def generate(
         ) from None
     labels_written = False
     try:
-        written = _write_shards(staging, protocols, job, workers, progress)
+        written = _write_shards(staging, protocols, job, runner, progress)
         resolved = tuple(job.protocol(p.name) for p in protocols)
         manifest = _manifest(resolved, job, written)
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
@@ -120,22 +127,20 @@ def generate(
     return manifest
 
 
-def _write_shards(root: Path, protocols, job: Job, workers: int, progress: bool) -> list[Written]:
+def _write_shards(root: Path, protocols, job: Job, engine: Engine, progress: bool) -> list[Written]:
     shards = plan(protocols, job.size)
     total = sum(s.stop - s.start for s in shards)
-    work = partial(write_shard, root=root, job=job)
     written = []
     with tqdm(total=total, unit="img", desc="generating", disable=not progress) as bar:
-        if workers == 1:
-            results = map(work, shards)
-            for result in results:
-                written.append(result)
-                bar.update(result.rows)
+        if engine.kind == "local":
+            # Local workers share this file system: each streams its shard straight into place.
+            results = run_tasks(partial(write_shard, root=root, job=job), shards, engine)
         else:
-            with multiprocessing.get_context("fork").Pool(workers) as pool:
-                for result in pool.imap_unordered(work, shards):
-                    written.append(result)
-                    bar.update(result.rows)
+            # Remote workers send each shard back whole; only this process writes the folder.
+            results = (save_shard(root, *built) for built in run_tasks(build_shard, [(s, job) for s in shards], engine))
+        for result in results:
+            written.append(result)
+            bar.update(result.rows)
     return sorted(written, key=lambda w: w.shard.path)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import struct
+import tempfile
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from elsewhere.files import atomic_path
+from elsewhere.files import atomic_path, write_bytes_atomic
 from elsewhere.generator.render import render_batch
 from elsewhere.splits.protocol import Protocol
 from elsewhere.splits.registry import get_protocol
@@ -183,6 +184,25 @@ def write_shard(shard: Shard, root: Path, job: Job) -> Written:
     digest = hashlib.sha256(final.read_bytes()).hexdigest()
     labels = pa.concat_tables(withheld) if withheld else None
     return Written(shard, digest, shard.stop - shard.start, labels)
+
+
+def build_shard(task: tuple[Shard, Job]) -> tuple[Written, bytes]:
+    """Write ``(shard, job)`` in a scratch folder and return it whole: a remote worker's task."""
+    shard, job = task
+    with tempfile.TemporaryDirectory(prefix="elsewhere-shard-") as scratch:
+        written = write_shard(shard, Path(scratch), job)
+        return written, (Path(scratch) / shard.path).read_bytes()
+
+
+def save_shard(root: Path, written: Written, data: bytes) -> Written:
+    """Put a shard built elsewhere under ``root``, whole or not at all, after checking its bytes."""
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != written.sha256:
+        raise OSError(f"shard {written.shard.path} arrived damaged (sha256 {digest}, built as {written.sha256})")
+    final = Path(root) / written.shard.path
+    final.parent.mkdir(parents=True, exist_ok=True)
+    write_bytes_atomic(final, data)
+    return written
 
 
 # The operator's labels file of a private variant: everything the published shards leave out.

@@ -1,0 +1,111 @@
+"""Engines: where independent tasks run — shards of a generation, training runs of a sweep.
+
+``local`` (the default) runs them in a pool of processes on this machine and needs nothing beyond
+the package. ``ray`` runs each as a Ray task, on a cluster given by its address (``ray start
+--head`` prints it) or, with no address, on a Ray instance this process starts or already holds.
+Ray is imported only when chosen. A task is a module-level function and its argument, both
+pickled to the worker, and it returns its whole result to the caller: workers never write into
+the caller's output, so a task that fails and is retried cannot leave a partial or duplicate file
+behind, and both engines give the same results for the same tasks.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any
+
+from elsewhere.errors import ElsewhereError
+
+ENGINES = ("local", "ray")
+RETRIES = 2
+RAY_EXTRA = "pip install 'elsewhere[ray]'"
+
+
+@dataclass(frozen=True)
+class Engine:
+    """Where tasks run: ``kind`` (``local`` or ``ray``), local ``workers``, a Ray cluster ``address``."""
+
+    kind: str = "local"
+    workers: int | None = None
+    address: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in ENGINES:
+            raise ElsewhereError(f"unknown engine {self.kind!r}; choose one of {', '.join(ENGINES)}")
+        if self.workers is not None and (not isinstance(self.workers, int) or self.workers < 1):
+            raise ElsewhereError(f"bad number of workers {self.workers!r}; use a whole number of at least 1")
+        if self.address is not None and self.kind != "ray":
+            raise ElsewhereError(
+                f"a cluster address ({self.address}) needs the ray engine; the local engine takes none"
+            )
+
+
+def run_tasks(
+    function: Callable[[Any], Any], items: Iterable[Any], engine: Engine = Engine(), *, gpus: float = 0
+) -> Iterator[Any]:
+    """``function(item)`` for every item, yielded as each finishes (in any order).
+
+    Args:
+        function: a module-level function (pickled by reference to the workers).
+        items: the tasks' arguments.
+        engine: where to run them.
+        gpus: GPUs each task holds (Ray schedules by it; the local engine runs one task per worker).
+
+    Raises:
+        whatever a task raised, once its retries (Ray) are spent; the remaining tasks are cancelled.
+    """
+    items = list(items)
+    if engine.kind == "ray":
+        yield from _ray_tasks(function, items, engine.address, gpus)
+        return
+    workers = min(engine.workers or os.cpu_count() or 1, max(len(items), 1))
+    if workers == 1:
+        yield from map(function, items)
+        return
+    # Forked workers start at once with everything imported; a worker that dies breaks the pool
+    # with an error instead of hanging it (multiprocessing.Pool would wait forever).
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        pending = {pool.submit(function, item) for item in items}
+        try:
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    yield future.result()
+        finally:
+            for future in pending:
+                future.cancel()
+
+
+def connect_ray(address: str | None = None):
+    """The ``ray`` module, connected to ``address`` (or to a local instance it starts)."""
+    try:
+        import ray
+    except ImportError:
+        raise ElsewhereError(f"the ray engine needs Ray, which is not installed; {RAY_EXTRA}") from None
+    if not ray.is_initialized():
+        try:
+            ray.init(address=address, include_dashboard=False, log_to_driver=False)
+        except (ConnectionError, RuntimeError, ValueError) as error:
+            where = f"the Ray cluster at {address}" if address else "a local Ray instance"
+            reason = " ".join(str(error).split())[:300]
+            raise ElsewhereError(
+                f"cannot connect to {where} ({reason}); start one with `ray start --head` and give its address"
+            ) from None
+    return ray
+
+
+def _ray_tasks(function: Callable[[Any], Any], items: list[Any], address: str | None, gpus: float) -> Iterator[Any]:
+    ray = connect_ray(address)
+    remote = ray.remote(num_cpus=1, num_gpus=gpus, max_retries=RETRIES, retry_exceptions=True)(function)
+    pending = [remote.remote(item) for item in items]
+    try:
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            yield ray.get(done[0])
+    finally:
+        for ref in pending:
+            ray.cancel(ref, force=True)

@@ -1,0 +1,127 @@
+"""Engines: local processes and Ray tasks give the same folder; a failed task is retried, never doubled."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from elsewhere.api import generate
+from elsewhere.cli import main
+from elsewhere.errors import ElsewhereError
+from elsewhere.splits.engines import Engine, run_tasks
+from elsewhere.splits.registry import parse_protocols
+from elsewhere.splits.shards import Job, build_shard, plan, save_shard
+
+PROTOCOLS = "location-halves,red-green"
+
+
+def _square(x: int) -> int:
+    return x * x
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_local_engine_returns_every_result_once():
+    assert sorted(run_tasks(_square, range(7), Engine("local", workers=2))) == [x * x for x in range(7)]
+    assert list(run_tasks(_square, [3], Engine("local", workers=1))) == [9]
+    assert list(run_tasks(_square, [], Engine("local", workers=2))) == []
+
+
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        ({"kind": "spark"}, "unknown engine 'spark'; choose one of local, ray"),
+        ({"kind": "local", "address": "10.0.0.1:6379"}, "needs the ray engine"),
+        ({"kind": "local", "workers": 0}, "bad number of workers 0"),
+    ],
+)
+def test_bad_engines_are_refused_in_one_line(kwargs, words):
+    with pytest.raises(ElsewhereError, match=words) as error:
+        Engine(**kwargs)
+    assert "\n" not in str(error.value)
+
+
+def test_unknown_engine_on_the_command_line_writes_nothing(tmp_path, capsys):
+    out = tmp_path / "data"
+    with pytest.raises(SystemExit) as exit_:
+        main(["generate", "--out", str(out), "--size", "tiny", "--engine", "spark"])
+    assert exit_.value.code == 2 and "invalid choice: 'spark'" in capsys.readouterr().err
+    status = main(["generate", "--out", str(out), "--size", "tiny", "--address", "10.0.0.1:6379", "--quiet"])
+    assert status == 2 and "needs the ray engine" in capsys.readouterr().err
+    assert not out.exists() and not any(tmp_path.iterdir())
+
+
+def test_the_local_engine_never_imports_ray(tmp_path):
+    code = (
+        "import sys\nfrom elsewhere.api import generate\n"
+        f"generate({str(tmp_path / 'data')!r}, protocols='location-halves', size='tiny', workers=2, progress=False)\n"
+        "print('ray' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
+
+
+@pytest.fixture(scope="module")
+def ray_instance():
+    ray = pytest.importorskip("ray", reason="the ray extra is not installed: pip install 'elsewhere[ray]'")
+    started = not ray.is_initialized()
+    if started:
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    if started:
+        ray.shutdown()
+
+
+@pytest.mark.slow
+def test_ray_engine_writes_the_same_folder_byte_for_byte(ray_instance, tmp_path):
+    local = generate(tmp_path / "local", protocols=PROTOCOLS, size="tiny", seed=5, workers=2, progress=False)
+    remote = generate(tmp_path / "ray", protocols=PROTOCOLS, size="tiny", seed=5, progress=False, engine="ray")
+    assert remote == local
+    assert _files(tmp_path / "ray") == _files(tmp_path / "local")
+    # Nothing temporary is left beside the shards, manifest and card (written once, at the end).
+    assert not [p for p in (tmp_path / "ray").rglob("*") if p.name.startswith(".")]
+
+
+def _crash_once(task):
+    """``build_shard``, except that the first attempt at the first shard dies half-way (a lost worker)."""
+    shard, job, marker = task
+    if shard.index == 0 and shard.split == "train" and not os.path.exists(marker):
+        Path(marker).touch()
+        build_shard((shard, job))  # the work done before the crash is lost with the worker
+        os._exit(1)
+    return build_shard((shard, job))
+
+
+@pytest.mark.slow
+def test_a_task_that_dies_is_retried_and_its_shard_written_once(ray_instance, tmp_path):
+    from ray import cloudpickle
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    job = Job(seed=5, size="tiny")
+    shards = plan(parse_protocols("location-halves"), "tiny")
+    marker = str(tmp_path / "crashed")
+    root = tmp_path / "root"
+    results = list(run_tasks(_crash_once, [(s, job, marker) for s in shards], Engine("ray")))
+    assert os.path.exists(marker), "the first attempt did not run"
+    assert sorted(w.shard.path for w, _ in results) == sorted(s.path for s in shards)
+    for written, data in results:
+        save_shard(root, written, data)
+    expected = generate(tmp_path / "local", protocols="location-halves", size="tiny", seed=5, workers=1, progress=False)
+    assert _files(root / "data") == _files(tmp_path / "local" / "data")
+    rows = sum(w.rows for w, _ in results)
+    assert rows == sum(s["rows"] for s in expected["protocols"]["location-halves"]["splits"].values())
+
+
+def test_a_damaged_shard_is_refused_and_not_written(tmp_path):
+    job = Job(seed=5, size="tiny")
+    shard = plan(parse_protocols("location-halves"), "tiny")[0]
+    written, data = build_shard((shard, job))
+    with pytest.raises(OSError, match="arrived damaged"):
+        save_shard(tmp_path, written, data[:-1] + bytes([data[-1] ^ 1]))
+    assert not any(tmp_path.rglob("*.parquet"))
+    save_shard(tmp_path, written, data)
+    assert (tmp_path / shard.path).read_bytes() == data
