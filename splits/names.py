@@ -7,7 +7,6 @@ importing the generator.
 # Every protocol samples these; the probe is derived (the same objects swept over a grid).
 SAMPLED_SPLITS = ("train", "validation", "test_id", "test_ood")
 PROBE = "probe"
-STANDARD_SPLITS = (*SAMPLED_SPLITS, PROBE)
 # The splits every protocol is scored on, in the order they are reported; other test splits follow by name.
 EVALUATED_SPLITS = ("test_id", "test_ood", PROBE)
 # The ``group`` column of an item outside the probe.

@@ -19,7 +19,7 @@ from elsewhere.generator import Style
 from elsewhere.generator.render import MIN_OBJECT_PIXELS
 from elsewhere.splits.distributions import FactorDistribution
 from elsewhere.splits.grid import Grid
-from elsewhere.splits.names import SAMPLED_SPLITS
+from elsewhere.splits.names import PROBE, SAMPLED_SPLITS
 from elsewhere.splits.regions import EmptyRegionError
 
 SIZES = ("tiny", "small", "full")
@@ -103,7 +103,7 @@ class Protocol:
 
     @property
     def split_names(self) -> tuple[str, ...]:
-        return tuple(self.splits) + ("probe",)
+        return tuple(self.splits) + (PROBE,)
 
     @property
     def train(self) -> FactorDistribution:
