@@ -7,6 +7,7 @@ exception is a bug and keeps its traceback. ELSEWHERE_DEBUG=1 shows the tracebac
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import socket
@@ -201,16 +202,19 @@ def _leaderboard(args: argparse.Namespace) -> None:
 
 def _refuse_busy_port(host: str, port: int) -> None:
     """Fail in one line, before anything starts, when the server could not listen on ``host:port``."""
-    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    other_host = "give an address of this machine with --host, e.g. 127.0.0.1 or 0.0.0.0"
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror as error:
+        raise ElsewhereError(f"cannot serve on {host}:{port} ({error.strerror}); {other_host}") from None
     with socket.socket(family, kind, proto) as probe:
         # As a server binds: a port left in TIME_WAIT by a stopped server is free, a listening one is not.
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(address)
         except OSError as error:
-            raise ElsewhereError(
-                f"cannot serve on {host}:{port} ({error.strerror or error}); choose another port with --port"
-            ) from None
+            hint = other_host if error.errno == errno.EADDRNOTAVAIL else "choose another port with --port"
+            raise ElsewhereError(f"cannot serve on {host}:{port} ({error.strerror or error}); {hint}") from None
 
 
 def _count(n: int, noun: str) -> str:
@@ -274,17 +278,20 @@ def _device_argument(p: argparse.ArgumentParser) -> None:
 
 
 def _rgb(text: str) -> tuple[float, float, float]:
-    """``R,G,B`` as three numbers (argparse turns the ValueError into a one-line usage error)."""
-    values = tuple(float(part) for part in text.split(","))
+    """``R,G,B`` as three numbers; argparse shows the error as a one-line usage error."""
+    try:
+        values = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        values = ()
     if len(values) != 3:
-        raise ValueError(text)
+        raise argparse.ArgumentTypeError(f"got {text!r}; give three numbers R,G,B, e.g. 0.485,0.456,0.406")
     return values
 
 
 def _port(text: str) -> int:
-    port = int(text)
+    port = int(text) if text.strip().isdigit() else 0
     if not 1 <= port <= 65535:
-        raise ValueError(text)
+        raise argparse.ArgumentTypeError(f"got {text!r}; give a whole number from 1 to 65535")
     return port
 
 

@@ -345,8 +345,8 @@ def test_inputs_are_normalised_by_the_options_or_the_model(tiny_dataset, contrac
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        (("--mean", "0.5,0.5"), "argument --mean: invalid _rgb value: '0.5,0.5'"),
-        (("--std", "a,b,c"), "argument --std: invalid _rgb value: 'a,b,c'"),
+        (("--mean", "0.5,0.5"), "argument --mean: got '0.5,0.5'; give three numbers R,G,B"),
+        (("--std", "a,b,c"), "argument --std: got 'a,b,c'; give three numbers R,G,B"),
     ],
 )
 def test_bad_normalisation_options_are_usage_errors(tiny_dataset, contract_models, tmp_path, capsys, options, message):
@@ -539,3 +539,18 @@ def test_a_reader_that_stops_early_is_no_error():
     finally:
         os.close(write_end)
     assert (done.returncode, done.stderr) == (141, "")
+
+
+@pytest.mark.parametrize("port", ["0", "65536", "-1", "http", "1e3"])
+def test_leaderboard_refuses_ports_that_are_none(tiny_dataset, capsys, port):
+    with pytest.raises(SystemExit) as exit_:
+        main(["leaderboard", "--data", str(tiny_dataset), "--port", port])
+    err = capsys.readouterr().err.strip()
+    assert exit_.value.code == 2 and f"argument --port: got '{port}'; give a whole number from 1 to 65535" in err
+
+
+@pytest.mark.parametrize("host", ["1.2.3", "999.1.1.1"])  # not this machine's; no address at all
+def test_leaderboard_refuses_a_host_that_is_not_here(tiny_dataset, tmp_path, capsys, host):
+    status, _, err = _run(capsys, "leaderboard", "--data", tiny_dataset, "--db", tmp_path / "b.sqlite", "--host", host)
+    assert status == 2 and f"cannot serve on {host}:" in err and "address of this machine with --host" in err
+    assert "--port" not in err and "\n" not in err
