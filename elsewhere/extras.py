@@ -1,10 +1,11 @@
 """Optional dependencies: which extra of the package provides each, and one line on how to get it.
 
 The core (generating the dataset, scoring a predictions file) needs neither torch nor gradio; running
-models needs the ``torch`` extra, serving the leaderboard the ``leaderboard`` extra. Where such a
-module is missing, :func:`optional_dependencies` turns Python's ``ModuleNotFoundError`` into an
-:class:`~elsewhere.errors.ElsewhereError` that names the extra to install; a missing module that no
-extra provides is a broken installation and keeps its traceback.
+models needs the ``torch`` extra, serving the leaderboard the ``leaderboard`` extra, running on a Ray
+cluster the ``ray`` extra. Where such a module is missing, :func:`optional_dependencies` turns
+Python's ``ModuleNotFoundError`` into an :class:`~elsewhere.errors.ElsewhereError` that names the
+extra to install; a missing module that no extra provides is a broken installation and keeps its
+traceback.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from contextlib import contextmanager
 from elsewhere.errors import ElsewhereError
 
 # Top-level module -> the extra that installs it (see pyproject.toml).
-EXTRAS = {"torch": "torch", "safetensors": "torch", "gradio": "leaderboard"}
+EXTRAS = {"torch": "torch", "safetensors": "torch", "gradio": "leaderboard", "ray": "ray"}
 
 
 def missing_extra(error: ModuleNotFoundError) -> ElsewhereError | None:
