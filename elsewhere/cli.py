@@ -563,6 +563,35 @@ def _add_round(commands) -> None:
     p.set_defaults(run=_round)
 
 
+def _sweep(args: argparse.Namespace) -> None:
+    from elsewhere.evaluation.sweep import TABLE, Settings, parse_names, parse_seeds, plan_sweep, run_sweep
+    from elsewhere.splits.engines import Engine
+
+    runs = plan_sweep(parse_names(args.archs), parse_names(args.protocols), parse_seeds(args.seeds))
+    engine = Engine(args.engine, args.workers, args.address)
+    settings = Settings(args.data, args.epochs, args.device)
+    rows = run_sweep(args.runs, runs, settings, engine, gpus_per_run=args.gpus_per_run)
+    print(f"{_count(len(rows), 'run')} of {len(runs)} finished; table in {os.path.join(args.runs, TABLE)}")
+
+
+def _add_sweep(commands) -> None:
+    p = commands.add_parser("sweep", help="train the grid of architectures × protocols × seeds (resumable)")
+    p.add_argument("--data", required=True, help="dataset folder (shared by all workers) or Hub repo id")
+    p.add_argument("--runs", required=True, help="folder of the runs and of the table baselines.json")
+    p.add_argument("--archs", required=True, help="comma-separated architectures")
+    p.add_argument("--protocols", required=True, help="comma-separated protocols")
+    p.add_argument("--seeds", default="0", help="comma-separated seeds (default: 0)")
+    p.add_argument("--epochs", type=int, default=None, help="default: each architecture's own")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda (default: auto)")
+    p.add_argument(
+        "--engine", default="local", choices=("local", "ray"), help="local processes or Ray tasks (default: local)"
+    )
+    p.add_argument("--address", default=None, help="with --engine ray: the cluster's address (default: start Ray here)")
+    p.add_argument("--workers", type=int, default=1, help="local engine: runs at once (default: 1)")
+    p.add_argument("--gpus-per-run", type=float, default=1, help="ray engine: GPUs each run holds, if any (default: 1)")
+    p.set_defaults(run=_sweep)
+
+
 PARSERS = [
     _add_generate,
     _add_protocols,
@@ -576,6 +605,7 @@ PARSERS = [
     _add_leaderboard,
     _add_export,
     _add_round,
+    _add_sweep,
 ]
 
 

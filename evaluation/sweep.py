@@ -1,0 +1,297 @@
+"""The reference sweep: architectures × protocols × seeds, each training run an independent task.
+
+Every run is ``train_baseline`` in a scratch folder on its worker (a local process or a Ray task,
+see ``splits.engines``), which sends the run's files back; the caller puts them in
+``RUNS/<protocol>/<architecture>/seed-<seed>/`` whole, so a run folder exists only when complete.
+A run whose folder holds ``results.json`` is finished and skipped: a sweep that was killed resumes
+where it stopped, and only the missing runs train. What goes to a worker: the run's three names,
+the data folder's path (or Hub id) and the epochs and device; the data is read by the worker, so on
+a cluster the folder must be on a shared file system (or be a Hub repo).
+
+The baseline table, ``RUNS/baselines.json``, is derived from the finished run folders: one row per
+run with its ID and OOD accuracy (and 95% intervals), the protocol's version and data fingerprint,
+and the training config. ``load_table`` reads it back for everything derived from the panel.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+from elsewhere.errors import ElsewhereError
+from elsewhere.files import write_text_atomic
+from elsewhere.splits.engines import Engine, run_tasks
+
+TABLE = "baselines.json"
+TABLE_FORMAT = 1
+# Red-Green's networks read its 32×32 two-box canvases only.
+RED_GREEN_PREFIX = "redgreen-"
+RED_GREEN_PROTOCOL = "red-green"
+RUN_FILES = ("model.safetensors", "predictions.parquet", "results.json", "history.json")
+
+
+@dataclass(frozen=True, order=True)
+class Run:
+    """One training run of the grid."""
+
+    protocol: str
+    architecture: str
+    seed: int
+
+    @property
+    def folder(self) -> str:
+        return f"{self.protocol}/{self.architecture}/seed-{self.seed}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What every run of a sweep shares."""
+
+    data: str
+    epochs: int | None = None
+    device: str = "auto"
+    threads: int | None = None
+
+
+@dataclass(frozen=True)
+class Row:
+    """One run in the baseline table."""
+
+    protocol: str
+    protocol_version: int
+    fingerprint: str
+    architecture: str
+    seed: int
+    id_accuracy: float
+    id_ci: tuple[float, float]
+    ood_accuracy: float
+    ood_ci: tuple[float, float]
+    config: dict
+    results: str
+
+
+def plan_sweep(architectures: list[str], protocols: list[str], seeds: list[int]) -> list[Run]:
+    """Every (protocol, architecture, seed) of the grid, Red-Green's networks on Red-Green only.
+
+    Raises:
+        ElsewhereError: for an unknown architecture or protocol, a bad seed, or an empty grid.
+    """
+    from elsewhere.evaluation.architectures import get_builder
+    from elsewhere.splits.registry import get_protocol
+
+    for name in architectures:
+        get_builder(name)
+        if "/" in name or "\\" in name or name.startswith("."):
+            raise ElsewhereError(f"architecture {name!r} cannot name a run folder; use a name without / or \\")
+    for name in protocols:
+        get_protocol(name)
+    for seed in seeds:
+        if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**32:
+            raise ElsewhereError(f"bad seed {seed!r}; seeds are whole numbers from 0 to {2**32 - 1}")
+    for label, values in (("architectures", architectures), ("protocols", protocols), ("seeds", seeds)):
+        if len(set(values)) != len(values):
+            raise ElsewhereError(f"{label} listed twice in {values}; name each once")
+    runs = [
+        Run(p, a, s)
+        for p in protocols
+        for a in architectures
+        for s in seeds
+        if not a.startswith(RED_GREEN_PREFIX) or p == RED_GREEN_PROTOCOL
+    ]
+    if not runs:
+        raise ElsewhereError(
+            f"no run pairs these architectures with these protocols ({RED_GREEN_PREFIX}* networks train on "
+            f"{RED_GREEN_PROTOCOL} only); add a protocol or an architecture"
+        )
+    return runs
+
+
+def finished(root: Path, run: Run) -> bool:
+    """Whether ``run`` has its results under ``root`` (its folder appears only when complete)."""
+    return (Path(root) / run.folder / "results.json").is_file()
+
+
+def train_run(task: tuple[Run, Settings]) -> tuple[Run, dict[str, bytes]]:
+    """Train one run in a scratch folder and return its files: what a worker does."""
+    run, settings = task
+    if settings.threads:
+        import torch
+
+        torch.set_num_threads(settings.threads)
+    from elsewhere.evaluation.harness import train_baseline
+
+    with tempfile.TemporaryDirectory(prefix="elsewhere-run-") as scratch:
+        out = Path(scratch) / "run"
+        train_baseline(
+            settings.data,
+            run.protocol,
+            run.architecture,
+            out,
+            epochs=settings.epochs,
+            seed=run.seed,
+            device=settings.device,
+            progress=False,
+        )
+        return run, {name: (out / name).read_bytes() for name in RUN_FILES if (out / name).is_file()}
+
+
+def save_run(root: Path, run: Run, files: dict[str, bytes]) -> None:
+    """Put a run's files in its folder, all at once: written beside it, then renamed into place."""
+    final = Path(root) / run.folder
+    final.parent.mkdir(parents=True, exist_ok=True)
+    staging = final.with_name(f".{final.name}.partial-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    try:
+        for name, data in files.items():
+            (staging / name).write_bytes(data)
+        if final.exists():  # a run finished by a concurrent sweep: keep the one already there
+            shutil.rmtree(staging)
+            return
+        os.replace(staging, final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def run_sweep(
+    root: str | Path,
+    runs: list[Run],
+    settings: Settings,
+    engine: Engine = Engine(),
+    *,
+    gpus_per_run: float = 1,
+    report=print,
+) -> list[Row]:
+    """Train every unfinished run of ``runs`` on ``engine``, then write and return the baseline table.
+
+    On Ray, each run holds ``gpus_per_run`` GPUs when the cluster has any, else none (CPU runs).
+    """
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    if Path(settings.data).exists():  # a local folder: the same absolute path on every worker
+        settings = replace(settings, data=str(Path(settings.data).resolve()))
+    todo = [run for run in runs if not finished(root, run)]
+    for run in runs:
+        if run not in todo:
+            report(f"kept    {run.folder}")
+    gpus = 0.0
+    if engine.kind == "ray" and todo:
+        from elsewhere.splits.engines import connect_ray
+
+        if gpus_per_run < 0:
+            raise ElsewhereError(f"bad GPUs per run {gpus_per_run}; use 0 or more")
+        gpus = float(gpus_per_run) if connect_ray(engine.address).cluster_resources().get("GPU", 0) > 0 else 0.0
+    elif engine.kind == "local" and settings.threads is None:
+        share = max(1, (os.cpu_count() or 1) // min(engine.workers or 1, max(len(todo), 1)))
+        settings = replace(settings, threads=share)
+    for run, files in run_tasks(train_run, [(run, settings) for run in todo], engine, gpus=gpus):
+        save_run(root, run, files)
+        report(f"trained {run.folder}")
+    rows = table_rows(root, runs)
+    write_table(root / TABLE, rows)
+    return rows
+
+
+def table_rows(root: Path, runs: list[Run]) -> list[Row]:
+    """The baseline table's rows for the finished ``runs`` under ``root``, in grid order."""
+    from elsewhere.evaluation.results import load_results
+
+    rows = []
+    for run in sorted(runs):
+        if not finished(root, run):
+            continue
+        results = load_results(Path(root) / run.folder / "results.json")
+        metrics, protocol = results["metrics"], results["protocol"]
+        rows.append(
+            Row(
+                protocol=run.protocol,
+                protocol_version=int(protocol["version"]),
+                fingerprint=str(protocol["fingerprint"]),
+                architecture=run.architecture,
+                seed=run.seed,
+                id_accuracy=float(metrics["id_accuracy"]["value"]),
+                id_ci=tuple(float(v) for v in metrics["id_accuracy"]["ci"]),
+                ood_accuracy=float(metrics["ood_accuracy"]["value"]),
+                ood_ci=tuple(float(v) for v in metrics["ood_accuracy"]["ci"]),
+                config=results["model"].get("training", {}).get("config", {}),
+                results=f"{run.folder}/results.json",
+            )
+        )
+    return rows
+
+
+def write_table(path: Path, rows: list[Row]) -> None:
+    """Write the baseline table (JSON, ``TABLE_FORMAT``) atomically."""
+    table = {"format": TABLE_FORMAT, "kind": "elsewhere baseline table", "runs": [asdict(row) for row in rows]}
+    write_text_atomic(path, json.dumps(table, indent=2, allow_nan=False) + "\n")
+
+
+def load_table(path: str | Path) -> list[Row]:
+    """The rows of a baseline table written by ``write_table``.
+
+    Raises:
+        ElsewhereError: for a missing or unreadable file, another format, or a malformed row.
+    """
+    path = Path(path)
+    try:
+        table = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ElsewhereError(f"no baseline table at {path}; run the sweep first") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ElsewhereError(f"{path} is not a baseline table (not JSON: {error}); rerun the sweep") from None
+    if not isinstance(table, dict) or table.get("format") != TABLE_FORMAT or not isinstance(table.get("runs"), list):
+        found = table.get("format") if isinstance(table, dict) else type(table).__name__
+        raise ElsewhereError(
+            f"{path} is not a baseline table of format {TABLE_FORMAT} (found {found!r}); rerun the sweep"
+        )
+    rows = []
+    for i, entry in enumerate(table["runs"]):
+        try:
+            row = Row(**entry)
+            row = Row(**{**entry, "id_ci": tuple(row.id_ci), "ood_ci": tuple(row.ood_ci)})
+            _check_row(row)
+        except (TypeError, ValueError) as error:
+            raise ElsewhereError(f"{path}: run {i} is malformed ({error}); rerun the sweep") from None
+        rows.append(row)
+    return rows
+
+
+def _check_row(row: Row) -> None:
+    for name in ("protocol", "fingerprint", "architecture", "results"):
+        if not isinstance(getattr(row, name), str):
+            raise ValueError(f"{name} must be a string")
+    if not isinstance(row.seed, int) or not isinstance(row.protocol_version, int):
+        raise ValueError("seed and protocol_version must be whole numbers")
+    for name in ("id_accuracy", "ood_accuracy"):
+        value = getattr(row, name)
+        if not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+            raise ValueError(f"{name} must be a number in [0, 1]")
+    for name in ("id_ci", "ood_ci"):
+        ci = getattr(row, name)
+        if len(ci) != 2 or not all(isinstance(v, (int, float)) for v in ci):
+            raise ValueError(f"{name} must be two numbers")
+    if not isinstance(row.config, dict):
+        raise ValueError("config must be an object")
+
+
+def parse_names(text: str) -> list[str]:
+    """Names from a comma-separated list."""
+    names = [n.strip() for n in str(text).split(",") if n.strip()]
+    if not names:
+        raise ElsewhereError(f"no names in {text!r}; give a comma-separated list")
+    return names
+
+
+def parse_seeds(text: str) -> list[int]:
+    """Seeds from a comma-separated list of whole numbers."""
+    seeds = []
+    for part in parse_names(text):
+        if not (part.isascii() and part.isdecimal()):
+            raise ElsewhereError(f"bad seed {part!r} in {text!r}; seeds are whole numbers, e.g. 0,1,2")
+        seeds.append(int(part))
+    return seeds

@@ -1,0 +1,178 @@
+"""The sweep: a grid of runs that resumes after a kill, on either engine, and its baseline table."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from elsewhere.errors import ElsewhereError
+from elsewhere.evaluation.sweep import (
+    TABLE,
+    Run,
+    Settings,
+    load_table,
+    parse_seeds,
+    plan_sweep,
+    run_sweep,
+    write_table,
+)
+from elsewhere.splits.engines import Engine
+
+PROTOCOL = "location-halves"
+GRID = dict(architectures=["mlp", "cnn-gap"], protocols=[PROTOCOL], seeds=[0, 1])
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    from elsewhere.api import generate
+
+    folder = tmp_path_factory.mktemp("sweep") / "data"
+    generate(folder, protocols=f"{PROTOCOL},red-green", size="tiny", seed=2, workers=2, progress=False)
+    return folder
+
+
+def test_the_grid_pairs_red_green_networks_with_red_green_only():
+    runs = plan_sweep(["mlp", "redgreen-same"], [PROTOCOL, "red-green"], [0, 3])
+    assert sorted(runs) == sorted(
+        [Run(PROTOCOL, "mlp", s) for s in (0, 3)]
+        + [Run("red-green", "mlp", s) for s in (0, 3)]
+        + [Run("red-green", "redgreen-same", s) for s in (0, 3)]
+    )
+    assert Run(PROTOCOL, "mlp", 3).folder == f"{PROTOCOL}/mlp/seed-3"
+
+
+@pytest.mark.parametrize(
+    "grid, words",
+    [
+        ((["nope"], [PROTOCOL], [0]), "nope"),
+        ((["mlp"], ["nowhere"], [0]), "nowhere"),
+        ((["mlp"], [PROTOCOL], [-1]), "bad seed -1"),
+        ((["mlp", "mlp"], [PROTOCOL], [0]), "listed twice"),
+        ((["redgreen-same"], [PROTOCOL], [0]), "no run pairs"),
+    ],
+)
+def test_a_bad_grid_is_refused_in_one_line(grid, words):
+    with pytest.raises(ElsewhereError, match=words) as error:
+        plan_sweep(*grid)
+    assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("text", ["", "1,x", "-1", "1.5", "٣"])
+def test_bad_seed_lists_are_refused(text):
+    with pytest.raises(ElsewhereError):
+        parse_seeds(text)
+
+
+def test_table_round_trips_and_bad_tables_are_one_line(tmp_path):
+    path = tmp_path / TABLE
+    write_table(path, [])
+    assert load_table(path) == []
+    good = {
+        "protocol": PROTOCOL,
+        "protocol_version": 2,
+        "fingerprint": "ab" * 32,
+        "architecture": "mlp",
+        "seed": 0,
+        "id_accuracy": 0.9,
+        "id_ci": [0.8, 0.95],
+        "ood_accuracy": 0.5,
+        "ood_ci": [0.4, 0.6],
+        "config": {"epochs": 1},
+        "results": f"{PROTOCOL}/mlp/seed-0/results.json",
+    }
+    path.write_text(json.dumps({"format": 1, "runs": [good]}))
+    (row,) = load_table(path)
+    assert row.ood_accuracy == 0.5 and row.id_ci == (0.8, 0.95)
+    bad_tables = [
+        "not json",
+        json.dumps([1, 2]),
+        json.dumps({"format": 99, "runs": []}),
+        json.dumps({"format": 1, "runs": [{**good, "ood_accuracy": "0.5"}]}),
+        json.dumps({"format": 1, "runs": [{**good, "id_accuracy": 1.5}]}),
+        json.dumps({"format": 1, "runs": [{**good, "extra": 1}]}),
+        json.dumps({"format": 1, "runs": [{k: v for k, v in good.items() if k != "seed"}]}),
+    ]
+    for text in bad_tables:
+        path.write_text(text)
+        with pytest.raises(ElsewhereError) as error:
+            load_table(path)
+        assert "\n" not in str(error.value), text
+    with pytest.raises(ElsewhereError, match="no baseline table"):
+        load_table(tmp_path / "missing.json")
+
+
+def _sweep_command(data, runs):
+    return [
+        sys.executable,
+        "-m",
+        "elsewhere.cli",
+        "sweep",
+        "--data",
+        str(data),
+        "--runs",
+        str(runs),
+        "--archs",
+        ",".join(GRID["architectures"]),
+        "--protocols",
+        PROTOCOL,
+        "--seeds",
+        "0,1",
+        "--epochs",
+        "1",
+    ]
+
+
+@pytest.mark.slow
+def test_a_killed_sweep_resumes_with_only_the_missing_runs(data, tmp_path):
+    runs = tmp_path / "runs"
+    sweep = subprocess.Popen(
+        _sweep_command(data, runs), start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    first = runs / Run(PROTOCOL, "mlp", 0).folder / "results.json"
+    try:
+        deadline = time.monotonic() + 300
+        while not first.is_file() and sweep.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        os.killpg(sweep.pid, signal.SIGKILL)
+        sweep.wait()
+    assert first.is_file(), "the sweep did not finish its first run"
+    kept = first.read_bytes()
+    done_before = {run for run in plan_sweep(**GRID) if (runs / run.folder / "results.json").is_file()}
+    assert len(done_before) < 4, "the sweep finished before it was killed"
+
+    lines = []
+    rows = run_sweep(runs, plan_sweep(**GRID), Settings(str(data), epochs=1), report=lines.append)
+    trained = {line.split()[1] for line in lines if line.startswith("trained")}
+    assert trained == {run.folder for run in plan_sweep(**GRID)} - {run.folder for run in done_before}
+    assert first.read_bytes() == kept
+    assert len(rows) == 4 and load_table(runs / TABLE) == rows
+    assert not [p for p in runs.rglob("*") if p.name.startswith(".")]
+
+
+@pytest.mark.slow
+def test_ray_sweep_runs_the_grid_and_reruns_a_lost_run(data, tmp_path):
+    ray = pytest.importorskip("ray", reason="the ray extra is not installed: pip install 'elsewhere[ray]'")
+    started = not ray.is_initialized()
+    if started:
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        runs = tmp_path / "runs"
+        grid = plan_sweep(**GRID)
+        first = run_sweep(runs, grid, Settings(str(data), epochs=1), Engine("ray"), report=lambda line: None)
+        assert [(r.architecture, r.seed) for r in first] == [("cnn-gap", 0), ("cnn-gap", 1), ("mlp", 0), ("mlp", 1)]
+        lost = runs / Run(PROTOCOL, "cnn-gap", 1).folder
+        for path in lost.iterdir():
+            path.unlink()
+        lost.rmdir()
+        lines = []
+        second = run_sweep(runs, grid, Settings(str(data), epochs=1), Engine("ray"), report=lines.append)
+        assert [line for line in lines if line.startswith("trained")] == [f"trained {PROTOCOL}/cnn-gap/seed-1"]
+        assert len(second) == 4 and load_table(runs / TABLE) == second
+    finally:
+        if started:
+            ray.shutdown()
