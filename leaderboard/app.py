@@ -14,6 +14,9 @@ are read when a request needs them.
 
 from __future__ import annotations
 
+import hashlib
+import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -25,12 +28,14 @@ from elsewhere.evaluation.report import curves_figure, figure_image, map_figure
 from elsewhere.leaderboard import settings
 from elsewhere.leaderboard.about import protocol_pages, rules
 from elsewhere.leaderboard.store import Store
-from elsewhere.leaderboard.submissions import FAMILIES, Truths, submit
+from elsewhere.leaderboard.submissions import FAMILIES, Truths, remaining_quota, submit
 from elsewhere.leaderboard.table import PROTOCOL, SUITE, datatypes, display, optional_columns, protocol_table
 from elsewhere.leaderboard.views import (
     PARAMETER_BOUNDS,
     VERIFIED_CHOICES,
     comparison_text,
+    csv_bytes,
+    csv_name,
     entry_choice,
     entry_choices,
     error_text,
@@ -38,7 +43,11 @@ from elsewhere.leaderboard.views import (
     metrics_side_by_side,
     model_summary,
     parameter_count,
+    quota_text,
+    read_permalink,
     submission_status,
+    submitter_identity,
+    versions_text,
     visible_entry,
 )
 
@@ -47,6 +56,8 @@ TAGLINE = "Can your network recognise it elsewhere?"
 UPLOAD_TYPES = [".csv", ".parquet", ".jsonl", ".json"]
 SUBMIT_CONCURRENCY = 2
 DEFAULT_CONCURRENCY = 8
+# Files the app hands out (CSV downloads, figures) leave gradio's cache after an hour.
+CACHE_SECONDS = 3600
 CSS = """
 .elsewhere-note {font-size: 0.9em; opacity: 0.85}
 """
@@ -57,12 +68,69 @@ def user_error(error: BaseException, **kwargs) -> gr.Error:
     return gr.Error(error_text(error), print_exception=False, **kwargs)
 
 
+def on_space() -> bool:
+    """Whether the app runs as a Hugging Face Space (where visitors sign in with their Hub account)."""
+    return gr.utils.get_space() is not None
+
+
+def visitor(request: gr.Request | None, profile: gr.OAuthProfile | None) -> str:
+    """The identity a visitor's submissions count against (see :func:`leaderboard.views.submitter_identity`)."""
+    client = getattr(request, "client", None)
+    return submitter_identity(
+        login=getattr(profile, "username", None),
+        user=getattr(request, "username", None),
+        address=getattr(client, "host", None),
+    )
+
+
+def forget_upload(path: str | Path | None) -> None:
+    """Delete an uploaded file from gradio's upload cache (and its folder, once empty); nothing outside it."""
+    if not path:
+        return
+    cache = Path(gr.utils.get_upload_folder()).resolve()
+    file = Path(path).resolve()
+    if cache not in file.parents:
+        return
+    file.unlink(missing_ok=True)
+    if file.parent != cache:
+        try:
+            file.parent.rmdir()
+        except OSError:
+            pass  # not empty: another upload with the same content is still there
+
+
+class CsvFiles:
+    """The CSV downloads of table views, one file per distinct content, pruned after :data:`CACHE_SECONDS`."""
+
+    def __init__(self) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix="elsewhere-csv-"))
+
+    def write(self, view: str, data: bytes) -> Path:
+        now = time.time()
+        for old in self.folder.glob("*/*.csv"):
+            if now - old.stat().st_mtime > CACHE_SECONDS:
+                old.unlink(missing_ok=True)
+                try:
+                    old.parent.rmdir()
+                except OSError:
+                    pass
+        path = self.folder / hashlib.sha256(data).hexdigest()[:32] / csv_name(view)
+        if not path.exists():
+            path.parent.mkdir(exist_ok=True)
+            partial = path.with_name(f".{path.name}.{time.monotonic_ns()}.partial")
+            partial.write_bytes(data)
+            partial.replace(path)
+        return path
+
+
 def build_app(store: Store, truths: Truths, data: str | Path) -> gr.Blocks:
     """The leaderboard app over ``store``, scoring against ``truths``, with About images from ``data``."""
     protocols = truths.protocols
     variant = truths.variant
     view_choices = [("Whole suite (mean over protocols)", SUITE)] + [(name, name) for name in protocols]
     default_view = protocols[0]
+    login = on_space()
+    downloads = CsvFiles()
 
     def table_rows(
         view: str,
@@ -72,24 +140,25 @@ def build_app(store: Store, truths: Truths, data: str | Path) -> gr.Blocks:
         min_parameters: str,
         max_parameters: str,
         columns: list[str],
-    ) -> gr.Dataframe:
-        """The Leaderboard tab's table: rows, datatypes and label (a count) for the chosen view."""
+    ):
+        """The Leaderboard tab's table (model names linked to their entries) and the CSV of the same rows."""
+        filters = {
+            "search": search,
+            "families": families,
+            "verified": verified,
+            "min_parameters": min_parameters,
+            "max_parameters": max_parameters,
+            "columns": columns or [],
+        }
         try:
-            frame, types, label = leaderboard_view(
-                store,
-                protocols,
-                variant,
-                view,
-                search=search,
-                families=families,
-                verified=verified,
-                min_parameters=min_parameters,
-                max_parameters=max_parameters,
-                columns=columns or [],
-            )
+            frame, _, _ = leaderboard_view(store, protocols, variant, view, **filters)
+            linked, types, label = leaderboard_view(store, protocols, variant, view, linked=True, **filters)
         except (ElsewhereError, OSError) as error:
             raise user_error(error) from None
-        return gr.Dataframe(value=frame, datatype=types, label=label)
+        return (
+            gr.Dataframe(value=linked, datatype=types, label=label),
+            gr.DownloadButton(value=downloads.write(view, csv_bytes(frame))),
+        )
 
     def table_api(
         view: str = default_view,
@@ -147,7 +216,7 @@ def build_app(store: Store, truths: Truths, data: str | Path) -> gr.Blocks:
             else:
                 results = picked.results
                 panes += [
-                    model_summary(picked),
+                    f"{model_summary(picked)}\n\n{versions_text(picked)}",
                     figure_image(map_figure(results)),
                     figure_image(curves_figure(results, stacked=True)),
                 ]
@@ -169,6 +238,30 @@ def build_app(store: Store, truths: Truths, data: str | Path) -> gr.Blocks:
             choices.append(entry_choice(picked))
         return gr.Tabs(selected="model"), gr.Dropdown(choices=choices, value=picked.id)
 
+    def open_permalink(request: gr.Request):
+        """``?protocol=NAME&model=ID`` selects the view and opens the entry on the Model tab."""
+        view, number = read_permalink(dict(request.query_params or {}), protocols, default_view)
+        try:
+            picked = visible_entry(store, number, variant)
+        except ElsewhereError:
+            picked = None
+        if picked is None:
+            return gr.Dropdown(value=view), gr.Tabs(), gr.Dropdown()
+        if view != SUITE:
+            view = picked.protocol
+        choices = entry_choices(store, protocols, variant, view)
+        if picked.id not in {value for _, value in choices}:
+            choices.append(entry_choice(picked))
+        return gr.Dropdown(value=view), gr.Tabs(selected="model"), gr.Dropdown(choices=choices, value=picked.id)
+
+    def quota(request: gr.Request, profile: gr.OAuthProfile | None) -> str:
+        """The Submit tab's line on the visitor's limit and what is left of it."""
+        if login and profile is None:
+            return "Sign in with Hugging Face (button above) to submit; the limit counts per account."
+        identity = visitor(request, profile)
+        used, limit = remaining_quota(store, identity)
+        return quota_text(identity, used, limit)
+
     def submit_file(
         file: str | None,
         protocol: str,
@@ -179,20 +272,27 @@ def build_app(store: Store, truths: Truths, data: str | Path) -> gr.Blocks:
         parameters: str,
         family: str,
         request: gr.Request,
+        profile: gr.OAuthProfile | None,
     ):
-        """Validate, score and store an uploaded predictions file; show its row."""
+        """Validate, score and store an uploaded predictions file; show its row. The upload is deleted either way.
+
+        The limit counts against the visitor's identity (login, ``--auth`` user, else address);
+        the typed submitter name is only what the board shows.
+        """
         try:
+            if login and profile is None:
+                raise ElsewhereError("sign in with Hugging Face to submit; the limit counts per account")
             if not file:
                 raise ElsewhereError("no predictions file uploaded; choose a CSV, Parquet or JSON lines file")
-            # Behind gradio's auth the login names the submitter, so the rate limit cannot be dodged by renaming.
-            who = getattr(request, "username", None) or submitter
+            shown = submitter or getattr(profile, "username", None) or getattr(request, "username", None)
             stored = submit(
                 store,
                 truths,
                 protocol=protocol,
                 predictions_path=file,
                 model_name=model_name or "",
-                submitter=who or "",
+                submitter=shown or "",
+                identity=visitor(request, profile),
                 link=link,
                 notes=notes,
                 parameters=parameter_count(parameters),
@@ -201,6 +301,8 @@ def build_app(store: Store, truths: Truths, data: str | Path) -> gr.Blocks:
             )
         except (ElsewhereError, OSError) as error:
             raise user_error(error, duration=None) from None
+        finally:
+            forget_upload(file)
         board = protocol_table(store, stored.protocol, variant=variant)
         return submission_status(stored, board), display(board[board["id"] == stored.id], PROTOCOL, protocols=protocols)
 
@@ -209,10 +311,11 @@ def build_app(store: Store, truths: Truths, data: str | Path) -> gr.Blocks:
     column_choices = [(c.label, c.key) for c in (*optional, *suite_only)]
     column_defaults = [c.key for c in (*optional, *suite_only) if c.default]
     families = sorted(set(FAMILIES) | set(store.table(variant=variant)["family"].dropna().unique()))
-    initial, initial_types, initial_label = leaderboard_view(store, protocols, variant, default_view)
+    initial, initial_types, initial_label = leaderboard_view(store, protocols, variant, default_view, linked=True)
+    initial_plain = leaderboard_view(store, protocols, variant, default_view)[0]
     initial_entries = entry_choices(store, protocols, variant, default_view)
 
-    with gr.Blocks(title=TITLE) as demo:
+    with gr.Blocks(title=TITLE, delete_cache=(CACHE_SECONDS, CACHE_SECONDS)) as demo:
         gr.Markdown(
             f"# {TITLE}\n*{TAGLINE}* Vision models trained on objects seen only at some locations "
             "(rotations, scales) of the canvas, ranked by their accuracy where they never saw them. "
@@ -226,6 +329,12 @@ def build_app(store: Store, truths: Truths, data: str | Path) -> gr.Blocks:
                         "", label="Search model or submitter", placeholder="press Enter to search", scale=2
                     )
                     refresh = gr.Button("Refresh", scale=0)
+                    download = gr.DownloadButton(
+                        "Download CSV",
+                        value=downloads.write(default_view, csv_bytes(initial_plain)),
+                        scale=0,
+                        elem_id="download-csv",
+                    )
                 with gr.Accordion("Filters and columns", open=False):
                     with gr.Row():
                         family_filter = gr.CheckboxGroup(families, label="Model family (none ticked: all)")
@@ -262,7 +371,7 @@ def build_app(store: Store, truths: Truths, data: str | Path) -> gr.Blocks:
                 comparison = gr.Markdown("*Pick an entry; pick a second one to compare them on the same items.*")
                 with gr.Row(equal_height=False):
                     with gr.Column():
-                        summary_a = gr.Markdown()
+                        summary_a = gr.Markdown(elem_id="model-summary-a")
                         heatmap_a = gr.Image(label="Accuracy by location", type="pil", format="png", interactive=False)
                         curves_a = gr.Image(label="Accuracy curves", type="pil", format="png", interactive=False)
                     with gr.Column():
@@ -276,6 +385,9 @@ def build_app(store: Store, truths: Truths, data: str | Path) -> gr.Blocks:
                     "file with columns `id`, `prediction` and optionally `probabilities`. The leaderboard scores "
                     "it against the labels it holds. See About for the rules."
                 )
+                if login:
+                    gr.LoginButton()
+                quota_line = gr.Markdown(elem_id="submit-quota")
                 with gr.Row():
                     with gr.Column():
                         upload = gr.File(
@@ -333,22 +445,26 @@ def build_app(store: Store, truths: Truths, data: str | Path) -> gr.Blocks:
                 max_parameters.change,
                 columns.change,
                 refresh.click,
-                demo.load,
             ],
             table_rows,
             inputs=table_inputs,
-            outputs=table,
+            outputs=[table, download],
             api_name=False,
             show_progress="minimal",
         )
         gr.api(table_api, api_name="table")
         gr.on(
-            [view.change, refresh.click, demo.load],
+            [view.change, refresh.click],
             refresh_entries,
             inputs=[view, entry_a, entry_b],
             outputs=[entry_a, entry_b],
             api_name=False,
         )
+        # A page opens on its permalink first; the table and entry lists then follow the view it chose.
+        demo.load(open_permalink, outputs=[view, tabs, entry_a], api_name=False).then(
+            table_rows, inputs=table_inputs, outputs=[table, download], api_name=False
+        ).then(refresh_entries, inputs=[view, entry_a, entry_b], outputs=[entry_a, entry_b], api_name=False)
+        demo.load(quota, outputs=quota_line, api_name=False)
         gr.on(
             [entry_a.change, entry_b.change],
             model_page,
@@ -357,13 +473,16 @@ def build_app(store: Store, truths: Truths, data: str | Path) -> gr.Blocks:
             api_name="model",
         )
         table.select(open_row, inputs=[view, table], outputs=[tabs, entry_a], api_name=False)
-        submit_button.click(
+        submitted = submit_button.click(
             submit_file,
             inputs=[upload, submit_protocol, model_name, submitter, link, notes, parameters, family],
             outputs=[status, new_row],
             api_name="submit",
             concurrency_limit=SUBMIT_CONCURRENCY,
-        ).success(table_rows, inputs=table_inputs, outputs=table, api_name=False).success(
+        )
+        # Whatever the outcome the upload is gone from the server, so the form lets go of it too.
+        submitted.then(lambda: None, outputs=upload, api_name=False).then(quota, outputs=quota_line, api_name=False)
+        submitted.success(table_rows, inputs=table_inputs, outputs=[table, download], api_name=False).success(
             refresh_entries, inputs=[view, entry_a, entry_b], outputs=[entry_a, entry_b], api_name=False
         )
     demo.queue(default_concurrency_limit=DEFAULT_CONCURRENCY)

@@ -377,8 +377,8 @@ def submitter_identity(*, login: str | None = None, user: str | None = None, add
     if login:
         return f"hf:{login}"
     if user:
-        return f"user:{user}"
-    return f"address:{address or 'unknown'}"
+        return f"auth:{user}"
+    return f"ip:{address or 'unknown'}"
 
 
 def quota_text(identity: str, used: int, limit: int) -> str:
@@ -387,8 +387,8 @@ def quota_text(identity: str, used: int, limit: int) -> str:
     kind, _, name = identity.partition(":")
     who = {
         "hf": f"Hugging Face user {markdown_text(name)}",
-        "user": f"signed-in user {markdown_text(name)}",
-        "address": f"your address {markdown_text(name)}",
+        "auth": f"signed-in user {markdown_text(name)}",
+        "ip": f"your address {markdown_text(name)}",
     }.get(kind, markdown_text(identity))
     plural = "" if limit == 1 else "s"
     return f"Limit: {limit} submission{plural} per 24 hours for {who}; used {used}, **{left} left**."

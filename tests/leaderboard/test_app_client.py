@@ -1,7 +1,8 @@
 """The app's named API endpoints, called through ``gradio_client`` against a real server on a free port.
 
 The store is seeded with three baseline entries scored from real predictions files; the expected
-order and accuracies are computed here from the dataset's labels.
+order and accuracies are computed here from the dataset's labels. Uploads land in a gradio upload
+folder of the test's own (``GRADIO_TEMP_DIR``), so the tests can see that none is left behind.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ import pytest
 from test_submissions import PROTOCOL, evaluated_labels, noisy_predictions, ood_accuracy, write_csv
 
 from elsewhere.leaderboard.store import Store
-from elsewhere.leaderboard.submissions import Truths, submit
+from elsewhere.leaderboard.submissions import Truths, remaining_quota, submit
 
 pytestmark = pytest.mark.slow
+
+LOCAL = "ip:127.0.0.1"  # every call from this test process counts against this identity
 
 BASELINES = (("baseline-mlp", 2), ("baseline-cnn", 4), ("baseline-gap", 9))  # model, every k-th item wrong
 
@@ -38,7 +41,7 @@ def classes(tiny_dataset: Path) -> int:
 
 @pytest.fixture(scope="module")
 def app(tiny_dataset: Path, labels, classes, tmp_path_factory):
-    """A running leaderboard seeded with the baselines; yields (url, store, expected baseline order)."""
+    """A running leaderboard seeded with the baselines; yields (client, store, expected accuracies, upload folder)."""
     from gradio_client import Client
 
     from elsewhere.leaderboard.app import launch
@@ -56,24 +59,31 @@ def app(tiny_dataset: Path, labels, classes, tmp_path_factory):
             predictions_path=write_csv(predictions, folder / f"{name}.csv"),
             model_name=name,
             submitter="operator",
+            identity="operator",
             family="cnn",
             verified=True,
             rate_limit_per_day=None,
         )
         expected[name] = ood_accuracy(labels, predictions)
+    uploads = folder / "gradio-uploads"
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
-        patch.setenv("ELSEWHERE_RATE_LIMIT", "3")
+        patch.setenv("GRADIO_TEMP_DIR", str(uploads))
+        patch.setenv("ELSEWHERE_RATE_LIMIT", "100")
         port = free_port()
         demo = launch(db, tiny_dataset, host="127.0.0.1", port=port, prevent_thread_lock=True, quiet=True)
         try:
-            yield Client(f"http://127.0.0.1:{port}/", verbose=False), store, expected
+            yield Client(f"http://127.0.0.1:{port}/", verbose=False), store, expected, uploads
         finally:
             demo.close()
 
 
+def uploaded_files(folder: Path) -> list[str]:
+    return sorted(path.name for path in folder.rglob("*") if path.is_file()) if folder.exists() else []
+
+
 def test_table_endpoint_ranks_the_baselines(app):
-    client, _, expected = app
+    client, _, expected, _ = app
     table = client.predict(api_name="/table")
     headers, rows = table["headers"], table["data"]
     model, accuracy, rank = headers.index("Model"), headers.index("OOD accuracy (%)"), headers.index("Rank")
@@ -94,7 +104,7 @@ def test_table_endpoint_ranks_the_baselines(app):
 def test_unknown_view_is_an_app_error(app):
     from gradio_client.exceptions import AppError
 
-    client, _, _ = app
+    client, _, _, _ = app
     with pytest.raises(AppError, match="unknown view 'nowhere'"):
         client.predict(view="nowhere", api_name="/table")
 
@@ -102,7 +112,7 @@ def test_unknown_view_is_an_app_error(app):
 def test_submit_endpoint_scores_stores_and_shows_the_row(app, labels, classes, tmp_path):
     from gradio_client import handle_file
 
-    client, store, _ = app
+    client, store, _, uploads = app
     predictions = noisy_predictions(labels, 3, classes, offset=1)
     path = write_csv(predictions, tmp_path / "mine.csv")
     status, row = client.predict(
@@ -123,13 +133,14 @@ def test_submit_endpoint_scores_stores_and_shows_the_row(app, labels, classes, t
     assert row["data"][0][row["headers"].index("Model")] == "my <b>net</b>"
     table = client.predict(api_name="/table")
     assert "my <b>net</b>" in [r[table["headers"].index("Model")] for r in table["data"]]
+    assert "mine.csv" not in uploaded_files(uploads), "an accepted upload is deleted from gradio's cache"
 
 
 def test_bad_file_is_a_one_line_app_error_and_stores_nothing(app, tmp_path):
     from gradio_client import handle_file
     from gradio_client.exceptions import AppError
 
-    client, store, _ = app
+    client, store, _, uploads = app
     before = len(store.list(variant=None, include_hidden=True))
     bad = tmp_path / "bad.csv"
     bad.write_text("id,prediction\nlocation-halves/test_ood/9999999,0\n")
@@ -138,26 +149,37 @@ def test_bad_file_is_a_one_line_app_error_and_stores_nothing(app, tmp_path):
     message = str(error.value)
     assert "not evaluated items" in message and "\n" not in message
     assert len(store.list(variant=None, include_hidden=True)) == before
+    assert "bad.csv" not in uploaded_files(uploads), "a refused upload is deleted from gradio's cache"
 
 
-def test_rate_limit_and_upload_cap_are_read_when_submitting(app, labels, classes, tmp_path, monkeypatch):
+def test_renaming_does_not_dodge_the_limit_and_settings_are_read_when_submitting(
+    app, labels, classes, tmp_path, monkeypatch
+):
+    """Each submission under a new typed name still counts against the client's address."""
     from gradio_client import handle_file
     from gradio_client.exceptions import AppError
 
-    client, store, _ = app
+    client, store, _, uploads = app
+    used, _ = remaining_quota(store, LOCAL)
+    monkeypatch.setenv("ELSEWHERE_RATE_LIMIT", str(used + 3))
     paths = [write_csv(noisy_predictions(labels, 5 + k, classes, offset=2), tmp_path / f"r{k}.csv") for k in range(4)]
-    for path in paths[:3]:
-        client.predict(handle_file(str(path)), PROTOCOL, "busy", "erin", "", "", "", "other", api_name="/submit")
-    with pytest.raises(AppError, match="limit is 3"):
-        client.predict(handle_file(str(paths[3])), PROTOCOL, "busy", "erin", "", "", "", "other", api_name="/submit")
+    for k, path in enumerate(paths[:3]):
+        client.predict(handle_file(str(path)), PROTOCOL, "busy", f"erin-{k}", "", "", "", "other", api_name="/submit")
+    with pytest.raises(AppError, match=f"limit is {used + 3} \\(whatever name"):
+        client.predict(
+            handle_file(str(paths[3])), PROTOCOL, "busy", "a-new-name", "", "", "", "other", api_name="/submit"
+        )
+    assert remaining_quota(store, LOCAL) == (used + 3, used + 3)
+    assert "a-new-name" not in [e.submitter for e in store.list()]
+    monkeypatch.setenv("ELSEWHERE_RATE_LIMIT", "100")
     monkeypatch.setenv("ELSEWHERE_MAX_UPLOAD_MB", str(100 / 2**20))
     with pytest.raises(AppError, match="over the upload limit of 100"):
         client.predict(handle_file(str(paths[3])), PROTOCOL, "big", "frank", "", "", "", "other", api_name="/submit")
-    assert [e.submitter for e in store.list()].count("erin") == 3
+    assert not {path.name for path in paths} & set(uploaded_files(uploads)), "no upload is left behind"
 
 
 def test_model_endpoint_compares_two_entries_on_the_same_items(app, labels):
-    client, store, expected = app
+    client, store, expected, _ = app
     entries = {e.model_name: e for e in store.list(protocol=PROTOCOL)}
     a, b = entries["baseline-gap"], entries["baseline-mlp"]
     summary_a, heatmap_a, curves_a, summary_b, _, _, metrics, comparison = client.predict(a.id, b.id, api_name="/model")
@@ -171,6 +193,7 @@ def test_model_endpoint_compares_two_entries_on_the_same_items(app, labels):
     assert f"{100 * expected['baseline-gap']:.1f}% vs {100 * expected['baseline-mlp']:.1f}%" in comparison
     assert "McNemar exact p" in comparison
     assert summary_a.startswith(f"### #{a.id} baseline") and "verified" in summary_a
+    assert "**Versions**" in summary_a and a.fingerprint in summary_a
     assert summary_b.startswith(f"### #{b.id} baseline")
     for image in (heatmap_a, curves_a):
         assert Path(image).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -181,7 +204,7 @@ def test_model_endpoint_compares_two_entries_on_the_same_items(app, labels):
 def test_model_page_escapes_user_text(app, labels, classes, tmp_path):
     from gradio_client import handle_file
 
-    client, store, _ = app
+    client, store, _, _ = app
     path = write_csv(noisy_predictions(labels, 7, classes, offset=4), tmp_path / "x.csv")
     name = "![x](https://example.org/t.png) <img src=x onerror=alert(1)>"
     client.predict(
@@ -206,7 +229,7 @@ def test_hidden_entries_leave_the_table_and_the_model_page(app, labels, classes,
     from gradio_client import handle_file
     from gradio_client.exceptions import AppError
 
-    client, store, _ = app
+    client, store, _, _ = app
     path = write_csv(noisy_predictions(labels, 11, classes, offset=5), tmp_path / "h.csv")
     client.predict(handle_file(str(path)), PROTOCOL, "to hide", "grace", "", "", "", "other", api_name="/submit")
     entry = store.list()[-1]
@@ -215,3 +238,42 @@ def test_hidden_entries_leave_the_table_and_the_model_page(app, labels, classes,
     assert "to hide" not in [row[table["headers"].index("Model")] for row in table["data"]]
     with pytest.raises(AppError, match=f"no entry {entry.id}"):
         client.predict(entry.id, None, api_name="/model")
+
+
+def test_auth_users_are_the_identity(tiny_dataset, labels, classes, tmp_path, monkeypatch):
+    """Behind --auth the signed-in user is who the limit counts, whatever name is typed."""
+    from gradio_client import Client, handle_file
+    from gradio_client.exceptions import AppError
+
+    from elsewhere.leaderboard.app import launch
+
+    monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "uploads"))
+    monkeypatch.setenv("ELSEWHERE_RATE_LIMIT", "2")
+    db, port = tmp_path / "auth.sqlite", free_port()
+    demo = launch(
+        db, tiny_dataset, port=port, auth=[("alice", "pw-a"), ("bob", "pw-b")], prevent_thread_lock=True, quiet=True
+    )
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        with pytest.raises(Exception):  # noqa: B017 - no password, no app (gradio_client's own error)
+            Client(url, verbose=False).predict(api_name="/table")
+        alice, bob = (
+            Client(url, auth=("alice", "pw-a"), verbose=False),
+            Client(url, auth=("bob", "pw-b"), verbose=False),
+        )
+        paths = [write_csv(noisy_predictions(labels, 3 + k, classes), tmp_path / f"a{k}.csv") for k in range(4)]
+        for k in range(2):
+            alice.predict(
+                handle_file(str(paths[k])), PROTOCOL, "net", f"alias-{k}", "", "", "", "other", api_name="/submit"
+            )
+        with pytest.raises(AppError, match="limit is 2"):
+            alice.predict(
+                handle_file(str(paths[2])), PROTOCOL, "net", "alias-2", "", "", "", "other", api_name="/submit"
+            )
+        bob.predict(handle_file(str(paths[3])), PROTOCOL, "net", "", "", "", "", "other", api_name="/submit")
+        store = Store(db)
+        assert remaining_quota(store, "auth:alice") == (2, 2) and remaining_quota(store, "auth:bob") == (1, 2)
+        assert [e.submitter for e in store.list()] == ["alias-0", "alias-1", "bob"]
+    finally:
+        demo.close()

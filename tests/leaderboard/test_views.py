@@ -63,6 +63,7 @@ def board(tiny_dataset: Path, tmp_path_factory):
             predictions_path=write_csv(predictions, folder / f"{every}.csv"),
             model_name=name,
             submitter="-2+3 <b>me</b>",
+            identity="hf:tester",
             link=link,
             notes="*bold* notes",
             rate_limit_per_day=None,
@@ -218,9 +219,9 @@ def test_metrics_and_comparison_of_two_entries(board):
 
 def test_identity_ignores_the_typed_name_and_prefers_logins():
     assert submitter_identity(login="alice", user="bob", address="10.0.0.1") == "hf:alice"
-    assert submitter_identity(user="bob", address="10.0.0.1") == "user:bob"
-    assert submitter_identity(address="10.0.0.1") == "address:10.0.0.1"
-    assert submitter_identity() == "address:unknown"
+    assert submitter_identity(user="bob", address="10.0.0.1") == "auth:bob"
+    assert submitter_identity(address="10.0.0.1") == "ip:10.0.0.1"
+    assert submitter_identity() == "ip:unknown"
     text = quota_text("hf:<b>al_ice</b>", 3, 5)
     assert "**2 left**" in text and "<b>" not in text and "al\\_ice" in text
-    assert "**0 left**" in quota_text("address:1.2.3.4", 7, 5)
+    assert "**0 left**" in quota_text("ip:1.2.3.4", 7, 5) and "address 1\\.2\\.3\\.4" in quota_text("ip:1.2.3.4", 0, 5)
