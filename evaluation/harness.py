@@ -26,6 +26,7 @@ from elsewhere.evaluation.results import file_sha256, write_results
 from elsewhere.evaluation.runner import Statistics, channel_statistics, predict, resolve_device
 from elsewhere.evaluation.scoring import score_predictions
 from elsewhere.evaluation.training import default_config, train
+from elsewhere.files import write_text_atomic
 
 PRETRAIN_HELD_OUT = 10
 
@@ -179,5 +180,5 @@ def train_baseline(
     }
     results = score_predictions(truth, predictions, model=meta, source=f"baseline:{architecture}", device=str(target))
     write_results(results, out / "results.json")
-    (out / "history.json").write_text(json.dumps(histories, indent=2, default=str) + "\n")
+    write_text_atomic(out / "history.json", json.dumps(histories, indent=2, default=str) + "\n")
     return results
