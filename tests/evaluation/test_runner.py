@@ -294,6 +294,28 @@ def test_cuda_bf16_channels_last_agrees_with_cpu(image_splits):
     assert (on_gpu == on_cpu).mean() >= 0.95
 
 
+@pytest.mark.gpu
+def test_cuda_normalises_and_refuses_non_finite_logits_as_cpu_does(image_splits):
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA GPU")
+    split = image_splits["test_id"]
+    seen = {}
+
+    def record(x):
+        seen.setdefault(x.device.type, x.float().cpu())
+        return torch.zeros(len(x), 2, device=x.device)
+
+    statistics = channel_statistics(nn.Identity(), mean=(0.5, 0.25, 0.0), std=(0.5, 0.25, 2.0))
+    for device in (CPU, torch.device("cuda")):
+        predict(Fixed(record), split, device=device, batch_size=32, statistics=statistics, progress=False)
+    torch.testing.assert_close(seen["cuda"], seen["cpu"], atol=1e-6, rtol=0)
+    poisoned = Fixed(lambda x: torch.full((len(x), 2), float("nan"), device=x.device))
+    message = _one_line_error(
+        lambda: predict(poisoned, split, device=torch.device("cuda"), batch_size=32, num_classes=2, progress=False)
+    )
+    assert "NaN or infinite logits for 32 of 32 images" in message and poisoned.calls == 1
+
+
 # Loading models and weights
 
 MODEL_FILE = """
