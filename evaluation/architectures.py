@@ -399,7 +399,8 @@ def _rotations(kernel: torch.Tensor) -> list[torch.Tensor]:
 
 
 class LiftingConv(nn.Module):
-    """Convolution of an image with every quarter turn of each filter: N×C×H×W -> N×F×4×H×W.
+    """Convolution of an image with every quarter turn of each filter: N×C×H×W -> N×(F·4)×H×W,
+    channel ``4f + r`` holding filter ``f`` turned ``r`` quarter turns.
 
     Turning the input by 90° turns every output map by 90° and moves it one step along the group
     axis, exactly (Cohen & Welling 2016).
@@ -412,51 +413,56 @@ class LiftingConv(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         kernel = torch.stack(_rotations(self.weight), dim=1).flatten(0, 1)
-        out = nn.functional.conv2d(x, kernel, padding=1)
-        return out.unflatten(1, (self.weight.shape[0], C4))
+        return nn.functional.conv2d(x, kernel, padding=1)
 
 
 class GroupConv(nn.Module):
-    """C4 group convolution: N×F×4×H×W -> N×F'×4×H×W, one filter per (output, input) field pair,
-    turned and cyclically shifted along the group axis for each output rotation."""
+    """C4 group convolution: N×(F·4)×H×W -> N×(F'·4)×H×W, one filter per (output, input) field
+    pair, turned and cyclically shifted along the group axis for each output rotation.
+
+    Weights are stored 4-D (F', F·4, 3, 3) so the network takes the channels-last layout.
+    """
 
     def __init__(self, in_fields: int, out_fields: int):
         super().__init__()
-        self.weight = nn.Parameter(torch.empty(out_fields, in_fields, C4, 3, 3))
-        nn.init.kaiming_uniform_(self.weight.flatten(1, 2), a=math.sqrt(5))
+        self.weight = nn.Parameter(torch.empty(out_fields, in_fields * C4, 3, 3))
+        nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # Output rotation r reads input rotation s through the filter of relative turn s - r,
         # itself turned by r: kernel[o, r, i, s] = rot^r(weight[o, i, (s - r) mod 4]).
-        turned = [torch.rot90(torch.roll(self.weight, r, dims=2), r, dims=(-2, -1)) for r in range(C4)]
+        weight = self.weight.unflatten(1, (-1, C4))
+        turned = [torch.rot90(torch.roll(weight, r, dims=2), r, dims=(-2, -1)) for r in range(C4)]
         kernel = torch.stack(turned, dim=1).flatten(0, 1).flatten(1, 2)
-        out = nn.functional.conv2d(x.flatten(1, 2), kernel, padding=1)
-        return out.unflatten(1, (self.weight.shape[0], C4))
+        return nn.functional.conv2d(x, kernel, padding=1)
 
 
 class GroupBlock(nn.Module):
     """Group convolution (lifting for the first), batch norm shared over the group axis, ReLU, 2×2 max pool.
 
     Sharing batch-norm statistics and affine parameters across the four rotations keeps the block
-    exactly equivariant; a 2×2 pool maps an even-sided map's blocks onto the turned map's blocks.
+    exactly equivariant (the four maps of a field are normalised as one taller map); a 2×2 pool
+    maps an even-sided map's blocks onto the turned map's blocks.
     """
 
     def __init__(self, conv: nn.Module, fields: int):
         super().__init__()
         self.conv = conv
-        self.norm = nn.BatchNorm3d(fields)
+        self.norm = nn.BatchNorm2d(fields)
         self.pool = nn.MaxPool2d(2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = torch.relu(self.norm(self.conv(x)))
-        return self.pool(x.flatten(1, 2)).unflatten(1, x.shape[1:3])
+        x = self.conv(x)
+        n, channels, h, w = x.shape
+        x = self.norm(x.reshape(n, channels // C4, C4 * h, w)).reshape(n, channels, h, w)
+        return self.pool(torch.relu(x))
 
 
 class RotationInvariantPool(nn.Module):
-    """Max over the four rotations and mean over positions: N×F×4×H×W -> N×F, unchanged by quarter turns."""
+    """Max over the four rotations and mean over positions: N×(F·4)×H×W -> N×F, unchanged by quarter turns."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x.amax(dim=2).mean(dim=(2, 3))
+        return x.unflatten(1, (-1, C4)).amax(dim=2).mean(dim=(2, 3))
 
 
 @register("gcnn-c4")

@@ -262,13 +262,25 @@ def test_group_layers_are_equivariant_turn_and_shift():
     torch.manual_seed(0)
     lift, group = LiftingConv(3, 4), GroupConv(4, 6)
     image = torch.rand(2, 3, 12, 12)
+
+    def turned_and_shifted(features: torch.Tensor) -> torch.Tensor:
+        fields = features.unflatten(1, (-1, 4))
+        return torch.roll(torch.rot90(fields, 1, dims=(3, 4)), 1, dims=2).flatten(1, 2)
+
     with torch.no_grad():
         lifted, lifted_turned = lift(image), lift(torch.rot90(image, 1, dims=(2, 3)))
-        expected = torch.roll(torch.rot90(lifted, 1, dims=(3, 4)), 1, dims=2)
-        assert torch.allclose(lifted_turned, expected, atol=1e-6)
+        assert lifted.shape == (2, 16, 12, 12)
+        assert torch.allclose(lifted_turned, turned_and_shifted(lifted), atol=1e-6)
         grouped, grouped_turned = group(lifted), group(lifted_turned)
-        assert grouped.shape == (2, 6, 4, 12, 12)
-        assert torch.allclose(grouped_turned, torch.roll(torch.rot90(grouped, 1, dims=(3, 4)), 1, dims=2), atol=1e-5)
+        assert grouped.shape == (2, 24, 12, 12)
+        assert torch.allclose(grouped_turned, turned_and_shifted(grouped), atol=1e-5)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_architecture_takes_the_channels_last_layout_training_uses(name):
+    model = create_model(name, CLASSES, 32, seed=0).to(memory_format=torch.channels_last)
+    images = torch.rand(2, 3, 32, 32).contiguous(memory_format=torch.channels_last)
+    assert model(images).shape == (2, CLASSES)
 
 
 def test_vit_has_one_learned_position_embedding_per_patch():
