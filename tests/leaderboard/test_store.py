@@ -205,6 +205,53 @@ def test_old_version_file_gets_pending_migrations(db: Path) -> None:
     store.hide(1, "superseded")
     assert store.list() == [] and [e["action"] for e in store.events(1)] == ["hide"]
     assert submit(store, "new").id == 2
+    # Rows from before identities count against the identity of their typed name.
+    assert store.used("name:old", now=datetime(2024, 1, 1, 12, tzinfo=UTC)) == 1
+
+
+def test_ids_from_api_calls_are_validated(db: Path) -> None:
+    store = Store(db)
+    entry = submit(store, "a")
+    assert store.get(str(entry.id)).id == entry.id
+    for bad in (2**64, -1, 0, "1e9", "9" * 400, "../1", 1.5, True, None):
+        with pytest.raises(ValueError, match="not valid") as info:
+            store.get(bad)
+        assert "\n" not in str(info.value) and len(str(info.value)) < 200
+    with pytest.raises(ValueError, match="not valid"):
+        store.hide(2**70, "x")
+    with pytest.raises(ValueError, match="no submission with id 99"):
+        store.get(99)
+
+
+def test_one_round_open_at_a_time_and_closed_once(db: Path) -> None:
+    store = Store(db)
+    first = store.open_round("a" * 64, {"protocols": {}}, now=T0)
+    with pytest.raises(ValueError, match="still open"):
+        store.open_round("b" * 64, {"protocols": {}}, now=T0)
+    store.close_round(first, "the secret", [], now=T0 + timedelta(days=1))
+    with pytest.raises(ValueError, match="not open"):
+        store.close_round(first, "another", [], now=T0 + timedelta(days=2))
+    with pytest.raises(ValueError, match="already used"):
+        store.open_round("a" * 64, {"protocols": {}}, now=T0)
+    second = store.open_round("b" * 64, {"protocols": {}}, now=T0 + timedelta(days=3))
+    assert [r["id"] for r in store.rounds()] == [first, second]
+    assert store.rounds()[0]["secret"] == "the secret" and store.rounds()[1]["secret"] is None
+    conn = raw(db)
+    for statement in ("UPDATE rounds SET secret = 'rewritten' WHERE id = 1", "DELETE FROM rounds"):
+        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+            conn.execute(statement)
+    conn.close()
+
+
+def test_operator_key_is_claimed_once(db: Path) -> None:
+    store = Store(db)
+    store.check_operator("k3y-of-the-0perator")
+    store.check_operator("k3y-of-the-0perator")
+    with pytest.raises(ValueError, match="does not match"):
+        store.check_operator("a guessed operator key")
+    # Only the key's SHA-256 is kept.
+    stored = b"".join(path.read_bytes() for path in db.parent.iterdir() if path.name.startswith(db.name))
+    assert b"k3y-of-the-0perator" not in stored
 
 
 def test_newer_schema_version_is_refused(db: Path) -> None:
