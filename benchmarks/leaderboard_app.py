@@ -7,9 +7,10 @@ each, as submissions arrive): ~700 models, each with an entry on every suite pro
 results copied from the real ones with seeded accuracies, intervals and metadata.
 
 1. Table: the app's table function end to end, as a request runs it on the server —
-   ``leaderboard_view`` (store query, ranking, ties, filters, display formatting) plus building the
-   ``gr.Dataframe`` update (gradio's serialisation of the rows) — for one protocol, one protocol
-   filtered (family, parameters, verified, search), and the whole-suite view; also ``/table``
+   ``table_view`` (store query, ranking, ties, filters, display formatting), the model links, the
+   CSV of the view, and building the ``gr.Dataframe`` update (gradio's serialisation of the rows) —
+   for one protocol, one protocol filtered (family, parameters, verified, search), and the
+   whole-suite view; also ``/table``
    through ``gradio_client`` over HTTP for reference (adds the queue and the network stack).
 2. Submission: scoring and storing a 50,000-row predictions file with ``submit`` (size check, read,
    validation, metrics with bootstrap intervals, sha256, results, store insert with rate-limit
@@ -134,9 +135,9 @@ def main() -> None:
 
     from elsewhere.api import generate
     from elsewhere.leaderboard.app import build_app
-    from elsewhere.leaderboard.views import leaderboard_view
     from elsewhere.leaderboard.store import Store
     from elsewhere.leaderboard.submissions import Truths, submit
+    from elsewhere.leaderboard.views import csv_bytes, table_view
     from elsewhere.splits.registry import protocol_names
 
     rng = np.random.default_rng(args.seed)
@@ -157,6 +158,7 @@ def main() -> None:
                 predictions_path=path,
                 model_name="template",
                 submitter="bench",
+                identity="bench",
                 rate_limit_per_day=None,
             ).results
         # The whole suite's names, so that the suite view averages over 14 protocols as in production.
@@ -171,8 +173,10 @@ def main() -> None:
 
         def request(view: str, **filters) -> Callable[[], object]:
             def run() -> object:
-                frame, types, label = leaderboard_view(store, suite, "public", view, **filters)
-                return gr.Dataframe(value=frame, datatype=types, label=label)
+                shown = table_view(store, suite, "public", view, **filters)
+                linked, types = shown.linked()
+                csv_bytes(shown.frame)
+                return gr.Dataframe(value=linked, datatype=types, label=shown.label)
 
             return run
 
@@ -191,7 +195,9 @@ def main() -> None:
             "whole suite, broad filter (most rows kept)": request("suite", **broad),
             "whole suite, filtered + search": request("suite", **filtered),
         }
-        print(f"table function, server side (leaderboard_view + gr.Dataframe update), {args.repeats} runs:")
+        print(
+            f"table function, server side (table_view + model links + CSV + gr.Dataframe update), {args.repeats} runs:"
+        )
         for name, call in cases.items():
             median, best, cpu = timed(call, args.repeats)
             rows = len(call().value["data"])
@@ -241,6 +247,7 @@ def main() -> None:
                     predictions_path=path,
                     model_name=f"big{suffix}",
                     submitter="bench",
+                    identity="bench",
                     rate_limit_per_day=20,
                 )
                 times.append(time.perf_counter() - start)

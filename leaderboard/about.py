@@ -94,8 +94,12 @@ splits (`test_id`, `test_ood`, `probe`), and upload one file: CSV, Parquet or JS
 column `id` (the item's id, exactly as in the dataset), `prediction` (class index or class name)
 and, optionally, `probabilities` (one per class, summing to 1). Every evaluated item exactly once.
 The leaderboard scores the file against the labels it holds; a score you compute yourself is never
-used. Files are at most {max_upload_bytes / 2**20:g} MiB; each submitter may submit
-{rate_limit_per_day} times in any 24 hours; the same predictions are accepted once per protocol.
+used. Files are at most {max_upload_bytes / 2**20:g} MiB, and are deleted once scored or refused.
+Each submitter may submit {rate_limit_per_day} times in any 24 hours, counted against who they are
+rather than the name they type: the Hugging Face account they sign in with (on a Space), the user
+they sign in as (a board with passwords), else their network address. The same predictions are
+accepted once per protocol. A link of the form `?protocol=NAME&model=ID` opens an entry's page, and
+the table downloads as CSV.
 
 {private}
 

@@ -33,6 +33,7 @@ from elsewhere.leaderboard.table import PROTOCOL, SUITE, datatypes, display, opt
 from elsewhere.leaderboard.views import (
     PARAMETER_BOUNDS,
     VERIFIED_CHOICES,
+    auth_pairs,
     comparison_text,
     csv_bytes,
     csv_name,
@@ -47,6 +48,7 @@ from elsewhere.leaderboard.views import (
     read_permalink,
     submission_status,
     submitter_identity,
+    table_view,
     versions_text,
     visible_entry,
 )
@@ -151,13 +153,13 @@ def build_app(store: Store, truths: Truths, data: str | Path) -> gr.Blocks:
             "columns": columns or [],
         }
         try:
-            frame, _, _ = leaderboard_view(store, protocols, variant, view, **filters)
-            linked, types, label = leaderboard_view(store, protocols, variant, view, linked=True, **filters)
+            shown = table_view(store, protocols, variant, view, **filters)
         except (ElsewhereError, OSError) as error:
             raise user_error(error) from None
+        linked, types = shown.linked()
         return (
-            gr.Dataframe(value=linked, datatype=types, label=label),
-            gr.DownloadButton(value=downloads.write(view, csv_bytes(frame))),
+            gr.Dataframe(value=linked, datatype=types, label=shown.label),
+            gr.DownloadButton(value=downloads.write(view, csv_bytes(shown.frame))),
         )
 
     def table_api(
@@ -311,8 +313,8 @@ def build_app(store: Store, truths: Truths, data: str | Path) -> gr.Blocks:
     column_choices = [(c.label, c.key) for c in (*optional, *suite_only)]
     column_defaults = [c.key for c in (*optional, *suite_only) if c.default]
     families = sorted(set(FAMILIES) | set(store.table(variant=variant)["family"].dropna().unique()))
-    initial, initial_types, initial_label = leaderboard_view(store, protocols, variant, default_view, linked=True)
-    initial_plain = leaderboard_view(store, protocols, variant, default_view)[0]
+    first = table_view(store, protocols, variant, default_view)
+    initial, initial_types = first.linked()
     initial_entries = entry_choices(store, protocols, variant, default_view)
 
     with gr.Blocks(title=TITLE, delete_cache=(CACHE_SECONDS, CACHE_SECONDS)) as demo:
@@ -331,7 +333,7 @@ def build_app(store: Store, truths: Truths, data: str | Path) -> gr.Blocks:
                     refresh = gr.Button("Refresh", scale=0)
                     download = gr.DownloadButton(
                         "Download CSV",
-                        value=downloads.write(default_view, csv_bytes(initial_plain)),
+                        value=downloads.write(default_view, csv_bytes(first.frame)),
                         scale=0,
                         elem_id="download-csv",
                     )
@@ -345,7 +347,7 @@ def build_app(store: Store, truths: Truths, data: str | Path) -> gr.Blocks:
                 table = gr.Dataframe(
                     value=initial,
                     datatype=initial_types,
-                    label=initial_label,
+                    label=first.label,
                     interactive=False,
                     max_height=640,
                     pinned_columns=3,
@@ -496,7 +498,7 @@ def launch(
     port: int = 7860,
     labels: str | Path | None = None,
     *,
-    auth: Sequence[tuple[str, str]] | None = None,
+    auth: Sequence[str | tuple[str, str]] | None = None,
     prevent_thread_lock: bool = False,
     quiet: bool = False,
 ) -> gr.Blocks:
@@ -506,9 +508,11 @@ def launch(
         db: the SQLite store (None: the ``ELSEWHERE_DB`` setting).
         data: the dataset folder or Hub repo id whose labels the leaderboard scores against.
         labels: the private variant's labels file (``elsewhere generate --private --labels``).
-        auth: (user, password) pairs; with them the login names the submitter for the rate limit.
+        auth: ``user:password`` strings or (user, password) pairs; with them visitors sign in, and
+            the rate limit counts per user (never per typed name).
         prevent_thread_lock: return once the server runs (tests); otherwise block until stopped.
     """
+    logins = auth_pairs(auth)
     store = Store(db if db is not None else settings.database_path())
     truths = Truths(data, labels)
     demo = build_app(store, truths, data)
@@ -516,7 +520,7 @@ def launch(
         server_name=host,
         server_port=port,
         max_file_size=settings.max_upload_bytes(),
-        auth=list(auth) if auth else None,
+        auth=logins,
         prevent_thread_lock=prevent_thread_lock,
         quiet=quiet,
         ssr_mode=False,

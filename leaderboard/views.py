@@ -17,6 +17,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from urllib.parse import quote, urlencode
 
 import pandas as pd
@@ -91,7 +92,35 @@ def safe_url(link: str) -> str | None:
     return link.replace(" ", "%20").replace("(", "%28").replace(")", "%29").replace("<", "%3C").replace(">", "%3E")
 
 
-def leaderboard_view(
+@dataclass(frozen=True)
+class TableView:
+    """One view of the board as shown: plain-text rows, gradio datatypes, a label, and each row's entry.
+
+    ``entries`` holds the entry id of each row in a protocol view (None in the suite view, whose
+    rows are models). The rows stay plain text, as the API and the CSV give them; :meth:`linked`
+    is the page's version.
+    """
+
+    view: str
+    frame: pd.DataFrame
+    types: list[str]
+    label: str
+    entries: tuple[int, ...] | None
+
+    def linked(self) -> tuple[pd.DataFrame, list[str]]:
+        """Rows and datatypes with each model name a Markdown permalink to its entry (protocol views)."""
+        if self.entries is None:
+            return self.frame, self.types
+        frame, types = self.frame.copy(), list(self.types)
+        frame[MODEL_HEADER] = [
+            f"[{markdown_text(name)}]({permalink(self.view, entry)})"
+            for name, entry in zip(frame[MODEL_HEADER], self.entries)
+        ]
+        types[list(frame.columns).index(MODEL_HEADER)] = "markdown"
+        return frame, types
+
+
+def table_view(
     store: Store,
     protocols: Sequence[str],
     variant: str,
@@ -103,15 +132,12 @@ def leaderboard_view(
     min_parameters: str = "any",
     max_parameters: str = "any",
     columns: Sequence[str] | None = None,
-    linked: bool = False,
-) -> tuple[pd.DataFrame, list[str], str]:
-    """What the Leaderboard tab shows for ``view`` (a protocol or "suite"): rows, gradio datatypes, label.
+) -> TableView:
+    """What the Leaderboard tab shows for ``view`` (a protocol or "suite"), derived once per request.
 
     ``verified`` is one of :data:`VERIFIED_CHOICES`, the parameter bounds keys of
     :data:`PARAMETER_BOUNDS`; ``columns`` are optional column keys (None: the defaults), and keys
-    that belong to the other view only are ignored, since one chooser serves both. ``linked``
-    turns a protocol view's model names into Markdown permalinks to their entries (for the page;
-    the API and the CSV keep plain text).
+    that belong to the other view only are ignored, since one chooser serves both.
     """
     if verified not in VERIFIED_CHOICES:
         raise ElsewhereError(f"verified {verified!r} is not a choice; choose one of {', '.join(VERIFIED_CHOICES)}")
@@ -137,17 +163,20 @@ def leaderboard_view(
         columns = [key for key in columns if key in {c.key for c in optional_columns(kind)}]
     frame = display(board, kind, columns=columns, protocols=protocols)
     types = datatypes(kind, columns=columns, protocols=protocols)
-    if linked and kind == PROTOCOL:
-        position = list(frame.columns).index(MODEL_HEADER)
-        frame[MODEL_HEADER] = [
-            f"[{markdown_text(name)}]({permalink(view, int(entry))})"
-            for name, entry in zip(frame[MODEL_HEADER], board["id"].head(len(frame)))
-        ]
-        types[position] = "markdown"
+    entries = tuple(int(entry) for entry in board["id"].head(len(frame))) if kind == PROTOCOL else None
     shown = f"the first {len(frame):,} of {len(board):,}" if len(frame) < len(board) else f"{len(board):,}"
     unit = ("model" if kind == SUITE else "entry") if len(board) == 1 else ("models" if kind == SUITE else "entries")
     label = f"{'Whole suite' if kind == SUITE else view}: {shown} {unit}"
-    return frame, types, label
+    return TableView(view, frame, types, label, entries)
+
+
+def leaderboard_view(
+    store: Store, protocols: Sequence[str], variant: str, view: str, *, linked: bool = False, **filters
+) -> tuple[pd.DataFrame, list[str], str]:
+    """:func:`table_view` as (rows, datatypes, label); ``linked`` gives the page's rows (model names as links)."""
+    table = table_view(store, protocols, variant, view, **filters)
+    frame, types = table.linked() if linked else (table.frame, table.types)
+    return frame, types, table.label
 
 
 def csv_bytes(frame: pd.DataFrame) -> bytes:
@@ -379,6 +408,30 @@ def submitter_identity(*, login: str | None = None, user: str | None = None, add
     if user:
         return f"auth:{user}"
     return f"ip:{address or 'unknown'}"
+
+
+def auth_pairs(auth: Sequence[str | tuple[str, str]] | None) -> list[tuple[str, str]] | None:
+    """``user:password`` strings (or ``(user, password)`` pairs) as the pairs gradio's login takes; None for none.
+
+    The password may contain ``:``; the user may not. Users are the identities limits count against,
+    so each must be unique.
+    """
+    if not auth:
+        return None
+    pairs = []
+    for item in auth:
+        user, _, password = (item[0], ":", item[1]) if isinstance(item, tuple) else str(item).partition(":")
+        if not user or not password:
+            raise ElsewhereError(
+                "a login must be given as USER:PASSWORD with both parts non-empty; got one without"
+                + (" a password" if user else " a user name")
+            )
+        pairs.append((str(user), str(password)))
+    users = [user for user, _ in pairs]
+    if len(set(users)) != len(users):
+        duplicate = next(user for user in users if users.count(user) > 1)
+        raise ElsewhereError(f"login user {duplicate!r} is given twice; give each user once")
+    return pairs
 
 
 def quota_text(identity: str, used: int, limit: int) -> str:

@@ -252,7 +252,7 @@ def test_auth_users_are_the_identity(tiny_dataset, labels, classes, tmp_path, mo
     monkeypatch.setenv("ELSEWHERE_RATE_LIMIT", "2")
     db, port = tmp_path / "auth.sqlite", free_port()
     demo = launch(
-        db, tiny_dataset, port=port, auth=[("alice", "pw-a"), ("bob", "pw-b")], prevent_thread_lock=True, quiet=True
+        db, tiny_dataset, port=port, auth=["alice:pw-a", ("bob", "pw-b")], prevent_thread_lock=True, quiet=True
     )
     try:
         url = f"http://127.0.0.1:{port}/"

@@ -23,6 +23,7 @@ from elsewhere.leaderboard.table import SUITE
 from elsewhere.leaderboard.views import (
     MAX_ID_DIGITS,
     MODEL_HEADER,
+    auth_pairs,
     comparison_text,
     csv_bytes,
     csv_name,
@@ -225,3 +226,16 @@ def test_identity_ignores_the_typed_name_and_prefers_logins():
     text = quota_text("hf:<b>al_ice</b>", 3, 5)
     assert "**2 left**" in text and "<b>" not in text and "al\\_ice" in text
     assert "**0 left**" in quota_text("ip:1.2.3.4", 7, 5) and "address 1\\.2\\.3\\.4" in quota_text("ip:1.2.3.4", 0, 5)
+
+
+def test_auth_pairs_from_user_password_strings():
+    assert auth_pairs(None) is None and auth_pairs([]) is None
+    assert auth_pairs(["alice:pw", "bob:a:b:c", ("carol", "x")]) == [("alice", "pw"), ("bob", "a:b:c"), ("carol", "x")]
+    for bad, message in (
+        (["alice"], "without a password"),
+        (["alice:"], "without a password"),
+        ([":pw"], "without a user name"),
+        (["a:1", "a:2"], "'a' is given twice"),
+    ):
+        with pytest.raises(ElsewhereError, match=message):
+            auth_pairs(bad)
