@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from elsewhere.leaderboard import rounds
 from elsewhere.leaderboard.store import DuplicateSubmission, RateLimited, Store
 from elsewhere.leaderboard.submissions import Truths, remaining_quota, submit, submit_file
 from elsewhere.leaderboard.table import protocol_table
@@ -144,7 +145,7 @@ def test_parquet_and_jsonl_are_accepted(store, truths, labels, classes, tmp_path
         ("extra column", "unexpected columns"),
         ("wrong suffix", "suffix"),
         ("empty file", "empty"),
-        ("not csv", "cannot read"),
+        ("not csv", "cannot read|binary data"),
     ],
 )
 def test_bad_files_are_one_line_errors_and_store_nothing(store, truths, labels, classes, tmp_path, case, message):
@@ -326,7 +327,7 @@ def test_truths_load_each_protocol_once_across_threads(tiny_dataset):
         truths.get("nowhere")
 
 
-def test_private_variant_is_scored_against_the_labels_file(tmp_path, monkeypatch):
+def test_private_variant_is_scored_on_the_open_rounds_shown_part(tmp_path, monkeypatch):
     from elsewhere.api import generate
 
     monkeypatch.setenv("ELSEWHERE_SECRET", SECRET)
@@ -338,29 +339,37 @@ def test_private_variant_is_scored_against_the_labels_file(tmp_path, monkeypatch
     truths = Truths(data, labels_file)
     assert truths.variant == "private"
 
-    withheld = evaluated_labels(data, PROTOCOL)
-    assert (withheld["label"] == -1).all()
-    held = withheld.drop(columns="label").merge(pd.read_parquet(labels_file), on="id")
+    held = pd.read_parquet(labels_file)
+    held = held[held["split"].isin(EVALUATED)]
     classes = len(truths.get(PROTOCOL).class_names)
     predictions = noisy_predictions(held, 4, classes)
     store = Store(tmp_path / "leaderboard.sqlite")
     path = write_csv(predictions, tmp_path / "private.csv")
+    arguments = {
+        "protocol": PROTOCOL,
+        "predictions_path": path,
+        "model_name": "m",
+        "submitter": "s",
+        "identity": "ip:s",
+    }
     with pytest.raises(ValueError, match="holds the private variant"):
-        submit(store, truths, protocol=PROTOCOL, predictions_path=path, model_name="m", submitter="s", identity="ip:s")
-    entry = submit(
-        store,
-        truths,
-        protocol=PROTOCOL,
-        predictions_path=path,
-        model_name="m",
-        submitter="s",
-        identity="ip:s",
-        variant="private",
-    )
+        submit(store, truths, **arguments)
+    rounds.open_round(store, data, labels_file, SECRET)
+    entry = submit(store, truths, variant="private", **arguments)
     assert entry.variant == "private"
-    assert entry.ood_accuracy == pytest.approx(ood_accuracy(held, predictions))
+    shown = held[held["part"] == "shown"]
+    n = int((shown["split"] == "test_ood").sum())
+    assert entry.results["metrics"]["ood_accuracy"]["n"] == n
+    assert entry.ood_accuracy == rounds.coarsen(ood_accuracy(shown, predictions), n)
     assert store.table(variant="public").empty
     assert list(store.table(variant="private")["id"]) == [entry.id]
+
+
+def test_shown_precision_never_resolves_one_item():
+    for n in (1, 16, 100, 1000, 5000, 10**6):
+        step = rounds.shown_step(n)
+        assert step >= 1 / np.sqrt(n) and step > 1 / n or n == 1
+    assert rounds.shown_step(1000) == 0.05 and rounds.coarsen(0.6666, 1000) == 0.65
 
 
 def test_submit_file_is_the_command_line_door(tiny_dataset, labels, classes, tmp_path, monkeypatch):
