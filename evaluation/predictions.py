@@ -64,10 +64,15 @@ _PARQUET_THRIFT_BYTES = 16 * 2**20
 _PARQUET_THRIFT_ITEMS = 100_000
 _PARQUET_BATCH_ROWS = 65_536
 _SCAN_BLOCK_BYTES = 2**20
-_NEWLINE, _QUOTE, _BACKSLASH, _COLON = ord("\n"), ord('"'), ord("\\"), ord(":")
+_NEWLINE, _QUOTE, _COLON = ord("\n"), ord('"'), ord(":")
 _JSON_STEP = np.zeros(256, dtype=np.int8)
 _JSON_STEP[list(b"[{")] = 1
 _JSON_STEP[list(b"]}")] = -1
+# Brackets that open count in the low 32 bits, colons in the high: one running sum counts both.
+_BLIND_WEIGHT = np.zeros(256, dtype=np.int64)
+_BLIND_WEIGHT[list(b"[{")] = 1
+_BLIND_WEIGHT[ord(":")] = 2**32
+_NOT_JSON_STRUCTURE = bytes(sorted(set(range(256)) - set(b'"[]{}:\n')))
 # Content that is not text, recognised by its first bytes, and named in the refusal.
 _FOREIGN_CONTENT = (
     (b"\x1f\x8b", "gzip-compressed data"),
@@ -195,13 +200,14 @@ def _checked_text(data: bytes, name: str, kind: str, limits: _Limits) -> np.ndar
     for magic, what in _FOREIGN_CONTENT:
         if data.startswith(magic):
             raise PredictionsError(
-                f"predictions file {name} holds {what}, not {label} text; upload the {label} file itself"
+                f"cannot read predictions file {name}: it holds {what}, not {label} text; "
+                f"upload the {label} file itself"
             )
     nul = data.find(b"\x00")
     if nul >= 0:
         raise PredictionsError(
-            f"predictions file {name} holds binary data (a NUL byte at offset {nul:,}), not {label} text; "
-            f"give a UTF-8 {label} file"
+            f"cannot read predictions file {name}: it holds binary data (a NUL byte at offset {nul:,}), "
+            f"not {label} text; give a UTF-8 {label} file"
         )
     lines = data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
     allowed = limits.rows + (1 if kind == "csv" else 0)
@@ -408,7 +414,7 @@ def _plain(kind: pa.DataType) -> pa.DataType:
 
 
 def _read_jsonl(data: bytes, line_ends: np.ndarray, name: str, limits: _Limits) -> dict[str, Any]:
-    _check_json_structure(data, line_ends, name)
+    _check_json_structure(data, name)
     # Each allowed field the text names, typed: any other field, or another type, fails the fast
     # parse (so no field is ever inferred), and the line-by-line reader explains what is wrong.
     present = [c for c in REQUIRED_COLUMNS + OPTIONAL_COLUMNS if f'"{c}"'.encode() in data]
@@ -428,46 +434,58 @@ def _read_jsonl(data: bytes, line_ends: np.ndarray, name: str, limits: _Limits) 
     return _read_jsonl_slowly(data, name)
 
 
-def _check_json_structure(data: bytes, line_ends: np.ndarray, name: str) -> None:
+def _check_json_structure(data: bytes, name: str) -> None:
     """Refuse a line nested deeper than a record can be, or with more fields than a record has.
 
-    A byte scan, in blocks of whole lines, that tracks strings (quotes not escaped by an odd run of
-    backslashes) and counts brackets and colons outside them; it agrees with a JSON parser up to
-    the first syntax error of a line, so no parser ever nests deeper than it found.
+    A byte scan that a JSON parser cannot out-nest: escaped backslashes and quotes are dropped,
+    then every byte but quotes, brackets, colons and line breaks; what is left is scanned in
+    blocks of whole lines, pairing quotes per line and counting brackets and colons outside
+    strings. Up to a line's first syntax error (where a parser stops) it reads the line as a
+    parser does, so no parser ever nests deeper or sees more fields than it found.
     """
+    if b"\\" in data:
+        data = data.replace(b"\\\\", b"").replace(b'\\"', b"")
+    structure = data.translate(None, _NOT_JSON_STRUCTURE)
+    line_ends = np.flatnonzero(np.frombuffer(structure, dtype=np.uint8) == _NEWLINE)
+    fields = len(REQUIRED_COLUMNS + OPTIONAL_COLUMNS)
     first_line = start = 0
-    while start < len(data):
+    while start < len(structure):
         next_end = np.searchsorted(line_ends, start + _SCAN_BLOCK_BYTES)
-        stop = int(line_ends[next_end]) + 1 if next_end < line_ends.size else len(data)
-        codes = np.frombuffer(data, dtype=np.uint8, count=stop - start, offset=start)
+        stop = int(line_ends[next_end]) + 1 if next_end < line_ends.size else len(structure)
+        codes = np.frombuffer(structure, dtype=np.uint8, count=stop - start, offset=start)
         newline = codes == _NEWLINE
+        if not _may_nest_too_deep(codes, newline, fields):
+            first_line += int(np.count_nonzero(newline))
+            start = stop
+            continue
         last_newline = np.maximum.accumulate(np.where(newline, np.arange(codes.size, dtype=np.int32), -1))
-
-        backslash = codes == _BACKSLASH
         quote = codes == _QUOTE
-        if backslash.any():
-            run = np.cumsum(backslash, dtype=np.int32)
-            run -= np.maximum.accumulate(np.where(backslash, 0, run))
-            quote[1:] &= run[:-1] % 2 == 0
         in_string = (_per_line(quote, last_newline) % 2 == 1) | quote
         step = _JSON_STEP[codes]
         step[in_string] = 0
-        depth = _per_line(step, last_newline)
-        fields = _per_line((codes == _COLON) & ~in_string, last_newline)
-        for measure, allowed, what in (
-            (depth, _MAX_JSON_DEPTH, "nests values {} deep; a record is one object with at most a list in it"),
-            (
-                fields,
-                len(REQUIRED_COLUMNS + OPTIONAL_COLUMNS),
-                "has {} fields; a record has id, prediction and optionally probabilities",
-            ),
+        for counts, allowed, what in (
+            (_per_line(step, last_newline), _MAX_JSON_DEPTH, "nests values {:,} deep"),
+            (_per_line((codes == _COLON) & ~in_string, last_newline), fields, "has {:,} fields"),
         ):
-            worst = int(measure.argmax())
-            if measure[worst] > allowed:
+            worst = int(counts.argmax())
+            if counts[worst] > allowed:
                 line = first_line + int(np.count_nonzero(newline[:worst])) + 1
-                raise PredictionsError(f"predictions file {name}: line {line:,} {what.format(int(measure[worst]))}")
+                raise PredictionsError(
+                    f"predictions file {name}: line {line:,} {what.format(int(counts[worst]))}; a record is one "
+                    "object with id, prediction and optionally a list of probabilities"
+                )
         first_line += int(np.count_nonzero(newline))
         start = stop
+
+
+def _may_nest_too_deep(codes: np.ndarray, newline: np.ndarray, fields: int) -> bool:
+    """Whether some line has more brackets or colons than allowed, strings not told apart (a quick upper bound)."""
+    running = np.cumsum(_BLIND_WEIGHT[codes])
+    ends = np.flatnonzero(newline)
+    if not newline[-1]:
+        ends = np.append(ends, codes.size - 1)
+    per_line = np.diff(running[ends], prepend=0)
+    return bool((per_line & 0xFFFFFFFF).max() > _MAX_JSON_DEPTH or (per_line >> 32).max() > fields)
 
 
 def _per_line(steps: np.ndarray, last_newline: np.ndarray) -> np.ndarray:
