@@ -1,0 +1,120 @@
+"""Evaluation rounds from the command line: open, status, close and verify on a real private dataset."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from elsewhere.api import generate
+from elsewhere.cli import main
+from elsewhere.evaluation.data import read_labels
+from elsewhere.leaderboard.store import Store
+from elsewhere.leaderboard.submissions import Truths, submit
+
+PROTOCOL = "iid"
+SECRET = "the secret of round one, long"
+OPERATOR = "operator key of this board"
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    status = main(list(argv))
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err.strip()
+
+
+def test_a_round_from_opening_to_verification(tmp_path, capsys, monkeypatch):
+    data, labels, db = tmp_path / "private", tmp_path / "labels.parquet", tmp_path / "board.sqlite"
+    secret_file = tmp_path / "secret.txt"
+    secret_file.write_text(SECRET + "\n")
+    generate(
+        data,
+        protocols=PROTOCOL,
+        size="tiny",
+        seed=2,
+        workers=1,
+        private=True,
+        secret_file=secret_file,
+        labels=labels,
+        progress=False,
+    )
+    common = ("--db", str(db), "--data", str(data), "--labels", str(labels), "--secret-file", str(secret_file))
+
+    monkeypatch.delenv("ELSEWHERE_OPERATOR_KEY", raising=False)
+    status, _, err = run(capsys, "round", "open", *common)
+    assert status == 2 and "operator action" in err and "\n" not in err
+    monkeypatch.setenv("ELSEWHERE_OPERATOR_KEY", OPERATOR)
+    wrong = tmp_path / "wrong.txt"
+    wrong.write_text("not the secret of this dataset")
+    status, _, err = run(capsys, "round", "open", *common[:-1], str(wrong))
+    assert status == 2 and "not the one" in err
+    status, out, _ = run(capsys, "round", "open", *common)
+    assert status == 0 and "opened round 1" in out and Store(db).rounds()[0]["commitment"] in out
+    assert SECRET not in out
+
+    frame, _ = read_labels(labels)
+    items = frame[frame["split"].isin(["test_id", "test_ood", "probe"])]
+    path = tmp_path / "p.csv"
+    items.assign(prediction=items["label"])[["id", "prediction"]].to_csv(path, index=False)
+    entry = submit(
+        Store(db),
+        Truths(data, labels),
+        protocol=PROTOCOL,
+        predictions_path=path,
+        model_name="perfect",
+        submitter="someone",
+        identity="ip:10.1.1.1",
+        variant="private",
+    )
+
+    status, out, _ = run(capsys, "round", "status", "--db", str(db), "--json")
+    (record,) = json.loads(out)
+    assert status == 0 and record["closed"] is None and record["secret"] is None and record["entries"] == 1
+
+    monkeypatch.setenv("ELSEWHERE_OPERATOR_KEY", "somebody else's key")
+    status, _, err = run(capsys, "round", "close", *common)
+    assert status == 2 and "does not match" in err
+    monkeypatch.setenv("ELSEWHERE_OPERATOR_KEY", OPERATOR)
+    status, out, _ = run(capsys, "round", "close", *common)
+    assert status == 0 and "closed round 1" in out and f"entry #{entry.id}" in out and "1.0000" in out
+
+    status, out, _ = run(capsys, "round", "verify", "--db", str(db))
+    assert status == 0 and "secret matches" in out and "recomputed and equal" in out
+    status, out, _ = run(capsys, "round", "status", "--db", str(db))
+    assert status == 0 and SECRET in out
+
+
+def test_a_tampered_final_score_fails_verification(tmp_path, monkeypatch):
+    import sqlite3
+
+    from elsewhere.leaderboard import rounds
+
+    monkeypatch.setenv("ELSEWHERE_SECRET", SECRET)
+    data, labels, db = tmp_path / "private", tmp_path / "labels.parquet", tmp_path / "board.sqlite"
+    generate(data, protocols=PROTOCOL, size="tiny", seed=2, workers=1, private=True, labels=labels, progress=False)
+    store, truths = Store(db), Truths(data, labels)
+    rounds.open_round(store, data, labels, SECRET)
+    frame, _ = read_labels(labels)
+    items = frame[frame["split"].isin(["test_id", "test_ood", "probe"])]
+    path = tmp_path / "p.csv"
+    items.assign(prediction=0)[["id", "prediction"]].to_csv(path, index=False)
+    submit(
+        store,
+        truths,
+        protocol=PROTOCOL,
+        predictions_path=path,
+        model_name="m",
+        submitter="s",
+        identity="ip:1",
+        variant="private",
+    )
+    rounds.close_round(store, truths, SECRET)
+    assert rounds.verify_round(store, 1)
+    # The operator's own database, edited by hand past the triggers: verification notices.
+    conn = sqlite3.connect(db)
+    conn.execute("DROP TRIGGER round_finals_frozen")
+    conn.execute("UPDATE round_finals SET results = json_set(results, '$.metrics.accuracy.test_ood.value', 0.99)")
+    conn.commit()
+    conn.close()
+    with pytest.raises(ValueError, match="differs from the recomputed"):
+        rounds.verify_round(store, 1)
