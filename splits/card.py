@@ -227,7 +227,11 @@ def _protocol_section(folder: Path, protocol: Protocol, entry: dict, job: Job) -
 def write_card(folder: Path, protocols: tuple[Protocol, ...], manifest: dict, job: Job) -> None:
     """Write README.md (and the example images it shows) into the dataset ``folder``."""
     entries = manifest["protocols"]
-    withheld = " — **withheld in this private variant: every label is -1**" if job.withhold_labels else ""
+    withheld = (
+        " — **not in this private variant: its splits hold `id` and `image` only; the rest stays with the leaderboard**"
+        if job.withhold_labels
+        else ""
+    )
     body = [
         "# elsewhere — can your network recognise it elsewhere?",
         "",
