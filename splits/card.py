@@ -228,7 +228,7 @@ def write_card(folder: Path, protocols: tuple[Protocol, ...], manifest: dict, jo
     """Write README.md (and the example images it shows) into the dataset ``folder``."""
     entries = manifest["protocols"]
     withheld = (
-        " — **not in this private variant: its splits hold `id` and `image` only; the rest stays with the leaderboard**"
+        " — **not in this private variant, whose splits hold `id` and `image` only**"
         if job.withhold_labels
         else ""
     )
