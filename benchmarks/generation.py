@@ -1,13 +1,19 @@
-"""Generation throughput and memory: `elsewhere generate` against a plain reference, in one run.
+"""Generation throughput, cost per stage and memory: `elsewhere generate` against the plain reference.
 
-The workload is the cluttered protocol (noisy background, distractors), so that both sides
-encode noisy PNGs. The reference is written the way a user would write it: draw each 64×64 image with PIL (polygon on
-a 4× supersampled canvas over a noisy background, then a box-filter resize), yield rows from a
-generator into ``datasets.Dataset.from_generator``, and write parquet. Both produce the same
-number of images of the same kind. Memory: peak resident memory of the generator at one protocol's
-``small`` and ``full`` sizes (10× the images) — flat means the two peaks are about equal.
+The reference is what a user would write for the same kind of images, in one process: per image, a
+polygon drawn with PIL on a 4× supersampled canvas in a random colour on a grey background (for
+the cluttered workload, on Gaussian noise drawn at 64×64 with one generator, as a user would),
+box-reduced to 64×64, yielded as rows to ``datasets.Dataset.from_generator`` and written with
+``to_parquet``. Both sides make the same number of 64×64 images: the plain workload against
+``location-halves``, the cluttered one against ``location-halves-clutter`` (noise, distractors).
 
-    python benchmarks/generation.py [--workers N]
+The stage table splits one core's time per image on our side (sample the scene, render, encode the
+PNG, build and write the parquet rows) and the reference's (draw, PNG encode as ``datasets`` does,
+the rest), next to the encode floor: ``zlib.compress`` at level 1 of the raw pixel rows, which any
+PNG writer must at least do. Memory: peak resident memory of one protocol at size ``small`` and
+``full`` (10× the images); flat means the two peaks are about equal.
+
+    python benchmarks/generation.py [--workers N] [--skip-full]
 """
 
 from __future__ import annotations
@@ -18,33 +24,48 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
-PROTOCOL = "location-halves-clutter"
+WORKLOADS = {"plain": "location-halves", "cluttered": "location-halves-clutter"}
+CANVAS = 64
+SUPERSAMPLE = 4
+STAGE_IMAGES = 2000
 
 
-def reference(out: Path, count: int) -> None:
-    import datasets
+def _reference_image(rng, clutter: bool):
+    """One image as a user would draw it: PIL polygon at 4×, box-reduced; its label and centre."""
     import numpy as np
     from PIL import Image, ImageDraw
 
-    def rows():
+    big = CANVAS * SUPERSAMPLE
+    level = int(rng.integers(256))
+    if clutter:
+        noise = rng.normal(level, 16, (CANVAS, CANVAS)).clip(0, 255).astype(np.uint8)
+        canvas = Image.fromarray(noise).convert("RGB").resize((big, big), Image.Resampling.NEAREST)
+    else:
+        canvas = Image.new("RGB", (big, big), (level, level, level))
+    draw = ImageDraw.Draw(canvas)
+    shapes = 1 + (int(rng.integers(3)) if clutter else 0)  # the object, and up to two distractors
+    for _ in range(shapes):
+        cx, cy = rng.uniform(0.15 * big, 0.85 * big, 2)
+        radius = rng.uniform(0.1, 0.14) * big
+        angles = np.sort(rng.uniform(0, 2 * np.pi, 7))
+        points = list(zip((cx + radius * np.cos(angles)).tolist(), (cy + radius * np.sin(angles)).tolist()))
+        draw.polygon(points, fill=tuple(rng.integers(256, size=3).tolist()))
+    image = canvas.resize((CANVAS, CANVAS), Image.Resampling.BOX)
+    return image, int(rng.integers(10)), float(cx / big), float(cy / big)
+
+
+def reference(out: Path, count: int, clutter: bool) -> None:
+    import datasets
+    import numpy as np
+
+    def rows(count: int, clutter: bool):
         rng = np.random.default_rng(0)
         for i in range(count):
-            level = int(rng.integers(256))
-            noise = rng.normal(level, 16, (256, 256, 3)).clip(0, 255).astype(np.uint8)
-            canvas = Image.fromarray(noise)
-            cx, cy, r = rng.uniform(60, 196, 2).tolist() + [rng.uniform(25, 36)]
-            angles = np.sort(rng.uniform(0, 2 * np.pi, 7))
-            points = [(cx + r * np.cos(a), cy + r * np.sin(a)) for a in angles]
-            ImageDraw.Draw(canvas).polygon(points, fill=tuple(int(c) for c in rng.integers(256, size=3)))
-            yield {
-                "id": f"ref/{i}",
-                "image": canvas.resize((64, 64), Image.BOX),
-                "label": int(rng.integers(10)),
-                "x": cx / 256,
-                "y": cy / 256,
-            }
+            image, label, x, y = _reference_image(rng, clutter)
+            yield {"id": f"ref/{i}", "image": image, "label": label, "x": x, "y": y}
 
     features = datasets.Features(
         {
@@ -55,57 +76,136 @@ def reference(out: Path, count: int) -> None:
             "y": datasets.Value("float32"),
         }
     )
-    dataset = datasets.Dataset.from_generator(rows, features=features, cache_dir=str(out / "cache"))
+    dataset = datasets.Dataset.from_generator(
+        rows, gen_kwargs={"count": count, "clutter": clutter}, features=features, cache_dir=str(out / "cache")
+    )
     dataset.to_parquet(str(out / "reference.parquet"))
 
 
-def ours(out: Path, size: str, workers: int) -> int:
+def ours(out: Path, protocol: str, size: str, workers: int) -> int:
     from elsewhere.api import generate
 
-    manifest = generate(out / "dataset", protocols=PROTOCOL, size=size, seed=0, workers=workers, progress=False)
-    return sum(s["rows"] for s in manifest["protocols"][PROTOCOL]["splits"].values())
+    manifest = generate(out / "dataset", protocols=protocol, size=size, seed=0, workers=workers, progress=False)
+    return sum(s["rows"] for s in manifest["protocols"][protocol]["splits"].values())
 
 
-def _measure(kind: str, size: str, count: int, workers: int) -> dict:
-    """Run one measurement in a fresh process, so peak memory is its own."""
+def _measure(call: str) -> dict:
+    """Run one measurement in a fresh process, so that its peak memory is its own."""
     code = (
         f"import sys, time, json, resource; sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
         "import generation as g; from pathlib import Path\n"
         f"out = Path({tempfile.mkdtemp()!r})\n"
         "start = time.perf_counter()\n"
-        f"n = g.ours(out, {size!r}, {workers}) if {kind!r} == 'ours' else "
-        f"(g.reference(out, {count}) or {count})\n"
+        f"n = {call}\n"
         "seconds = time.perf_counter() - start\n"
         "peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,"
         " resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
         "print(json.dumps({'images': n, 'seconds': seconds, 'peak_mib': peak / 1024}))\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"}
-    )
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     if result.returncode:
         raise SystemExit(result.stderr)
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def _cpu(function) -> tuple[float, object]:
+    start = time.process_time()
+    value = function()
+    return time.process_time() - start, value
+
+
+def stages(protocol: str, clutter: bool, count: int = STAGE_IMAGES) -> dict[str, dict[str, float]]:
+    """One core's CPU time per image (µs) in each stage, ours and the reference's, and the floor."""
+    import io
+    import zlib
+
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    from elsewhere.generator.render import render_batch
+    from elsewhere.splits.registry import get_protocol
+    from elsewhere.splits.sampling import draw
+    from elsewhere.splits.shards import ROWS_PER_GROUP, Job, _row_group, features, png_batch
+
+    p = get_protocol(protocol)
+    per = 1e6 / count
+    sample_s, samples = _cpu(lambda: [draw(p, "train", i, 0) for i in range(count)])
+    scenes = [s.scene for s in samples]
+    render_s, images = _cpu(
+        lambda: np.concatenate(
+            [render_batch(scenes[i : i + ROWS_PER_GROUP], p.canvas) for i in range(0, count, ROWS_PER_GROUP)]
+        )
+    )
+    encode_s, _ = _cpu(lambda: png_batch(images))
+    floor_s, _ = _cpu(lambda: [zlib.compress(image.tobytes(), 1) for image in images])
+    # Rows and parquet: the whole row-group path, less the stages above.
+    job, schema = Job(seed=0, size="small"), features(p.class_names).arrow_schema
+
+    def write():
+        with tempfile.TemporaryDirectory() as scratch, pq.ParquetWriter(Path(scratch) / "s.parquet", schema) as w:
+            for start in range(0, count, ROWS_PER_GROUP):
+                w.write_table(_row_group(p, "train", start, min(start + ROWS_PER_GROUP, count), job).cast(schema))
+
+    total_s, _ = _cpu(write)
+    ours_stages = {
+        "sample": sample_s * per,
+        "render": render_s * per,
+        "encode": encode_s * per,
+        "write": max(total_s - sample_s - render_s - encode_s, 0.0) * per,
+        "total": total_s * per,
+    }
+    rng = np.random.default_rng(0)
+    draw_s, drawn = _cpu(lambda: [_reference_image(rng, clutter)[0] for _ in range(count)])
+
+    def pil_png(image):
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG")  # what datasets' Image feature does with a PIL image
+        return buffer.getvalue()
+
+    ref_encode_s, _ = _cpu(lambda: [pil_png(image) for image in drawn])
+    return {
+        "ours": ours_stages,
+        "reference": {"draw": draw_s * per, "encode": ref_encode_s * per},
+        "floor": {"encode": floor_s * per},
+        "sizes": {"png_bytes": float(np.mean([len(b) for b in png_batch(images[:200])]))},
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=os.cpu_count())
     parser.add_argument("--skip-full", action="store_true", help="skip the memory run at size full")
+    parser.add_argument("--workloads", default=",".join(WORKLOADS), help="plain, cluttered or both")
     args = parser.parse_args()
-    small = _measure("ours", "small", 0, args.workers)
-    ref = _measure("reference", "", small["images"], 1)
-    print(f"workload: {small['images']} images of 64×64, {args.workers} workers, {os.cpu_count()} cores")
-    for name, m in (("reference (PIL + from_generator + parquet)", ref), ("elsewhere generate", small)):
+    print(f"{os.cpu_count()} cores, {args.workers} workers; load average before: {os.getloadavg()[0]:.2f}")
+    for workload in args.workloads.split(","):
+        protocol, clutter = WORKLOADS[workload], workload == "cluttered"
+        mine = _measure(f"g.ours(out, {protocol!r}, 'small', {args.workers})")
+        ref = _measure(f"g.reference(out, {mine['images']}, {clutter}) or {mine['images']}")
+        print(f"\n{workload}: {mine['images']} images of {CANVAS}×{CANVAS} ({protocol} at size small)")
+        for name, m in (("reference (PIL + from_generator, 1 process)", ref), ("elsewhere generate", mine)):
+            rate = m["images"] / m["seconds"]
+            print(f"  {name:<46} {rate:8.0f} images/s  {m['seconds']:6.1f} s  peak {m['peak_mib']:5.0f} MiB")
+        print(f"  speed-up: {ref['seconds'] / mine['seconds']:.2f}×  (load average now {os.getloadavg()[0]:.2f})")
+        cost = stages(protocol, clutter)
+        o, r = cost["ours"], cost["reference"]
+        print(f"  CPU µs per image, one core ({STAGE_IMAGES} images):")
         print(
-            f"{name:<44} {m['images'] / m['seconds']:8.0f} images/s  "
-            f"{m['seconds']:6.1f} s  peak {m['peak_mib']:6.0f} MiB"
+            f"    ours:      sample {o['sample']:.0f}, render {o['render']:.0f}, encode {o['encode']:.0f}, "
+            f"write {o['write']:.0f}; total {o['total']:.0f}"
         )
-    print(f"speed-up: {ref['seconds'] / small['seconds'] * small['images'] / ref['images']:.2f}×")
-    if not args.skip_full:
-        full = _measure("ours", "full", 0, args.workers)
+        print(f"    reference: draw {r['draw']:.0f}, PNG encode {r['encode']:.0f} (then from_generator + parquet)")
         print(
-            f"memory: {small['images']} images peak {small['peak_mib']:.0f} MiB; "
+            f"    floor:     zlib level 1 of the raw pixels {cost['floor']['encode']:.0f}; "
+            f"our PNGs average {cost['sizes']['png_bytes']:.0f} bytes"
+        )
+    if not args.skip_full:
+        protocol = WORKLOADS["plain"]
+        small = _measure(f"g.ours(out, {protocol!r}, 'small', {args.workers})")
+        full = _measure(f"g.ours(out, {protocol!r}, 'full', {args.workers})")
+        print(
+            f"\nmemory ({protocol}): {small['images']} images peak {small['peak_mib']:.0f} MiB; "
             f"{full['images']} images peak {full['peak_mib']:.0f} MiB "
             f"({full['images'] / full['seconds']:.0f} images/s)"
         )
