@@ -1,5 +1,6 @@
 """Running models over dataset splits, and building them from user code and safetensors weights."""
 
+import io
 import textwrap
 
 import datasets
@@ -22,7 +23,6 @@ from elsewhere.evaluation.runner import (
     to_float,
 )
 from elsewhere.evaluation.training import TrainConfig, train
-from elsewhere.splits.shards import png_bytes
 
 CPU = torch.device("cpu")
 
@@ -249,8 +249,15 @@ def test_predict_refuses_empty_and_imageless_splits(image_splits):
         predict(model, image_splits["test_id"].remove_columns("image"), device=CPU, progress=False)
 
 
+def _png(image: np.ndarray) -> bytes:
+    """Any PNG Pillow writes (grey ones too), as a user's own dataset may hold."""
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
 def _image_table(*images: np.ndarray) -> pa.Table:
-    return pa.table({"image": [{"bytes": png_bytes(image), "path": None} for image in images]})
+    return pa.table({"image": [{"bytes": _png(image), "path": None} for image in images]})
 
 
 def test_decode_converts_grey_to_rgb_and_refuses_mixed_sizes():
