@@ -582,7 +582,7 @@ def _add_sweep(commands) -> None:
     p.add_argument("--protocols", required=True, help="comma-separated protocols")
     p.add_argument("--seeds", default="0", help="comma-separated seeds (default: 0)")
     p.add_argument("--epochs", type=int, default=None, help="default: each architecture's own")
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda (default: auto)")
+    _device_argument(p)
     p.add_argument(
         "--engine", default="local", choices=("local", "ray"), help="local processes or Ray tasks (default: local)"
     )
