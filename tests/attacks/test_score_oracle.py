@@ -122,6 +122,10 @@ def test_the_count_oracle_learns_nothing_about_the_final_part(hidden, tmp_path, 
     assert base_final["n"] == len(final) and base_final["value"] == pytest.approx(float((final_labels == 0).mean()))
     lines = rounds.verify_round(store, 1)
     assert len(lines) == 1 + len(entries)
+    ranking = rounds.final_table(store, 1)
+    assert len(ranking) == len(entries) and ranking["ood_accuracy"].is_monotonic_decreasing
+    assert ranking.set_index("id").loc[entries[0].id, "ood_accuracy"] == pytest.approx(base_final["value"])
+    assert (ranking["ood_n"] == len(final)).all()
 
 
 def test_a_round_refuses_wrong_secrets_and_submissions_outside_it(hidden, tmp_path, monkeypatch):
