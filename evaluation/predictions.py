@@ -41,6 +41,7 @@ import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 
 from elsewhere.errors import ElsewhereError
+from elsewhere.evaluation.parquet_pages import chunk_pages
 from elsewhere.evaluation.truth import Truth, canonical_order, id_array, id_lines
 from elsewhere.files import atomic_path
 
@@ -60,6 +61,7 @@ _CELL_SLACK_CHARS = 64
 _MAX_JSON_DEPTH = 8
 _MAX_ROW_GROUPS = 10_000
 _MAX_PARQUET_UNCOMPRESSED_BYTES = 256 * 2**20
+_PARQUET_SLACK_BYTES = 2**20
 _PARQUET_THRIFT_BYTES = 16 * 2**20
 _PARQUET_THRIFT_ITEMS = 100_000
 _PARQUET_BATCH_ROWS = 65_536
@@ -128,24 +130,31 @@ class _Limits:
     prediction_chars: int
     classes: int
     probability_values: int
+    parquet_bytes: int
 
 
 def _limits(truth: Truth) -> _Limits:
     items = len(truth.frame)
+    rows = _ROW_SLACK * items + 1000
     ids = id_array(truth.frame["id"])
     id_chars = int(pc.max(pc.utf8_length(ids)).as_py() or 0) if items else 0
-    name_chars = max((len(n) for n in truth.class_names), default=0)
+    name_chars = max([len(n) for n in truth.class_names] + [_NUMERAL_CHARS])
     classes = len(truth.class_names)
-    # A JSON escape takes up to 6 bytes for one character; a probability needs under 32 bytes.
-    line_bytes = _LINE_SLACK_BYTES + 6 * (id_chars + max(name_chars, _NUMERAL_CHARS)) + 32 * classes
     return _Limits(
         items=items,
-        rows=_ROW_SLACK * items + 1000,
-        line_bytes=line_bytes,
+        rows=rows,
+        # A JSON escape takes up to 6 bytes for one character; a probability needs under 32 bytes.
+        line_bytes=_LINE_SLACK_BYTES + 6 * (id_chars + name_chars) + 32 * classes,
         id_chars=id_chars + _CELL_SLACK_CHARS,
-        prediction_chars=max(name_chars, _NUMERAL_CHARS) + _CELL_SLACK_CHARS,
+        prediction_chars=name_chars + _CELL_SLACK_CHARS,
         classes=classes,
-        probability_values=min(MAX_PROBABILITY_VALUES, (_ROW_SLACK * items + 1000) * classes),
+        probability_values=min(MAX_PROBABILITY_VALUES, rows * classes),
+        # Plain-encoded pages: up to 4 bytes a character plus a 4-byte length per string, 8 bytes
+        # and two levels per probability.
+        parquet_bytes=min(
+            _MAX_PARQUET_UNCOMPRESSED_BYTES,
+            _PARQUET_SLACK_BYTES + rows * (4 * (id_chars + name_chars + 2 * _CELL_SLACK_CHARS) + 8 + 10 * classes),
+        ),
     )
 
 
@@ -297,28 +306,29 @@ def _is_number_list(cell: str) -> bool:
 
 
 def _read_parquet(path: Path, name: str, limits: _Limits) -> dict[str, Any]:
-    """Check the footer before reading; read the allowed columns in batches, strings as dictionaries.
+    """Check the footer and page headers before reading; read the allowed columns in batches, strings as dictionaries.
 
     A dictionary-encoded string column can repeat one huge value over every row: reading it as a
     dictionary and checking the values' widths before decoding keeps that expansion from happening.
     """
     try:
+        data = path.read_bytes()
         limited = {
             "thrift_string_size_limit": _PARQUET_THRIFT_BYTES,
             "thrift_container_size_limit": _PARQUET_THRIFT_ITEMS,
         }
-        schema = pq.ParquetFile(path, **limited).schema_arrow
+        schema = pq.ParquetFile(pa.BufferReader(data), **limited).schema_arrow
         _check_columns(schema.names, name)
         strings = [field.name for field in schema if field.name in REQUIRED_COLUMNS and _is_text(field.type)]
-        file = pq.ParquetFile(path, read_dictionary=strings, **limited)
-        _check_parquet_footer(file, name, limits)
+        file = pq.ParquetFile(pa.BufferReader(data), read_dictionary=strings, **limited)
+        _check_parquet_footer(file, data, name, limits)
         parts: dict[str, list[pa.Array]] = {column: [] for column in schema.names}
         for batch in file.iter_batches(batch_size=_PARQUET_BATCH_ROWS, columns=schema.names, use_threads=False):
             for column in schema.names:
                 parts[column].append(_decoded(batch.column(column), column, name, limits))
     except PredictionsError:
         raise
-    except (pa.ArrowException, OSError, ValueError) as error:
+    except (pa.ArrowException, OSError, ValueError) as error:  # PageHeaderError is a ValueError
         raise PredictionsError(
             f"cannot read Parquet predictions file {name}: {_one_line(error)}; give a valid Parquet file"
         ) from None
@@ -328,7 +338,8 @@ def _read_parquet(path: Path, name: str, limits: _Limits) -> dict[str, Any]:
     }
 
 
-def _check_parquet_footer(file: pq.ParquetFile, name: str, limits: _Limits) -> None:
+def _check_parquet_footer(file: pq.ParquetFile, data: bytes, name: str, limits: _Limits) -> None:
+    """Rows, row groups and column types from the footer; sizes and value counts from the page headers."""
     metadata = file.metadata
     rows = metadata.num_rows
     if rows > limits.rows:
@@ -361,19 +372,19 @@ def _check_parquet_footer(file: pq.ParquetFile, name: str, limits: _Limits) -> N
     for group in range(metadata.num_row_groups):
         row_group = metadata.row_group(group)
         for column, position in positions.items():
-            chunk = row_group.column(position)
-            uncompressed += chunk.total_uncompressed_size
+            pages = chunk_pages(data, row_group.column(position))
+            uncompressed += pages.uncompressed_bytes
             if column == "probabilities":
-                values += chunk.num_values
-            elif chunk.num_values > row_group.num_rows:
+                values += pages.values
+            elif pages.values > row_group.num_rows:
                 raise PredictionsError(
-                    f"predictions file {name}: column {column} holds {chunk.num_values:,} values in a row group of "
+                    f"predictions file {name}: column {column} holds {pages.values:,} values in a row group of "
                     f"{row_group.num_rows:,} rows; give one value per row"
                 )
     _check_probability_values(values, rows, name, limits)
-    if uncompressed > _MAX_PARQUET_UNCOMPRESSED_BYTES:
+    if uncompressed > limits.parquet_bytes:
         raise PredictionsError(
-            f"predictions file {name} expands to {uncompressed:,} bytes, more than {_MAX_PARQUET_UNCOMPRESSED_BYTES:,}; "
+            f"predictions file {name}: its pages expand to {uncompressed:,} bytes, more than {limits.parquet_bytes:,}; "
             "give only id, prediction and probabilities, one row per item"
         )
 

@@ -227,6 +227,36 @@ def parquet_list_bomb(path: Path) -> None:
             writer.write_table(table)
 
 
+def forged_footer(data: bytes, claimed: int) -> bytes:
+    """``data`` with the first column chunk's total_uncompressed_size in the footer replaced by ``claimed``.
+
+    The value is a zigzag varint (Thrift compact protocol); ``claimed`` must encode to as many bytes.
+    """
+
+    def varint(value: int) -> bytes:
+        value, out = value << 1, bytearray()  # zigzag of a non-negative number
+        while value >= 0x80:
+            out.append(value & 0x7F | 0x80)
+            value >>= 7
+        return bytes(out + bytes([value]))
+
+    real = pq.ParquetFile(io.BytesIO(data)).metadata.row_group(0).column(0).total_uncompressed_size
+    footer_length = int.from_bytes(data[-8:-4], "little")
+    start = len(data) - 8 - footer_length
+    footer = data[start:-8]
+    assert footer.count(varint(real)) == 1 and len(varint(claimed)) == len(varint(real))
+    return data[:start] + footer.replace(varint(real), varint(claimed)) + data[-8:]
+
+
+def parquet_forged_footer(path: Path) -> None:
+    """One plain 16 MiB id, its footer claiming 1 MiB: the reader trusts the page header, not the footer."""
+    table = pa.table({"id": ["a" * 16 * MIB], "prediction": [0]})
+    data = parquet_bytes(table, compression="zstd", use_dictionary=False, write_statistics=False)
+    forged = forged_footer(data, MIB)
+    assert pq.ParquetFile(io.BytesIO(forged)).metadata.row_group(0).column(0).total_uncompressed_size == MIB
+    path.write_bytes(forged)
+
+
 def parquet_many_rows(path: Path) -> None:
     zeros = pa.array(np.zeros(50_000_000, dtype=np.int8))
     table = pa.table({"id": pa.DictionaryArray.from_arrays(zeros, pa.array(["a"])), "prediction": zeros})
@@ -273,6 +303,7 @@ ATTACKS = {
     "prediction-bomb.parquet": (parquet_prediction_string_bomb, SMALL, "class name"),
     "list-bomb.parquet": (parquet_list_bomb, SMALL, "probabilities"),
     "rows.parquet": (parquet_many_rows, SMALL, "rows"),
+    "forged-footer.parquet": (parquet_forged_footer, SMALL, "pages expand"),
     "deep-type.parquet": (parquet_deep_type, SMALL, "probabilities"),
     "columns.parquet": (parquet_many_columns, SMALL, "column"),
     "row-groups.parquet": (parquet_many_row_groups, LARGE, "row groups"),
