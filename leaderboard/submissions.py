@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from elsewhere.errors import ElsewhereError
-from elsewhere.evaluation.data import load_truth, manifest_of, read_labels
+from elsewhere.evaluation.data import check_labels, load_truth, manifest_of, read_labels
 from elsewhere.evaluation.predictions import read_predictions
 from elsewhere.evaluation.scoring import score_predictions
 from elsewhere.evaluation.truth import Truth
@@ -75,6 +75,9 @@ class Truths:
                 f"labels file {str(self.labels)!r} does not exist; give the file written by "
                 "elsewhere generate --private --labels FILE"
             )
+        if self.labels is not None:
+            # At once, not at the first submission: a board must not start on another dataset's labels.
+            check_labels(data, manifest, read_labels(self.labels)[1], self.labels)
         self.protocols: tuple[str, ...] = tuple(manifest["protocols"])
         self._cache: dict[str, Truth] = {}
         self._shown: dict[str, np.ndarray] = {}

@@ -34,7 +34,7 @@ def test_labels_of_another_secret_or_dataset_are_refused(tmp_path, monkeypatch):
     assert len(load_truth(data, PROTOCOL, labels).frame) > 0
     for wrong, message in ((other_secret, "another secret"), (other_seed, "another dataset")):
         with pytest.raises(ValueError, match=message) as error:
-            Truths(data, wrong).get(PROTOCOL)
+            Truths(data, wrong)
         assert "\n" not in str(error.value)
 
     # A doctored copy: the right metadata on another secret's labels, or no metadata at all.
