@@ -104,6 +104,7 @@ def fill(
         results["protocol"]["name"] = protocol
         store.add(
             submitter=f"team-{model % 300}",
+            identity=f"hf:team-{model % 300}",
             model_name=f"model-{model}",
             model={"family": str(family[model]), "parameters": int(parameters[model]), "verified": model % 40 == 0},
             protocol=protocol,

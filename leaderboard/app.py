@@ -15,6 +15,7 @@ are read when a request needs them.
 from __future__ import annotations
 
 import hashlib
+import os
 import tempfile
 import time
 from collections.abc import Sequence
@@ -25,6 +26,7 @@ import pandas as pd
 
 from elsewhere.errors import ElsewhereError
 from elsewhere.evaluation.report import curves_figure, figure_image, map_figure
+from elsewhere.files import write_bytes_atomic
 from elsewhere.leaderboard import settings
 from elsewhere.leaderboard.about import protocol_pages, rules
 from elsewhere.leaderboard.store import Store
@@ -41,6 +43,7 @@ from elsewhere.leaderboard.views import (
     entry_choices,
     error_text,
     leaderboard_view,
+    markdown_text,
     metrics_side_by_side,
     model_summary,
     parameter_count,
@@ -102,7 +105,7 @@ def forget_upload(path: str | Path | None) -> None:
 
 
 class CsvFiles:
-    """The CSV downloads of table views, one file per distinct content, pruned after :data:`CACHE_SECONDS`."""
+    """The CSV downloads of table views, one file per distinct content, pruned when unused for :data:`CACHE_SECONDS`."""
 
     def __init__(self) -> None:
         self.folder = Path(tempfile.mkdtemp(prefix="elsewhere-csv-"))
@@ -110,18 +113,18 @@ class CsvFiles:
     def write(self, view: str, data: bytes) -> Path:
         now = time.time()
         for old in self.folder.glob("*/*.csv"):
-            if now - old.stat().st_mtime > CACHE_SECONDS:
-                old.unlink(missing_ok=True)
-                try:
+            try:
+                if now - old.stat().st_mtime > CACHE_SECONDS:
+                    old.unlink()
                     old.parent.rmdir()
-                except OSError:
-                    pass
+            except OSError:
+                pass  # another request pruned or reused it meanwhile
         path = self.folder / hashlib.sha256(data).hexdigest()[:32] / csv_name(view)
-        if not path.exists():
-            path.parent.mkdir(exist_ok=True)
-            partial = path.with_name(f".{path.name}.{time.monotonic_ns()}.partial")
-            partial.write_bytes(data)
-            partial.replace(path)
+        path.parent.mkdir(exist_ok=True)
+        if path.exists():
+            os.utime(path)  # in use again: not to be pruned before gradio has copied it
+        else:
+            write_bytes_atomic(path, data)
         return path
 
 
@@ -261,7 +264,10 @@ def build_app(store: Store, truths: Truths, data: str | Path) -> gr.Blocks:
         if login and profile is None:
             return "Sign in with Hugging Face (button above) to submit; the limit counts per account."
         identity = visitor(request, profile)
-        used, limit = remaining_quota(store, identity)
+        try:
+            used, limit = remaining_quota(store, identity)
+        except (ElsewhereError, OSError) as error:
+            return f"The submission limit cannot be read: {markdown_text(error)}"
         return quota_text(identity, used, limit)
 
     def submit_file(

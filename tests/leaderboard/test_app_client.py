@@ -238,6 +238,12 @@ def test_hidden_entries_leave_the_table_and_the_model_page(app, labels, classes,
     assert "to hide" not in [row[table["headers"].index("Model")] for row in table["data"]]
     with pytest.raises(AppError, match=f"no entry {entry.id}"):
         client.predict(entry.id, None, api_name="/model")
+    for bad in ("9" * 40, "-1", "1e3"):
+        with pytest.raises(AppError, match="is not an entry id"):
+            client.predict(bad, None, api_name="/model")
+    with pytest.raises(AppError, match="no entry 999999 on this leaderboard") as missing:
+        client.predict(999999, None, api_name="/model")
+    assert "sqlite" not in str(missing.value), "the store's path stays on the server"
 
 
 def test_auth_users_are_the_identity(tiny_dataset, labels, classes, tmp_path, monkeypatch):
