@@ -1,12 +1,13 @@
 """The reference sweep: architectures × protocols × seeds, each training run an independent task.
 
 Every run is ``train_baseline`` in a scratch folder on its worker (a local process or a Ray task,
-see ``splits.engines``), which sends the run's files back; the caller puts them in
-``RUNS/<protocol>/<architecture>/seed-<seed>/`` whole, so a run folder exists only when complete.
-A run whose folder holds ``results.json`` is finished and skipped: a sweep that was killed resumes
-where it stopped, and only the missing runs train. What goes to a worker: the run's three names,
-the data folder's path (or Hub id) and the epochs and device; the data is read by the worker, so on
-a cluster the folder must be on a shared file system (or be a Hub repo).
+see ``splits.engines``), which sends the run's files back; the caller puts them whole in
+``RUNS/<protocol>/<architecture>/`` (seed 0) or ``RUNS/seed-<N>/<protocol>/<architecture>/``, so a
+run folder exists only when complete. A run whose folder holds ``results.json`` is finished and
+skipped: a sweep that was killed resumes where it stopped, and only the missing runs train. What
+goes to a worker: the run's three names, the data folder's path (or Hub id), the epochs and the
+device; the worker reads the data itself, so on a cluster the folder must be on a file system all
+nodes share (or be a Hub repo).
 
 The baseline table, ``RUNS/baselines.json``, is derived from the finished run folders: one row per
 run with its ID and OOD accuracy (and 95% intervals), the protocol's version and data fingerprint,
@@ -44,7 +45,10 @@ class Run:
 
     @property
     def folder(self) -> str:
-        return f"{self.protocol}/{self.architecture}/seed-{self.seed}"
+        """``<protocol>/<arch>`` for seed 0 (the runs ``elsewhere leaderboard --baselines`` stores),
+        ``seed-<N>/<protocol>/<arch>`` for the others."""
+        run = f"{self.protocol}/{self.architecture}"
+        return run if self.seed == 0 else f"seed-{self.seed}/{run}"
 
 
 @dataclass(frozen=True)

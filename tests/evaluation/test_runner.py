@@ -471,3 +471,34 @@ def test_count_parameters():
     assert count_parameters(model) == 3 * 4 + 4 + 4 * 2
     shared = nn.Linear(2, 2)
     assert count_parameters(nn.Sequential(shared, shared)) == 6
+
+
+def test_plain_png_fast_path_reads_what_pillow_reads_and_refuses_the_rest():
+    import struct
+    import zlib
+
+    from elsewhere.evaluation.runner import plain_png_pixels
+    from elsewhere.splits.shards import png_bytes
+
+    rng = np.random.default_rng(3)
+    images = rng.integers(0, 256, size=(4, 9, 13, 3), dtype=np.uint8)
+    for blob, image in zip((png_bytes(i) for i in images), images):
+        assert np.array_equal(plain_png_pixels(blob), image)
+        assert np.array_equal(np.asarray(Image.open(io.BytesIO(blob))), image)
+    # Pillow's own PNGs of noise use row filters: left to Pillow.
+    buffer = io.BytesIO()
+    Image.fromarray(images[0]).save(buffer, format="PNG")
+    assert plain_png_pixels(buffer.getvalue()) is None
+    good = png_bytes(images[0])
+    corrupt_crc = good[:-16] + bytes([good[-16] ^ 1]) + good[-15:]
+    assert plain_png_pixels(corrupt_crc) is None
+    assert plain_png_pixels(good[:24] + b"\x10" + good[25:]) is None  # 16-bit: not ours
+    assert plain_png_pixels(good[:60]) is None and plain_png_pixels(b"") is None
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(data, zlib.crc32(kind)))
+
+    # A tiny header over a stream that would inflate to 100 MB: refused after inflating one row too many.
+    bomb = zlib.compress(bytes(100_000_000), 9)
+    header = chunk(b"IHDR", struct.pack(">IIBBBBB", 4, 4, 8, 2, 0, 0, 0))
+    assert plain_png_pixels(b"\x89PNG\r\n\x1a\n" + header + chunk(b"IDAT", bomb) + chunk(b"IEND", b"")) is None

@@ -42,7 +42,9 @@ def test_the_grid_pairs_red_green_networks_with_red_green_only():
         + [Run("red-green", "mlp", s) for s in (0, 3)]
         + [Run("red-green", "redgreen-same", s) for s in (0, 3)]
     )
-    assert Run(PROTOCOL, "mlp", 3).folder == f"{PROTOCOL}/mlp/seed-3"
+    assert Run(PROTOCOL, "mlp", 3).folder == f"seed-3/{PROTOCOL}/mlp"
+    # Seed 0 keeps the layout of `elsewhere train` runs that the leaderboard seeds itself from.
+    assert Run(PROTOCOL, "mlp", 0).folder == f"{PROTOCOL}/mlp"
 
 
 @pytest.mark.parametrize(
@@ -171,7 +173,7 @@ def test_ray_sweep_runs_the_grid_and_reruns_a_lost_run(data, tmp_path):
         lost.rmdir()
         lines = []
         second = run_sweep(runs, grid, Settings(str(data), epochs=1), Engine("ray"), report=lines.append)
-        assert [line for line in lines if line.startswith("trained")] == [f"trained {PROTOCOL}/cnn-gap/seed-1"]
+        assert [line for line in lines if line.startswith("trained")] == [f"trained seed-1/{PROTOCOL}/cnn-gap"]
         assert len(second) == 4 and load_table(runs / TABLE) == second
     finally:
         if started:
