@@ -301,13 +301,14 @@ def versions_text(entry: Submission) -> str:
     harness = results.get("harness") or {}
     dataset = results.get("dataset") or {}
     lines = [
-        f"protocol `{markdown_text(protocol.get('name', entry.protocol))}` "
+        f"protocol {markdown_text(protocol.get('name', entry.protocol))} "
         f"version {markdown_text(protocol.get('version', entry.protocol_version))}",
-        f"dataset fingerprint `{markdown_text(protocol.get('fingerprint') or 'unknown')}`",
+        f"dataset fingerprint {markdown_text(protocol.get('fingerprint') or 'unknown')}",
     ]
     if dataset:
         lines.append(
-            "dataset " + ", ".join(f"{markdown_text(k)} `{markdown_text(v)}`" for k, v in dataset.items() if v)
+            # Plain text, not code spans: a code span would show the escapes themselves.
+            "dataset " + ", ".join(f"{markdown_text(k)} {markdown_text(v)}" for k, v in dataset.items() if v)
         )
     if harness:
         name, version = harness.get("name", "harness"), harness.get("version", "unknown")

@@ -203,6 +203,8 @@ def test_model_summary_and_versions_escape_user_text(board):
     assert f"version {truth.version}" in versions and truth.fingerprint in versions
     assert f"{markdown_text(harness['name'])} {markdown_text(harness['version'])}" in versions
     assert "packages: " in versions and "numpy" in versions
+    assert "`" not in versions, "escaped text in a code span would show its backslashes"
+    assert f"protocol {markdown_text(PROTOCOL)} version" in versions
 
 
 def test_metrics_and_comparison_of_two_entries(board):
