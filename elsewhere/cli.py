@@ -90,6 +90,16 @@ def _export(args: argparse.Namespace) -> None:
     print(f"{args.model_card}: {_count(count, 'model-index entry')} added or updated")
 
 
+def _space(args: argparse.Namespace) -> None:
+    from elsewhere.leaderboard.space import write_space
+
+    entries = write_space(
+        args.folder, data=args.data, baselines=args.baselines, results_repo=args.results_repo, title=args.title
+    )
+    print(f"wrote the Space {args.folder}: {', '.join(entries)}")
+    print(f"try it: cd {args.folder} && python app.py; publish it as a Gradio Space repo")
+
+
 def _score(args: argparse.Namespace) -> None:
     from elsewhere.api import score
     from elsewhere.evaluation.results import write_results
@@ -592,6 +602,20 @@ def _add_sweep(commands) -> None:
     p.set_defaults(run=_sweep)
 
 
+def _add_space(commands) -> None:
+    p = commands.add_parser(
+        "space",
+        help="write the leaderboard as a Hugging Face Space folder",
+        description="Write a ready Gradio Space: app.py, pinned requirements, README metadata, the package and data.",
+    )
+    p.add_argument("folder", help="Space folder to create (empty or new)")
+    p.add_argument("--data", required=True, help="dataset folder (copied in) or Hub repo id it scores against")
+    p.add_argument("--baselines", default=None, help="runs folder of `elsewhere train` to seed the board with")
+    p.add_argument("--results-repo", default=None, help="ORG/NAME of the results dataset to export to and restore from")
+    p.add_argument("--title", default="elsewhere leaderboard")
+    p.set_defaults(run=_space)
+
+
 PARSERS = [
     _add_generate,
     _add_protocols,
@@ -604,6 +628,7 @@ PARSERS = [
     _add_submit,
     _add_leaderboard,
     _add_export,
+    _add_space,
     _add_round,
     _add_sweep,
 ]

@@ -120,8 +120,8 @@ def harness_commit() -> str | None:
     if direct.get("vcs_info", {}).get("commit_id"):
         return str(direct["vcs_info"]["commit_id"])
     source = Path(__file__).resolve().parent
-    if {"site-packages", "dist-packages"} & set(source.parts):
-        return None  # an installed copy: a repository around the environment is not its source
+    if not (source.parent / "pyproject.toml").is_file():
+        return None  # not a source checkout (an installed or vendored copy): a repository around it is not its source
     try:
         commit = subprocess.run(
             ["git", "-C", str(source), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=True

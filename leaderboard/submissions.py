@@ -28,6 +28,7 @@ from elsewhere.evaluation.predictions import read_predictions
 from elsewhere.evaluation.scoring import score_predictions
 from elsewhere.evaluation.truth import Truth
 from elsewhere.leaderboard import rounds, settings
+from elsewhere.leaderboard.hub_sync import export_accepted
 from elsewhere.leaderboard.store import MAX_TEXT, Store, Submission, clean_text
 from elsewhere.splits.sampling import PARTS
 
@@ -180,7 +181,7 @@ def submit(
             record=record,
         )
         round_entry = (record["id"], rounds.seal(truth, predictions))
-    return store.add(
+    entry = store.add(
         submitter=submitter,
         model_name=model_name,
         model=model,
@@ -194,6 +195,8 @@ def submit(
         rate_limit_per_day=rate_limit_per_day,
         round_entry=round_entry,
     )
+    export_accepted(store)  # to the results dataset on the Hub, when one is configured
+    return entry
 
 
 def remaining_quota(store: Store, identity: str) -> tuple[int, int]:
