@@ -283,3 +283,35 @@ def test_auth_users_are_the_identity(tiny_dataset, labels, classes, tmp_path, mo
         assert [e.submitter for e in store.list()] == ["alias-0", "alias-1", "bob"]
     finally:
         demo.close()
+
+
+def test_only_uploads_are_forgotten(tmp_path, monkeypatch):
+    """Deleting an upload never reaches outside gradio's upload folder, whatever path a handler is given."""
+    from elsewhere.leaderboard.app import forget_upload
+
+    uploads, elsewhere = tmp_path / "uploads", tmp_path / "mine"
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(uploads))
+    (uploads / "abc").mkdir(parents=True)
+    elsewhere.mkdir()
+    upload, keep = uploads / "abc" / "p.csv", elsewhere / "p.csv"
+    upload.write_text("id,prediction\n")
+    keep.write_text("id,prediction\n")
+    for outside in (keep, uploads / "abc" / ".." / ".." / "mine" / "p.csv", None, ""):
+        forget_upload(outside)
+    assert keep.exists()
+    forget_upload(upload)
+    assert not upload.exists() and not (uploads / "abc").exists() and uploads.exists()
+
+
+def test_csv_files_are_named_by_content():
+    from elsewhere.leaderboard.app import CsvFiles
+
+    files = CsvFiles()
+    first, again, other = (
+        files.write("suite", b"a,b\n1,2\n"),
+        files.write("suite", b"a,b\n1,2\n"),
+        files.write("suite", b"a\n"),
+    )
+    assert first == again != other and first.name == "elsewhere-suite.csv"
+    assert first.read_bytes() == b"a,b\n1,2\n" and other.read_bytes() == b"a\n"
+    assert sorted(p.name for p in files.folder.rglob("*") if p.is_file()) == ["elsewhere-suite.csv"] * 2
