@@ -489,7 +489,8 @@ class ShapeDescriptors(nn.Module):
 
     The foreground is every pixel whose colour differs from the border's median colour by more than
     ``FOREGROUND_THRESHOLD`` (the suite's plain backgrounds are uniform); aspect is the box's
-    shorter side over its longer, fill the foreground's share of the box. Not trainable, and
+    width over its height (upright shapes differ in which side is longer), fill the foreground's
+    share of the box. Not trainable, and
     meaningless in clutter: the baseline says how far these two numbers alone go.
     """
 
@@ -501,7 +502,7 @@ class ShapeDescriptors(nn.Module):
         height = _extent(rows).clamp(min=1)
         width = _extent(cols).clamp(min=1)
         fill = mask.flatten(1).sum(dim=1) / (height * width)
-        aspect = torch.minimum(height, width) / torch.maximum(height, width)
+        aspect = width / height
         return torch.stack([aspect, fill], dim=1).to(x.dtype)
 
 
@@ -515,9 +516,11 @@ def _extent(occupied: torch.Tensor) -> torch.Tensor:
 
 @register("shape-descriptors")
 def shape_descriptors(num_classes: int, canvas: int) -> nn.Module:
-    """Aspect ratio and fill fraction of the object's bounding box into a small MLP (32 hidden)."""
+    """Aspect ratio and fill fraction of the object's bounding box, standardised (batch norm), into
+    a small MLP (32 hidden)."""
     return nn.Sequential(
         ShapeDescriptors(),
+        nn.BatchNorm1d(2),
         nn.Linear(2, DESCRIPTOR_HIDDEN),
         nn.ReLU(inplace=True),
         nn.Linear(DESCRIPTOR_HIDDEN, DESCRIPTOR_HIDDEN),

@@ -306,9 +306,11 @@ def test_mixer_mixes_tokens_with_position_specific_weights():
 
 def test_shape_descriptors_read_aspect_and_fill_from_a_plain_background():
     image = torch.full((1, 3, 32, 32), 0.4)
-    image[0, :, 4:8, 10:22] = 0.9  # a 4×12 box: aspect 1/3, fill 1
+    image[0, :, 4:8, 10:22] = 0.9  # a box 12 wide and 4 tall: aspect (width / height) 3, fill 1
     features = ShapeDescriptors()(image)
-    assert torch.allclose(features, torch.tensor([[1 / 3, 1.0]]))
+    assert torch.allclose(features, torch.tensor([[3.0, 1.0]]))
+    # The same box upright: the aspect tells a tall shape from a wide one.
+    assert torch.allclose(ShapeDescriptors()(image.transpose(2, 3)), torch.tensor([[1 / 3, 1.0]]))
     triangle = torch.full((1, 3, 32, 32), 0.2)
     for row in range(10):
         triangle[0, :, 5 + row, 5 : 6 + row] = 1.0  # a 10×10 right triangle: fill 55/100
