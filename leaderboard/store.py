@@ -368,7 +368,7 @@ class Store:
         fingerprint: str,
         predictions_sha256: str,
         results: dict,
-        identity: str,
+        identity: str | None = None,
         rate_limit_per_day: int | None = None,
         round_entry: tuple[int, bytes] | None = None,
         now: datetime | None = None,
@@ -378,7 +378,8 @@ class Store:
 
         Args:
             identity: who submits, as the caller established it (a login, an --auth user, a client
-                address); the rate limit counts per identity, never per typed ``submitter`` name.
+                address); the rate limit counts per identity, never per typed ``submitter`` name, so a
+                rate-limited add needs one. Omitted (the operator's own entries), it is ``name:<submitter>``.
             rate_limit_per_day: most submissions ``identity`` may make in any 24 hours (hidden
                 ones count); ``None`` for no limit (the operator's own baselines).
             round_entry: ``(round id, sealed predictions)`` for a submission to an open evaluation
@@ -403,11 +404,17 @@ class Store:
             "predictions_sha256": _sha256(predictions_sha256),
             "results": _json_text("results", _results(results)),
             "created": _timestamp(now),
-            "identity": _text("identity", identity, limit=None),
+            "identity": _text("identity", identity, limit=None) if identity is not None else None,
         }
         row["updated"] = row["created"]
         if rate_limit_per_day is not None:
             _positive_int("rate_limit_per_day", rate_limit_per_day)
+            if identity is None:
+                raise ElsewhereError(
+                    "a rate-limited submission needs the identity of its sender, not only a typed name"
+                )
+        if row["identity"] is None:
+            row["identity"] = f"name:{row['submitter']}"
         try:
             with self._transaction() as conn:
                 if rate_limit_per_day is not None:

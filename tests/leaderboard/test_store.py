@@ -385,6 +385,9 @@ def test_rate_limit_per_day(db: Path) -> None:
     submit(store, "r3", submitter="alice", rate_limit_per_day=3, now=T0 + timedelta(hours=24))
     assert len(store.list()) == 5
     submit(store, "r4", submitter="alice", rate_limit_per_day=None, now=T0 + timedelta(hours=24, minutes=1))
+    # A limit keyed on a typed name alone would be dodged by renaming: a limited add needs an identity.
+    with pytest.raises(ValueError, match="needs the identity"):
+        submit(store, "r5", submitter="alice", identity=None, rate_limit_per_day=3)
 
 
 def _add_then_die(path: str, marker: str) -> None:
