@@ -265,6 +265,11 @@ def regenerate_labels(record: dict, secret: str) -> pd.DataFrame:
     words, rows = secret_words(secret), []
     for name, entry in record["data"]["protocols"].items():
         protocol = get_protocol(name)
+        if protocol.version != entry["version"]:
+            raise ElsewhereError(
+                f"round {record['id']} drew {name} version {entry['version']}, this elsewhere has version "
+                f"{protocol.version}; install the elsewhere it was drawn with to regenerate its labels"
+            )
         if entry.get("canvas") is not None:
             protocol = dataclasses.replace(protocol, canvas=entry["canvas"])
         for split in evaluated_splits(protocol):
