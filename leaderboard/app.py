@@ -227,6 +227,13 @@ def build_app(store: Store, truths: Truths, data: str | Path) -> gr.Blocks:
                 ]
         return (*panes, metrics_side_by_side(entries), comparison_text(*entries))
 
+    def open_entry(picked, view: str):
+        """The Model tab selected, its first dropdown on ``picked`` (listed with the entries of ``view``)."""
+        choices = entry_choices(store, protocols, variant, view)
+        if picked.id not in {value for _, value in choices}:
+            choices.append(entry_choice(picked))
+        return gr.Tabs(selected="model"), gr.Dropdown(choices=choices, value=picked.id)
+
     def open_row(view: str, table: pd.DataFrame, evt: gr.SelectData):
         """Clicking a row of a protocol's table opens its entry on the Model tab."""
         if table is None or "Entry" not in table.columns or evt.index is None:
@@ -238,10 +245,7 @@ def build_app(store: Store, truths: Truths, data: str | Path) -> gr.Blocks:
             picked = None
         if picked is None:
             return gr.Tabs(), gr.Dropdown()
-        choices = entry_choices(store, protocols, variant, view if view in protocols else picked.protocol)
-        if picked.id not in {value for _, value in choices}:
-            choices.append(entry_choice(picked))
-        return gr.Tabs(selected="model"), gr.Dropdown(choices=choices, value=picked.id)
+        return open_entry(picked, view if view in protocols else picked.protocol)
 
     def open_permalink(request: gr.Request):
         """``?protocol=NAME&model=ID`` selects the view and opens the entry on the Model tab."""
@@ -252,12 +256,8 @@ def build_app(store: Store, truths: Truths, data: str | Path) -> gr.Blocks:
             picked = None
         if picked is None:
             return gr.Dropdown(value=view), gr.Tabs(), gr.Dropdown()
-        if view != SUITE:
-            view = picked.protocol
-        choices = entry_choices(store, protocols, variant, view)
-        if picked.id not in {value for _, value in choices}:
-            choices.append(entry_choice(picked))
-        return gr.Dropdown(value=view), gr.Tabs(selected="model"), gr.Dropdown(choices=choices, value=picked.id)
+        view = view if view == SUITE else picked.protocol
+        return gr.Dropdown(value=view), *open_entry(picked, view)
 
     def quota(request: gr.Request, profile: gr.OAuthProfile | None) -> str:
         """The Submit tab's line on the visitor's limit and what is left of it."""
