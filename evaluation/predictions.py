@@ -365,7 +365,8 @@ def _check_parquet_footer(file: pq.ParquetFile, data: bytes, name: str, limits: 
             or pa.types.is_dictionary(kind)
         ):
             raise PredictionsError(
-                f"predictions file {name}: column {field.name} has type {kind}; give one string or number per row"
+                f"predictions file {name}: column {field.name} has type {_show(str(kind))}; "
+                "give one string or number per row"
             )
     positions = {metadata.schema.column(i).path.split(".")[0]: i for i in range(metadata.num_columns)}
     values = uncompressed = 0
@@ -392,14 +393,16 @@ def _check_parquet_footer(file: pq.ParquetFile, data: bytes, name: str, limits: 
 def _check_list_type(kind: pa.DataType, name: str) -> None:
     if not (pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind)):
         raise PredictionsError(
-            f"predictions file {name}: column probabilities has type {kind}; give a list of floats per row"
+            f"predictions file {name}: column probabilities has type {_show(str(kind))}; give a list of floats per row"
         )
     if not (
         pa.types.is_floating(kind.value_type)
         or pa.types.is_integer(kind.value_type)
         or pa.types.is_null(kind.value_type)
     ):
-        raise PredictionsError(f"predictions file {name}: probabilities hold {kind.value_type} values; give floats")
+        raise PredictionsError(
+            f"predictions file {name}: probabilities hold {_show(str(kind.value_type))} values; give floats"
+        )
 
 
 def _decoded(array: pa.Array, column: str, name: str, limits: _Limits) -> pa.Array:
@@ -557,17 +560,19 @@ def _check_columns(columns: list[str], name: str) -> None:
     missing = [c for c in REQUIRED_COLUMNS if c not in columns]
     extra = [c for c in columns if c not in REQUIRED_COLUMNS + OPTIONAL_COLUMNS]
     if missing or extra:
-        found = ", ".join(_show(c) for c in columns) or "none"
-        wrong = (
-            f"lacks columns {', '.join(missing)}"
-            if missing
-            else f"has unexpected columns {', '.join(map(_show, extra))}"
-        )
+        found = _listed(columns) or "none"
+        wrong = f"lacks columns {', '.join(missing)}" if missing else f"has unexpected columns {_listed(extra)}"
         raise PredictionsError(
             f"predictions file {name} {wrong} (found: {found}); allowed are id, prediction and optionally probabilities"
         )
     if len(set(columns)) != len(columns):
         raise PredictionsError(f"predictions file {name} repeats a column name; give each column once")
+
+
+def _listed(names: list[str]) -> str:
+    """The first few names, shown; a file may have thousands."""
+    shown = ", ".join(_show(n) for n in names[:_SHOWN])
+    return shown + (f", ... ({len(names):,} in all)" if len(names) > _SHOWN else "")
 
 
 def _checked(columns: dict[str, Any], truth: Truth, name: str) -> pd.DataFrame:
