@@ -31,25 +31,35 @@ ARCHITECTURE = "cnn-gap"
 BATCH = 256
 
 
-def bare_forward(model: torch.nn.Module, images: torch.Tensor, device: torch.device, bf16: bool) -> float:
-    """Images per second of the forward pass alone over float images already on ``device``."""
+def bare_forward(model: torch.nn.Module, images: torch.Tensor, device: torch.device, bf16: bool) -> tuple[float, float]:
+    """Images per second of the forward pass alone over float images already on ``device``, by
+    the wall clock and by this process's CPU time (which a busy, shared machine disturbs less)."""
     with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
         model(images[:BATCH])
         if device.type == "cuda":
             torch.cuda.synchronize()
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         for i in range(0, len(images), BATCH):
             model(images[i : i + BATCH])
         if device.type == "cuda":
             torch.cuda.synchronize()
-    return len(images) / (time.perf_counter() - start)
+    return len(images) / (time.perf_counter() - start), len(images) / (time.process_time() - cpu)
 
 
-def end_to_end(model: torch.nn.Module, split: datasets.Dataset, device: torch.device, num_workers: int | None) -> float:
-    """Images per second of ``predict`` over the split, from parquet to probabilities."""
-    start = time.perf_counter()
+def end_to_end(
+    model: torch.nn.Module, split: datasets.Dataset, device: torch.device, num_workers: int | None
+) -> tuple[float, float]:
+    """Images per second of ``predict`` over the split, from parquet to probabilities (wall, CPU)."""
+    start, cpu = time.perf_counter(), time.process_time()
     predict(model, split, device=device, batch_size=BATCH, num_workers=num_workers, progress=False)
-    return len(split) / (time.perf_counter() - start)
+    return len(split) / (time.perf_counter() - start), len(split) / (time.process_time() - cpu)
+
+
+def decode_cost(split: datasets.Dataset) -> float:
+    """CPU µs per image to read and decode the split's PNGs in this process (no model)."""
+    cpu = time.process_time()
+    decode_split(split, num_workers=0)
+    return (time.process_time() - cpu) / len(split) * 1e6
 
 
 def measure(split: datasets.Dataset, device: torch.device, repeats: int, workers: tuple[int | None, ...]) -> dict:
@@ -64,7 +74,8 @@ def measure(split: datasets.Dataset, device: torch.device, repeats: int, workers
         bare.append(bare_forward(model, images, device, bf16))
         for w in workers:
             e2e[w].append(end_to_end(model, split, device, w))
-    return {"bare": max(bare), "end_to_end": {w: max(v) for w, v in e2e.items()}}
+    best = lambda runs: tuple(max(r[k] for r in runs) for k in (0, 1))  # noqa: E731
+    return {"bare": best(bare), "end_to_end": {w: best(v) for w, v in e2e.items()}}
 
 
 def main() -> None:
@@ -94,13 +105,19 @@ def main() -> None:
             f"{os.cpu_count()} CPU cores, torch {torch.__version__}, {torch.get_num_threads()} threads, "
             f"best of {args.repeats}"
         )
+        print(f"load average {os.getloadavg()[0]:.2f}; PNG read + decode {decode_cost(split):.0f} CPU µs per image")
         devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
         for device in devices:
             figures = measure(split, device, args.repeats, workers)
-            print(f"{device.type}: bare forward {figures['bare']:.0f} img/s")
-            for w, rate in figures["end_to_end"].items():
+            (bare, bare_cpu) = figures["bare"]
+            print(f"{device.type}: bare forward {bare:.0f} img/s ({bare_cpu:.0f} per CPU-second)")
+            for w, (rate, rate_cpu) in figures["end_to_end"].items():
                 label = "predict's default workers" if w is None else f"{w} workers"
-                print(f"{device.type}: end-to-end, {label}: {rate:.0f} img/s, ratio {rate / figures['bare']:.3f}")
+                print(
+                    f"{device.type}: end-to-end, {label}: {rate:.0f} img/s, ratio {rate / bare:.3f} "
+                    f"(by CPU time {rate_cpu / bare_cpu:.3f})"
+                )
+        print(f"load average {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":
