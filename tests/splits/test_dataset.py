@@ -233,10 +233,13 @@ def test_workers_are_capped_at_the_cpu_count(tmp_path, monkeypatch):
     import elsewhere.splits.dataset as dataset
 
     seen = []
-    real = dataset._write_shards
-    monkeypatch.setattr(
-        dataset, "_write_shards", lambda root, p, job, workers, *a: seen.append(workers) or real(root, p, job, 1, *a)
-    )
+    real = dataset.Engine
+
+    def engine(kind, workers, address):
+        seen.append(workers)
+        return real(kind, 1, address)
+
+    monkeypatch.setattr(dataset, "Engine", engine)
     generate(tmp_path / "data", protocols="iid", size="tiny", seed=1, workers=1000, progress=False)
     assert seen == [os.cpu_count()]
 
