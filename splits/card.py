@@ -141,10 +141,8 @@ def card_data(folder: Path, protocols: tuple[Protocol, ...], manifest: dict) -> 
             splits=splits,
             download_size=size,
         )
+    # num_bytes (datasets' in-memory size) stays 0, unknown here; datasets' parser requires the field.
     datasets.info.DatasetInfosDict(infos).to_dataset_card_data(data)
-    for info in data["dataset_info"] if isinstance(data["dataset_info"], list) else [data["dataset_info"]]:
-        for split in info["splits"]:
-            split.pop("num_bytes", None)  # datasets' in-memory Arrow size, not known here; 0 would be false
     return data
 
 
@@ -228,9 +226,7 @@ def write_card(folder: Path, protocols: tuple[Protocol, ...], manifest: dict, jo
     """Write README.md (and the example images it shows) into the dataset ``folder``."""
     entries = manifest["protocols"]
     withheld = (
-        " — **not in this private variant, whose splits hold `id` and `image` only**"
-        if job.withhold_labels
-        else ""
+        " — **not in this private variant, whose splits hold `id` and `image` only**" if job.withhold_labels else ""
     )
     body = [
         "# elsewhere — can your network recognise it elsewhere?",

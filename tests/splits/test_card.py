@@ -28,8 +28,19 @@ def test_card_yaml_parses_with_dataset_info_for_every_config(tiny_dataset):
         names = features["label"]["dtype"]["class_label"]["names"]
         assert [names[str(i)] for i in range(len(names))] == entry["protocol"]["classes"]
         assert features["image"]["dtype"] == "image"
+        # The parser datasets applies to a card's splits (it drops, with a log line, what it cannot read).
+        datasets.SplitDict._from_yaml_list(infos[name]["splits"])
         sizes = {s["name"]: s["num_examples"] for s in infos[name]["splits"]}
         assert sizes == {split: v["rows"] for split, v in entry["splits"].items()}
+    # datasets' own parser of the card reads every config's features and split sizes.
+    parsed = datasets.info.DatasetInfosDict.from_dataset_card_data(card.data)
+    assert set(parsed) == set(manifest["protocols"])
+    for name, info in parsed.items():
+        assert (
+            info.splits is not None
+            and info.splits["test_ood"].num_examples == (manifest["protocols"][name]["splits"]["test_ood"]["rows"])
+        )
+        assert info.features["label"].names == manifest["protocols"][name]["protocol"]["classes"]
     configs = card.data.to_dict()["configs"]
     assert [c["config_name"] for c in configs if c.get("default")] == [next(iter(manifest["protocols"]))]
 
