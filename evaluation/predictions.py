@@ -22,6 +22,20 @@ what is allowed.
 float32 ``(items, classes)`` array (the form ``pandas.read_parquet`` gives list columns);
 :func:`probability_matrix` returns that array. Files are parsed with pyarrow, so a million rows
 read in seconds.
+
+Files come from strangers, so reading is bounded: any file up to the leaderboard's 50 MiB upload
+cap is parsed in under :data:`MEMORY_BOUND_BYTES` (1 GiB) of peak memory, against a truth of up
+to 50,000 items (the largest protocol has 32,800; ``tests/evaluation/test_upload_bombs.py``
+measures it on hostile files, in a child process). Before a parser sees a file, what a valid file for this truth could hold is derived
+(rows, line length, cell widths, probability entries: :class:`_Limits`) and checked cheaply:
+
+- CSV and JSON lines: compressed, archived, Parquet or binary content is refused by its bytes;
+  lines are counted and measured; JSON nesting depth and fields per line are counted by a byte
+  scan that tracks strings (pyarrow's JSON reader crashes on deep nesting), and the fast JSON
+  parse takes only the allowed fields with fixed types, so no column is ever inferred.
+- Parquet: rows, row groups and column types from the footer; sizes and value counts from every
+  page header (:mod:`~evaluation.parquet_pages`: a footer can be forged); string columns are read
+  as dictionaries, in batches, and their widths checked before they are decoded.
 """
 
 from __future__ import annotations
