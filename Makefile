@@ -16,15 +16,21 @@ $(BIN)/elsewhere: pyproject.toml
 install: $(BIN)/elsewhere
 
 # The demo's baselines: the two heads of the location comparison and the Red-Green paddings.
-DEMO_PROTOCOLS ?= location-halves,red-green
-DEMO_ARCHS ?= cnn-flatten,cnn-gap,redgreen-valid,redgreen-same,redgreen-full,redgreen-circular
+# The demo board: the default config (the cluttered halves) and Red-Green, so that both views rank
+# models: cnn-flatten, cnn-gap and mlp on both protocols (the whole-suite view averages over the
+# board's protocols and ranks the models that cover all of them), the four Red-Green paddings on
+# red-green. Its own folder, so that a dataset of another demo or a full generation is never reused.
+DEMO ?= $(OUT)/demo
+DEMO_PROTOCOLS ?= location-halves-clutter,red-green
+DEMO_ARCHS ?= cnn-flatten,cnn-gap,mlp,redgreen-valid,redgreen-same,redgreen-full,redgreen-circular
 
 demo: install
-	test -f $(OUT)/dataset/elsewhere.json || $(BIN)/elsewhere generate --out $(OUT)/dataset --size small
-	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/baselines.py --data $(OUT)/dataset --runs $(OUT)/runs \
+	test -f $(DEMO)/dataset/elsewhere.json || $(BIN)/elsewhere generate --out $(DEMO)/dataset --size small \
+		--protocols $(DEMO_PROTOCOLS)
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/baselines.py --data $(DEMO)/dataset --runs $(DEMO)/runs \
 		--protocols $(DEMO_PROTOCOLS) --archs $(DEMO_ARCHS)
-	HF_HUB_OFFLINE=1 $(BIN)/elsewhere leaderboard --db $(OUT)/leaderboard.sqlite --data $(OUT)/dataset \
-		--baselines $(OUT)/runs
+	HF_HUB_OFFLINE=1 $(BIN)/elsewhere leaderboard --db $(DEMO)/leaderboard.sqlite --data $(DEMO)/dataset \
+		--baselines $(DEMO)/runs
 
 # pytest exits 5 when it collected no tests: a broken selection, never a pass.
 test: install
