@@ -177,18 +177,17 @@ def test_red_green_validation_and_test_never_repeat_a_training_image():
 
 
 def test_red_green_pools_hold_a_layout_for_every_left_box():
-    """Every left box that training or the similar tests can draw has layouts in both pools."""
+    """Every left box that training, the similar tests or the probe (any row) can draw has layouts
+    in both pools, so drawing within a pool never runs dry."""
     for label in (0, 1):
         for column in range(redgreen.MAX_FIRST_COLUMN + 1):
-            for band in (redgreen.TOP_ROW, redgreen.BOTTOM_ROW):
-                for row in range(band - 4, band + 4):
-                    layouts = [
-                        (column, row, c, band + o)
-                        for c in range(column + 5, redgreen.MAX_COLUMN + 1)
-                        for o in range(-4, 4)
-                    ]
-                    pooled = {redgreen.held_back(label, layout) for layout in layouts}
-                    assert pooled == {True, False}, (label, column, row)
+            for row in range(redgreen.CANVAS - redgreen.BOX + 1):
+                band = redgreen.TOP_ROW if row < redgreen.CANVAS // 2 else redgreen.BOTTOM_ROW
+                layouts = [
+                    (column, row, c, band + o) for c in range(column + 5, redgreen.MAX_COLUMN + 1) for o in range(-4, 4)
+                ]
+                pooled = {redgreen.held_back(label, layout) for layout in layouts}
+                assert pooled == {True, False}, (label, column, row)
 
 
 def test_red_green_moved_test_takes_the_column_cue_away():
