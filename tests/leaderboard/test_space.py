@@ -194,7 +194,9 @@ def test_space_refuses_what_it_cannot_serve(tiny_dataset, tmp_path, capsys):
     stray.mkdir(parents=True)
     (stray / "results.json").write_text("{}")
     (stray / "predictions.parquet").write_bytes(b"")
-    assert main(["space", str(tmp_path / "s1"), "--data", str(tiny_dataset), "--baselines", str(tmp_path / "runs")]) == 2
+    assert (
+        main(["space", str(tmp_path / "s1"), "--data", str(tiny_dataset), "--baselines", str(tmp_path / "runs")]) == 2
+    )
     assert "no-such-protocol" in capsys.readouterr().err
     assert main(["space", str(tmp_path / "s2"), "--data", str(tmp_path / "nothing")]) == 2
     assert main(["space", str(tmp_path / "s3"), "--data", str(tiny_dataset), "--results-repo", "bad id"]) == 2
