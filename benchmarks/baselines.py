@@ -11,6 +11,7 @@ a Markdown view of it goes to stdout and to ``RUNS/baselines.md``.
 from __future__ import annotations
 
 import argparse
+import os
 from collections import defaultdict
 from pathlib import Path
 from statistics import mean
@@ -53,7 +54,7 @@ def main() -> None:
     parser.add_argument("--protocols", default=",".join(protocol_names()))
     parser.add_argument("--archs", default=",".join(GENERAL + RED_GREEN))
     parser.add_argument("--seeds", default="0")
-    parser.add_argument("--jobs", type=int, default=1, help="runs at once on the local engine")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count(), help="runs at once on the local engine")
     parser.add_argument("--engine", default="local", choices=("local", "ray"))
     parser.add_argument("--address", default=None)
     parser.add_argument("--epochs", type=int, default=None)
