@@ -69,12 +69,9 @@ def local_files(folder: Path) -> dict[str, Path]:
 def plan_publish(folder: str | Path, repo_id: str, remote_files: Iterable[str]) -> Plan:
     """The commit that makes repo ``repo_id``, now holding ``remote_files``, hold exactly ``folder``."""
     folder = Path(folder)
+    # A private variant publishes too: its shards hold only ids and images, so that entrants can
+    # predict them; its labels file never lies inside the folder.
     manifest = read_manifest(folder)
-    if manifest.get("labels") == "withheld":
-        raise ElsewhereError(
-            f"{folder} is a private variant (labels withheld); publish only public "
-            f"variants — the hidden test set stays with the leaderboard"
-        )
     check_repo_id(repo_id)
     additions = local_files(folder)
     deletions = tuple(sorted(p for p in set(remote_files) if p not in additions and p not in HUB_FILES))

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 
+import pyarrow.parquet as pq
 import pytest
 
 from elsewhere.api import generate
@@ -102,3 +103,15 @@ def test_network_failure_is_one_line(tiny_dataset, offline):
     assert done.returncode == 2, done.stderr
     assert done.stderr.count("\n") == 1, done.stderr
     assert "nothing was committed" in done.stderr
+
+
+def test_a_private_variant_publishes_ids_and_images_only(tmp_path):
+    """Entrants need the hidden images: the plan uploads the label-free shards, never the labels file."""
+    secret = tmp_path / "secret.txt"
+    secret.write_text("an operator secret of enough length")
+    folder, labels = tmp_path / "hidden", tmp_path / "labels.parquet"
+    generate(folder, protocols="iid", size="tiny", private=True, secret_file=secret, labels=labels, progress=False)
+    plan = plan_publish(folder, REPO, ())
+    shards = [path for name, path in plan.additions.items() if name.endswith(".parquet")]
+    assert shards and labels not in plan.additions.values()
+    assert {tuple(pq.read_schema(path).names) for path in shards} == {("id", "image")}
