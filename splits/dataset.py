@@ -23,7 +23,7 @@ from tqdm import tqdm
 from elsewhere.errors import ElsewhereError
 from elsewhere.files import atomic_path
 from elsewhere.splits.card import write_card
-from elsewhere.splits.engines import Engine, run_tasks
+from elsewhere.splits.engines import Engine, connect_ray, run_tasks
 from elsewhere.splits.protocol import SIZES, Protocol
 from elsewhere.splits.shards import Job, Written, build_shard, plan, save_shard, write_shard
 
@@ -99,6 +99,8 @@ def generate(
     # More processes than cores only adds memory and forks: the work is CPU-bound.
     workers = min(workers, cores)
     runner = Engine(engine, workers, address)
+    if runner.kind == "ray":
+        connect_ray(runner.address)  # an unreachable cluster fails here, before anything is written
     _remove_stale_staging(out)
     staging = out.resolve().parent / f".{out.name}.partial-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
