@@ -7,6 +7,9 @@ of points inside is its coverage, with which its colour is blended over what lie
 (background, then distractors in order, then the object). Because the sample grid is fixed to the
 canvas and the shape's placement is continuous, moving an object by one pixel moves its image by
 exactly one pixel, and moving it by less changes the coverage of its edge pixels smoothly.
+
+``render_batch`` draws many scenes at once with the same arithmetic, so each of its images is
+byte for byte ``render`` of its scene; ``render`` is a batch of one.
 """
 
 from __future__ import annotations
@@ -163,9 +166,10 @@ def _lattice(sprites: list[_Placed], supersample: int) -> np.ndarray:
     """Whether each lattice point of each sprite's window is inside it: ``(S, C, R)`` of 0/1.
 
     Column-major per sprite, so that the running parity along each lattice row is one vectorised
-    sum down the columns. Windows are padded to the largest of the batch; what lies past a sprite's own window is
-    garbage that the caller masks. Polygons run one scanline over all their edges at once, giving
-    point for point what ``PolygonShape.raster`` gives; other shapes use their own ``raster``.
+    sum down the columns. Windows are padded to the largest of the batch; what lies past a
+    sprite's own window is garbage that the caller masks. Polygons run one scanline over all their
+    edges at once, giving point for point what ``PolygonShape.raster`` gives (crossings counted in
+    uint8: only their parity matters); other shapes use their own ``raster``.
     """
     rows = max(s.rows for s in sprites) * supersample
     cols = max(s.cols for s in sprites) * supersample
