@@ -4,7 +4,8 @@ Every run is ``train_baseline`` in a scratch folder on its worker (a local proce
 see ``splits.engines``), which sends the run's files back; the caller puts them whole in
 ``RUNS/<protocol>/<architecture>/`` (seed 0) or ``RUNS/seed-<N>/<protocol>/<architecture>/``, so a
 run folder exists only when complete. A run whose folder holds ``results.json`` is finished and
-skipped: a sweep that was killed resumes where it stopped, and only the missing runs train. What
+skipped: a sweep that was killed resumes where it stopped, and only the missing runs train. A
+run that fails (after its retries, on Ray) stops the sweep with its error; rerunning resumes. What
 goes to a worker: the run's three names, the data folder's path (or Hub id), the epochs and the
 device; the worker reads the data itself, so on a cluster the folder must be on a file system all
 nodes share (or be a Hub repo).
