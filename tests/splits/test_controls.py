@@ -1,0 +1,87 @@
+"""The control marks: derived from the panel's baseline table by the every-architecture rule."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from elsewhere.errors import ElsewhereError
+from elsewhere.evaluation.sweep import Row, load_table
+from elsewhere.splits.controls import CONTROL, HEADROOM, NOT_MEASURED, PANEL, RANKED, TABLE, panel_rows, verdict
+from elsewhere.splits.registry import get_protocol, protocol_names
+
+PROTOCOL = get_protocol("location-halves")
+
+
+def row(arch: str, ood: float, *, seed: int = 0, protocol: str = PROTOCOL.name, version: int = PROTOCOL.version) -> Row:
+    return Row(protocol, version, "f" * 64, arch, seed, 1.0, (0.99, 1.0), ood, (ood, ood), {}, f"{protocol}/{arch}")
+
+
+def panel(ood: float = 0.99, **overrides: float) -> list[Row]:
+    return [row(arch, overrides.get(arch.replace("-", "_"), ood)) for arch in PANEL]
+
+
+def test_every_panel_architecture_above_headroom_makes_a_control():
+    result = verdict(PROTOCOL, panel())
+    assert result.status == CONTROL
+    assert "Sanity control" in result.note()
+
+
+def test_one_architecture_at_headroom_leaves_the_protocol_ranked():
+    result = verdict(PROTOCOL, panel(vit_tiny=HEADROOM))
+    assert result.status == RANKED
+    assert "vit-tiny" in result.note()
+
+
+def test_the_seed_mean_decides_not_the_best_seed():
+    rows = panel() + [row("mlp", 0.90, seed=1)]  # mlp: 0.99 and 0.90, mean 0.945
+    assert verdict(PROTOCOL, rows).status == RANKED
+    rows = panel() + [row("mlp", 0.93, seed=1)]  # mean 0.96
+    assert verdict(PROTOCOL, rows).status == CONTROL
+    assert verdict(PROTOCOL, rows).seeds["mlp"] == 2
+
+
+def test_no_rows_is_not_measured():
+    result = verdict(PROTOCOL, [])
+    assert result.status == NOT_MEASURED
+    assert result.missing == PANEL
+    assert "not measured" in result.note()
+
+
+def test_rows_of_another_protocol_version_are_not_measured():
+    rows = [dataclasses.replace(r, protocol_version=PROTOCOL.version - 1) for r in panel(ood=0.99)]
+    result = verdict(PROTOCOL, rows)
+    assert result.status == NOT_MEASURED
+    assert f"version-{PROTOCOL.version}" in result.note()
+    # even a failing architecture measured on the old version decides nothing
+    rows = [dataclasses.replace(r, protocol_version=PROTOCOL.version + 1) for r in panel(mlp=0.1)]
+    assert verdict(PROTOCOL, rows).status == NOT_MEASURED
+
+
+def test_a_missing_panel_architecture_is_not_measured_unless_another_shows_headroom():
+    rows = [r for r in panel() if r.architecture != "gcnn-c4"]
+    result = verdict(PROTOCOL, rows)
+    assert (result.status, result.missing) == (NOT_MEASURED, ("gcnn-c4",))
+    rows = [r for r in panel(cnn_flatten=0.2) if r.architecture != "gcnn-c4"]
+    assert verdict(PROTOCOL, rows).status == RANKED
+
+
+def test_rows_of_other_protocols_and_non_panel_rows_do_not_count():
+    rows = panel() + [row("shape-descriptors", 0.3), row("mlp", 0.1, protocol="location-quadrant")]
+    assert verdict(PROTOCOL, rows).status == CONTROL
+
+
+def test_the_committed_table_loads_and_decides_every_protocol_of_the_suite():
+    rows = panel_rows()
+    assert rows == tuple(load_table(TABLE))
+    for name in protocol_names():
+        assert verdict(get_protocol(name), rows).status in (CONTROL, RANKED, NOT_MEASURED)
+    assert {r.protocol for r in rows} <= set(protocol_names())
+
+
+def test_a_damaged_table_is_refused_in_one_line(tmp_path):
+    bad = tmp_path / "panel.json"
+    bad.write_text('{"format": 1, "kind": "elsewhere baseline table", "runs": [{"protocol": 3}]}')
+    with pytest.raises(ElsewhereError, match="malformed"):
+        panel_rows(bad)
