@@ -48,6 +48,7 @@ def _generate(args: argparse.Namespace) -> None:
 
 
 def _protocols(args: argparse.Namespace) -> None:
+    from elsewhere.splits.controls import mark, panel_rows, verdict
     from elsewhere.splits.registry import get_protocol, protocol_names
 
     protocols = [get_protocol(name) for name in protocol_names()]
@@ -60,13 +61,14 @@ def _protocols(args: argparse.Namespace) -> None:
                 if k in ("name", "version", "description", "family", "held_out", "control")
             }
             entry["splits"] = {split: {size: p.split_size(split, size) for size in p.sizes} for split in p.split_names}
+            entry["headroom"] = verdict(p, panel_rows()).status
             listing.append(entry)
         print(json.dumps(listing, indent=2))
         return
     width = max(len(p.name) for p in protocols)
     for p in protocols:
-        control = " (control)" if p.control else ""
-        print(f"{p.name:<{width}}  v{p.version}  {', '.join(p.held_out)}{control}: {p.title}")
+        label = mark(p)
+        print(f"{p.name:<{width}}  v{p.version}  {', '.join(p.held_out)}{f' ({label})' if label else ''}: {p.title}")
 
 
 def _publish(args: argparse.Namespace) -> None:

@@ -97,3 +97,12 @@ def panel_rows(path: Path = TABLE) -> tuple:
     from elsewhere.evaluation.sweep import load_table
 
     return tuple(load_table(path))
+
+
+def mark(protocol: Protocol, rows: Iterable | None = None) -> str:
+    """The listing's mark: ``control``, ``headroom not measured``, or nothing (ranked)."""
+    if protocol.control:
+        return CONTROL
+    if verdict(protocol, panel_rows() if rows is None else rows).status == NOT_MEASURED:
+        return f"headroom {NOT_MEASURED}"
+    return ""

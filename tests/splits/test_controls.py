@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 
+from elsewhere.cli import main
 from elsewhere.errors import ElsewhereError
 from elsewhere.evaluation.sweep import Row, load_table
-from elsewhere.splits.controls import CONTROL, HEADROOM, NOT_MEASURED, PANEL, RANKED, TABLE, panel_rows, verdict
+from elsewhere.splits.controls import (
+    CONTROL,
+    HEADROOM,
+    NOT_MEASURED,
+    PANEL,
+    RANKED,
+    TABLE,
+    mark,
+    panel_rows,
+    verdict,
+)
 from elsewhere.splits.registry import get_protocol, protocol_names
 
-PROTOCOL = get_protocol("location-halves")
+PROTOCOL = get_protocol("location-halves-clutter")  # ranked by design and by the table
 
 
 def row(arch: str, ood: float, *, seed: int = 0, protocol: str = PROTOCOL.name, version: int = PROTOCOL.version) -> Row:
@@ -85,3 +97,22 @@ def test_a_damaged_table_is_refused_in_one_line(tmp_path):
     bad.write_text('{"format": 1, "kind": "elsewhere baseline table", "runs": [{"protocol": 3}]}')
     with pytest.raises(ElsewhereError, match="malformed"):
         panel_rows(bad)
+
+
+def test_the_listing_mark_says_not_measured_without_rows_and_control_by_design():
+    assert mark(PROTOCOL, []) == "headroom not measured"
+    assert mark(PROTOCOL, panel(mlp=0.1)) == ""
+    assert mark(PROTOCOL, panel()) == ""  # measured a control, but the mark reads the protocol's own flag
+    assert mark(dataclasses.replace(PROTOCOL, control=True), []) == "control"
+
+
+def test_the_listing_shows_each_protocols_mark_from_the_committed_table(capsys):
+    assert main(["protocols"]) in (0, None)
+    lines = capsys.readouterr().out.splitlines()
+    for name, line in zip(protocol_names(), lines):
+        label = mark(get_protocol(name))
+        assert line.startswith(name + " ")
+        assert (f"({label})" in line) == bool(label)
+    assert main(["protocols", "--json"]) in (0, None)
+    listing = json.loads(capsys.readouterr().out)
+    assert [e["headroom"] for e in listing] == [verdict(get_protocol(n), panel_rows()).status for n in protocol_names()]

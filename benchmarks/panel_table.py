@@ -1,0 +1,58 @@
+"""The README's panel table, printed from a baseline table (default: the committed ``splits/panel.json``).
+
+One row per protocol, one column per architecture: in-distribution → out-of-location accuracy
+(mean ± sd over seeds where there are several; ``–`` where no run of the protocol's current version
+is in the table), and the protocol's verdict from :mod:`elsewhere.splits.controls`.
+
+    python benchmarks/panel_table.py [TABLE]
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+
+from elsewhere.evaluation.sweep import load_table
+from elsewhere.splits.controls import PANEL, TABLE, verdict
+from elsewhere.splits.registry import get_protocol, protocol_names
+
+COLUMNS = (*PANEL, "shape-descriptors")
+RED_GREEN = ("redgreen-valid", "redgreen-same", "redgreen-full", "redgreen-circular")
+
+
+def cell(values: list[tuple[float, float]]) -> str:
+    """``ID → OOD`` of one architecture on one protocol, ± sd over seeds when there are several."""
+    if not values:
+        return "–"
+    ids, oods = [v[0] for v in values], [v[1] for v in values]
+    if len(values) == 1:
+        return f"{ids[0]:.3f} → {oods[0]:.3f}"
+    return (
+        f"{statistics.fmean(ids):.3f} ± {statistics.stdev(ids):.3f} → "
+        f"{statistics.fmean(oods):.3f} ± {statistics.stdev(oods):.3f}"
+    )
+
+
+def main() -> None:
+    rows = load_table(sys.argv[1] if len(sys.argv) > 1 else TABLE)
+    print("| protocol | " + " | ".join(f"`{a}`" for a in COLUMNS) + " | verdict |")
+    print("| --- " * (len(COLUMNS) + 2) + "|")
+    for name in protocol_names():
+        protocol = get_protocol(name)
+        current = [r for r in rows if r.protocol == name and r.protocol_version == protocol.version]
+        cells = [cell([(r.id_accuracy, r.ood_accuracy) for r in current if r.architecture == a]) for a in COLUMNS]
+        status = verdict(protocol, rows).status
+        print(f"| `{name}` | " + " | ".join(cells) + f" | {status} |")
+    red_green = [r for r in rows if r.protocol == "red-green" and r.architecture in RED_GREEN]
+    if red_green:
+        print()
+        print("| Red-Green network | similar (test_id) → dissimilar (test_ood) |")
+        print("| --- | --- |")
+        for arch in RED_GREEN:
+            print(
+                f"| `{arch}` | {cell([(r.id_accuracy, r.ood_accuracy) for r in red_green if r.architecture == arch])} |"
+            )
+
+
+if __name__ == "__main__":
+    main()
