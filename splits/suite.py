@@ -4,8 +4,9 @@ Conventions shared by the suite: canvases of 64 pixels; objects in random colour
 uniform grey (``PLAIN``), with clutter only where a protocol says so; object centres kept far
 enough from the border that the whole object is on the canvas (``_margin``); the location grid is
 8×8 over that valid square; validation and test_id repeat the training distribution with fresh
-samples. A protocol on which the reference ``cnn-gap`` transfers above 95% is marked a sanity
-control (``CONTROL_MEASURED``): it checks transfer but cannot rank models.
+samples. A protocol on which every architecture of the reference panel transfers above 95% is
+marked a sanity control, from the committed baseline table (``splits.controls``): it checks
+transfer but cannot rank models.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import operator
 import numpy as np
 
 from elsewhere.generator import ASYMMETRIC_SHAPES, Style, glyph_names, novel_names
+from elsewhere.splits.controls import CONTROL, RANKED, panel_rows, verdict
 from elsewhere.splits.distributions import Distribution, Mixture
 from elsewhere.splits.grid import Grid
 from elsewhere.splits.intervals import Interval, IntervalSet, Value
@@ -36,7 +38,6 @@ ROTATION_SWEEP = tuple(float(a) for a in range(-180, 180, 15))
 SCALE_SWEEP = tuple(round(0.12 + 0.02 * i, 2) for i in range(15))
 NOVEL_SET = 1
 BLYTHING_SET = 2
-HEADROOM = 0.95
 POINT = (0.3, 0.3)
 # Shifts (pixels of the 64-pixel canvas) of the location-point probes: between and at multiples of
 # the strides of common networks, so aliasing (failing between) and untrained-location failure
@@ -45,19 +46,6 @@ SHIFTS = (0, 1, 2, 4, 8, 16)
 OWN_POINT_RADIUS = 0.3
 # Held-out centres of the cluttered halves keep this far from the trained half.
 HALVES_GAP = 0.1
-# Out-of-location accuracy of the reference cnn-gap (benchmarks/baselines.py, size small, seed 0)
-# where it exceeds HEADROOM: such a protocol checks transfer but cannot rank models.
-CONTROL_MEASURED = {
-    "location-halves": 0.993,
-    "location-quadrant": 0.990,
-    "location-centre-periphery": 0.996,
-    "location-checkerboard": 0.995,
-    "location-point": 0.973,
-    "composition": 0.998,
-    "novel-objects": 1.000,
-    "blything-centre-side": 1.000,
-    "glyphs-halves": 0.988,
-}
 
 
 def _margin(max_scale: float, rotates: bool) -> float:
@@ -465,15 +453,15 @@ def _blything() -> Protocol:
 
 
 def _marked(protocol: Protocol) -> Protocol:
-    """The protocol, marked a sanity control if the reference cnn-gap left it no headroom."""
-    if protocol.name not in CONTROL_MEASURED:
+    """The protocol marked as the panel's table decides (``splits.controls``); ``iid`` is a control by design."""
+    if protocol.control:
         return protocol
-    note = (
-        f" Sanity control: the reference cnn-gap scores {CONTROL_MEASURED[protocol.name]:.1%} "
-        f"out of location here (above {HEADROOM:.0%}), so this protocol checks that transfer "
-        f"works but is left out of the leaderboard's suite ranking."
+    found = verdict(protocol, panel_rows())
+    if found.status == RANKED:
+        return protocol
+    return dataclasses.replace(
+        protocol, control=found.status == CONTROL, rationale=f"{protocol.rationale} {found.note()}"
     )
-    return dataclasses.replace(protocol, control=True, rationale=protocol.rationale + note)
 
 
 def standard_protocols() -> tuple[Protocol, ...]:

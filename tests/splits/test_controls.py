@@ -22,6 +22,7 @@ from elsewhere.splits.controls import (
     verdict,
 )
 from elsewhere.splits.registry import get_protocol, protocol_names
+from elsewhere.splits.suite import standard_protocols
 
 PROTOCOL = get_protocol("location-halves-clutter")  # ranked by design and by the table
 
@@ -116,3 +117,11 @@ def test_the_listing_shows_each_protocols_mark_from_the_committed_table(capsys):
     assert main(["protocols", "--json"]) in (0, None)
     listing = json.loads(capsys.readouterr().out)
     assert [e["headroom"] for e in listing] == [verdict(get_protocol(n), panel_rows()).status for n in protocol_names()]
+
+
+def test_the_suites_marks_are_the_tables_verdicts():
+    for protocol in standard_protocols():
+        found = verdict(protocol, panel_rows())
+        assert protocol.control == (protocol.name == "iid" or found.status == CONTROL), protocol.name
+        if found.status == NOT_MEASURED and protocol.name != "iid":
+            assert "Headroom not measured" in protocol.rationale
