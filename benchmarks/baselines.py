@@ -16,7 +16,8 @@ from collections import defaultdict
 from pathlib import Path
 from statistics import mean
 
-from elsewhere.evaluation.sweep import Row, Settings, parse_names, parse_seeds, plan_sweep, run_sweep
+from elsewhere.evaluation.sweep import Settings, parse_names, parse_seeds, plan_sweep, run_sweep
+from elsewhere.splits.baseline_table import Row
 from elsewhere.splits.engines import Engine
 
 GENERAL = ("mlp", "cnn-flatten", "cnn-gap", "cnn-blurpool", "coordconv", "resnet-small")

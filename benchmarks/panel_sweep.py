@@ -38,9 +38,9 @@ from elsewhere.evaluation.sweep import (
     save_run,
     table_rows,
     train_run,
-    write_table,
 )
 from elsewhere.evaluation.training import ATTENTION_LIKE
+from elsewhere.splits.baseline_table import write_table
 from elsewhere.splits.engines import Engine, run_tasks
 from elsewhere.splits.registry import get_protocol
 

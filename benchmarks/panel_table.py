@@ -12,7 +12,7 @@ from __future__ import annotations
 import statistics
 import sys
 
-from elsewhere.evaluation.sweep import load_table
+from elsewhere.splits.baseline_table import load_table
 from elsewhere.splits.controls import PANEL, TABLE, verdict
 from elsewhere.splits.registry import get_protocol, protocol_names
 

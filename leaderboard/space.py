@@ -162,9 +162,8 @@ def pinned_requirements(requires: list[str], extras: tuple[str, ...] = EXTRAS) -
 
 
 def _source_checkout() -> Path:
-    import elsewhere
-
-    root = Path(elsewhere.__file__).resolve().parents[1]
+    # From a checkout this module is <root>/leaderboard/space.py; installed from a wheel, <root> holds no project.
+    root = Path(__file__).resolve().parents[1]
     if not (root / "pyproject.toml").is_file():
         raise ElsewhereError("this elsewhere is not a source checkout; run elsewhere space from a clone of the project")
     return root

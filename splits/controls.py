@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from elsewhere.splits.baseline_table import load_table
 from elsewhere.splits.protocol import Protocol
 
 HEADROOM = 0.95
@@ -73,7 +74,7 @@ def _seeds(count: int) -> str:
 
 
 def verdict(protocol: Protocol, rows: Iterable, panel: tuple[str, ...] = PANEL) -> Verdict:
-    """The verdict on ``protocol`` from baseline-table ``rows`` (``evaluation.sweep.Row``)."""
+    """The verdict on ``protocol`` from baseline-table ``rows`` (``splits.baseline_table.Row``)."""
     runs: dict[str, list] = {}
     for row in rows:
         if row.protocol == protocol.name and row.protocol_version == protocol.version and row.architecture in panel:
@@ -94,8 +95,6 @@ def verdict(protocol: Protocol, rows: Iterable, panel: tuple[str, ...] = PANEL) 
 @functools.cache
 def panel_rows(path: Path = TABLE) -> tuple:
     """The rows of the committed baseline table (read once)."""
-    from elsewhere.evaluation.sweep import load_table
-
     return tuple(load_table(path))
 
 

@@ -14,12 +14,11 @@ from elsewhere.evaluation.sweep import (
     TABLE,
     Run,
     Settings,
-    load_table,
     parse_seeds,
     plan_sweep,
     run_sweep,
-    write_table,
 )
+from elsewhere.splits.baseline_table import load_table, write_table
 from elsewhere.splits.engines import Engine
 
 PROTOCOL = "location-halves"

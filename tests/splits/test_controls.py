@@ -9,7 +9,7 @@ import pytest
 
 from elsewhere.cli import main
 from elsewhere.errors import ElsewhereError
-from elsewhere.evaluation.sweep import Row, load_table
+from elsewhere.splits.baseline_table import Row, load_table
 from elsewhere.splits.controls import (
     CONTROL,
     HEADROOM,
