@@ -15,7 +15,6 @@ $(BIN)/elsewhere: pyproject.toml
 
 install: $(BIN)/elsewhere
 
-# The demo's baselines: the two heads of the location comparison and the Red-Green paddings.
 # The demo board: the default config (the cluttered halves) and Red-Green, so that both views rank
 # models: cnn-flatten, cnn-gap and mlp on both protocols (the whole-suite view averages over the
 # board's protocols and ranks the models that cover all of them), the four Red-Green paddings on

@@ -175,7 +175,7 @@ def run_sweep(
     elif engine.kind == "local" and settings.threads is None:
         share = max(1, (os.cpu_count() or 1) // min(engine.workers or 1, max(len(todo), 1)))
         settings = replace(settings, threads=share)
-    for run, files in run_tasks(train_run, [(run, settings) for run in todo], engine, gpus=gpus):
+    for run, files in run_tasks(train_run, [(run, settings) for run in todo], engine, gpus=gpus, fresh_workers=True):
         save_run(root, run, files)
         report(f"trained {run.folder}")
     rows = table_rows(root, runs)

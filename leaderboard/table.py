@@ -11,7 +11,7 @@ refresh):
 - **Suite view** (:data:`SUITE`): one row per model — entries with the same submitter and model
   name — holding its latest (last stored) entry on each protocol of the suite. Sanity controls
   (protocols marked ``control``: ``iid``, which holds nothing out, and those on which the reference
-  panel transfers with no headroom, see ``splits.suite``) are left out: they cannot rank models.
+  panel transfers with no headroom, see ``splits.controls``) are left out: they cannot rank models.
   A model is ranked by its mean OOD accuracy over the suite only if it has an entry on *every*
   suite protocol; a model missing protocols is listed below the ranked ones, unranked, with the
   mean over the protocols it has and a ``k/n`` coverage, because a mean over an easier subset is

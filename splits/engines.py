@@ -45,7 +45,12 @@ class Engine:
 
 
 def run_tasks(
-    function: Callable[[Any], Any], items: Iterable[Any], engine: Engine = Engine(), *, gpus: float = 0
+    function: Callable[[Any], Any],
+    items: Iterable[Any],
+    engine: Engine = Engine(),
+    *,
+    gpus: float = 0,
+    fresh_workers: bool = False,
 ) -> Iterator[Any]:
     """``function(item)`` for every item, yielded as each finishes (in any order).
 
@@ -54,6 +59,9 @@ def run_tasks(
         items: the tasks' arguments.
         engine: where to run them.
         gpus: GPUs each task holds (Ray schedules by it; the local engine runs one task per worker).
+        fresh_workers: start local workers from a clean server process instead of forking this one.
+            Tasks that run torch need it: a process that has already used torch's OpenMP thread pool
+            hangs its forked children the first time they use it.
 
     Raises:
         whatever a task raised, once its retries (Ray) are spent; the remaining tasks are cancelled.
@@ -68,7 +76,8 @@ def run_tasks(
         return
     # Forked workers start at once with everything imported; a worker that dies breaks the pool
     # with an error instead of hanging it (multiprocessing.Pool would wait forever).
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+    context = multiprocessing.get_context("forkserver" if fresh_workers else "fork")
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
         pending = {pool.submit(function, item) for item in items}
         try:
             while pending:

@@ -65,8 +65,8 @@ class Probe:
 class Protocol:
     """One config of the published dataset. See the module docstring.
 
-    ``control`` marks a sanity control: a protocol that holds nothing out (``iid``) or on which
-    the reference global-pooling CNN already transfers, so it cannot rank models.
+    ``control`` marks a sanity control: a protocol that holds nothing out (``iid``) or to which
+    every network of the reference panel transfers (``splits.controls``), so it cannot rank models.
     """
 
     name: str

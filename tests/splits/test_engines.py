@@ -125,3 +125,25 @@ def test_a_damaged_shard_is_refused_and_not_written(tmp_path):
     assert not any(tmp_path.rglob("*.parquet"))
     save_shard(tmp_path, written, data)
     assert (tmp_path / shard.path).read_bytes() == data
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fresh, hangs", [(False, True), (True, False)])
+def test_fresh_workers_survive_torch_in_the_parent(fresh, hangs):
+    """A process that ran torch's OpenMP pool hangs its forked children's first parallel op (seen in
+    the sweep); fresh workers, as the sweep's training tasks use, do not."""
+    code = (
+        "import torch\n"
+        "from elsewhere.splits.engines import Engine, run_tasks\n"
+        "torch.set_num_threads(2)\n"
+        "torch.nn.Conv2d(3, 16, 3)(torch.randn(64, 3, 64, 64)).sum().backward()\n"
+        f"sizes = [len(t) for t in run_tasks(torch.ones, [2_000_000] * 2, Engine(workers=2), fresh_workers={fresh})]\n"
+        "assert sizes == [2_000_000] * 2\n"
+    )
+    try:
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        assert hangs, "fresh workers hung"
+        return
+    assert not hangs or done.returncode != 0, "forked workers did not hang: this test no longer shows the hazard"
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
