@@ -334,7 +334,7 @@ class Store:
             if problems != ["ok"]:
                 raise ElsewhereError(
                     f"store {str(self.path)!r} is damaged ({'; '.join(problems)[:160]}); restore it from a backup "
-                    "or point --db/ELSEWHERE_DB at another file"
+                    "or use another store file"
                 )
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if mode != "wal":
@@ -687,12 +687,11 @@ class Store:
                 raise
             if "not a database" in str(exc):
                 raise ElsewhereError(
-                    f"{str(self.path)!r} is not an elsewhere leaderboard store ({exc}); point --db/ELSEWHERE_DB at another file"
+                    f"{str(self.path)!r} is not an elsewhere leaderboard store ({exc}); use another store file"
                 ) from None
             if "malformed" in str(exc) or "corrupt" in str(exc):
                 raise ElsewhereError(
-                    f"store {str(self.path)!r} is damaged ({exc}); restore it from a backup or point --db/ELSEWHERE_DB "
-                    "at another file"
+                    f"store {str(self.path)!r} is damaged ({exc}); restore it from a backup or use another store file"
                 ) from None
             if "readonly" in str(exc) or "read-only" in str(exc) or "unable to open" in str(exc):
                 raise OSError(
@@ -739,7 +738,7 @@ def _migrate(conn: sqlite3.Connection, path: Path) -> None:
                 if version == 0 and conn.execute("SELECT count(*) FROM sqlite_schema").fetchone()[0]:
                     raise ElsewhereError(
                         f"{str(path)!r} is a SQLite database of something else (it has tables but no store schema); "
-                        "point --db/ELSEWHERE_DB at a new file"
+                        "use a new store file"
                     )
                 for statement in _statements(MIGRATIONS[version]):
                     conn.execute(statement)

@@ -64,7 +64,7 @@ class Truths:
         if self.variant == "private" and self.labels is None:
             raise ElsewhereError(
                 f"{data} is the private variant (labels withheld); give the leaderboard its labels file "
-                "(--labels, written by elsewhere generate --private --labels FILE)"
+                "(the one written when its data was generated)"
             )
         if self.variant != "private" and self.labels is not None:
             raise ElsewhereError(
@@ -73,8 +73,7 @@ class Truths:
             )
         if self.labels is not None and not self.labels.is_file():
             raise ElsewhereError(
-                f"labels file {str(self.labels)!r} does not exist; give the file written by "
-                "elsewhere generate --private --labels FILE"
+                f"labels file {str(self.labels)!r} does not exist; give the file written by the private generation"
             )
         if self.labels is not None:
             # At once, not at the first submission: a board must not start on another dataset's labels.

@@ -49,24 +49,24 @@ def check_request(
     if not isinstance(job.seed, int) or not 0 <= job.seed <= MAX_SEED:
         raise ElsewhereError(f"bad seed {job.seed!r}; a seed is a whole number from 0 to {MAX_SEED}")
     if workers < 1:
-        raise ElsewhereError(f"bad --workers {workers}; use at least 1")
+        raise ElsewhereError(f"bad number of workers {workers}; use at least 1")
     if out.exists() and not out.is_dir():
         raise ElsewhereError(f"output {out} is a file; give a folder that is empty or does not exist")
     if out.is_dir() and any(out.iterdir()):
         if not overwrite:
             raise ElsewhereError(
                 f"output folder {out} is not empty; give an empty or new folder "
-                f"(or --overwrite to replace an elsewhere dataset)"
+                f"(or allow overwriting to replace an elsewhere dataset)"
             )
         if not (out / MANIFEST).is_file():
             raise ElsewhereError(
-                f"--overwrite refused: {out} holds no {MANIFEST}, so it is not an "
+                f"will not overwrite {out}: it holds no {MANIFEST}, so it is not an "
                 f"elsewhere dataset; give an empty or new folder"
             )
         foreign = _foreign_files(out)
         if foreign:
             raise ElsewhereError(
-                f"--overwrite refused: {out} holds {len(foreign)} files that are not part of the elsewhere "
+                f"will not overwrite {out}: it holds {len(foreign)} files that are not part of the elsewhere "
                 f"dataset (first: {foreign[0]}); move them out of the folder first"
             )
     if job.withhold_labels:

@@ -134,7 +134,7 @@ def _cli(capsys, *argv):
         (["--size", "huge"], "invalid choice: 'huge' (choose from 'tiny', 'small', 'full')"),
         (["--seed", "-3"], "bad seed -3"),
         (["--canvas", "12", "--protocols", "scale-extrapolation"], "canvas too small for the object"),
-        (["--workers", "0"], "bad --workers 0"),
+        (["--workers", "0"], "bad number of workers 0"),
         (["--private", "--labels", "x.parquet"], "ELSEWHERE_SECRET"),
     ],
 )
