@@ -52,10 +52,7 @@ def test_a_round_from_opening_to_verification(tmp_path, capsys, monkeypatch):
     assert status == 0 and "opened round 1" in out and Store(db).rounds()[0]["commitment"] in out
     assert SECRET not in out
 
-    frame, _ = read_labels(labels)
-    items = frame[frame["split"].isin(["test_id", "test_ood", "probe"])]
-    path = tmp_path / "p.csv"
-    items.assign(prediction=items["label"])[["id", "prediction"]].to_csv(path, index=False)
+    path = _predictions_file(labels, tmp_path, perfect=True)
     entry = submit(
         Store(db),
         Truths(data, labels),
@@ -94,10 +91,7 @@ def test_a_tampered_final_score_fails_verification(tmp_path, monkeypatch):
     generate(data, protocols=PROTOCOL, size="tiny", seed=2, workers=1, private=True, labels=labels, progress=False)
     store, truths = Store(db), Truths(data, labels)
     rounds.open_round(store, data, labels, SECRET)
-    frame, _ = read_labels(labels)
-    items = frame[frame["split"].isin(["test_id", "test_ood", "probe"])]
-    path = tmp_path / "p.csv"
-    items.assign(prediction=0)[["id", "prediction"]].to_csv(path, index=False)
+    path = _predictions_file(labels, tmp_path, perfect=False)
     submit(
         store,
         truths,
@@ -118,3 +112,12 @@ def test_a_tampered_final_score_fails_verification(tmp_path, monkeypatch):
     conn.close()
     with pytest.raises(ValueError, match="differs from the recomputed"):
         rounds.verify_round(store, 1)
+
+
+def _predictions_file(labels, tmp_path, *, perfect: bool):
+    """Predictions for every evaluated item of a labels file: its labels, or class 0 throughout."""
+    frame, _ = read_labels(labels)
+    items = frame[frame["split"].isin(["test_id", "test_ood", "probe"])]
+    path = tmp_path / "p.csv"
+    items.assign(prediction=items["label"] if perfect else 0)[["id", "prediction"]].to_csv(path, index=False)
+    return path
