@@ -9,28 +9,15 @@ is in the table), and the protocol's verdict from :mod:`elsewhere.splits.control
 
 from __future__ import annotations
 
-import statistics
 import sys
 
+from elsewhere.leaderboard.views import accuracy_cell as cell
 from elsewhere.splits.baseline_table import load_table
 from elsewhere.splits.controls import PANEL, TABLE, verdict
 from elsewhere.splits.registry import get_protocol, protocol_names
 
 COLUMNS = (*PANEL, "shape-descriptors")
 RED_GREEN = ("redgreen-valid", "redgreen-same", "redgreen-full", "redgreen-circular")
-
-
-def cell(values: list[tuple[float, float]]) -> str:
-    """``ID → OOD`` of one architecture on one protocol, ± sd over seeds when there are several."""
-    if not values:
-        return "–"
-    ids, oods = [v[0] for v in values], [v[1] for v in values]
-    if len(values) == 1:
-        return f"{ids[0]:.3f} → {oods[0]:.3f}"
-    return (
-        f"{statistics.fmean(ids):.3f} ± {statistics.stdev(ids):.3f} → "
-        f"{statistics.fmean(oods):.3f} ± {statistics.stdev(oods):.3f}"
-    )
 
 
 def main() -> None:

@@ -42,10 +42,11 @@ from elsewhere.leaderboard.views import (
     entry_choice,
     entry_choices,
     error_text,
-    leaderboard_view,
     markdown_text,
     metrics_side_by_side,
     model_summary,
+    panel_summary,
+    panel_view,
     parameter_count,
     quota_text,
     read_permalink,
@@ -55,6 +56,7 @@ from elsewhere.leaderboard.views import (
     versions_text,
     visible_entry,
 )
+from elsewhere.splits.controls import HEADROOM
 
 TITLE = "elsewhere leaderboard"
 TAGLINE = "Can your network recognise it elsewhere?"
@@ -163,6 +165,7 @@ def build_app(store: Store, truths: Truths, data: str | Path) -> gr.Blocks:
         return (
             gr.Dataframe(value=linked, datatype=types, label=shown.label),
             gr.DownloadButton(value=downloads.write(view, csv_bytes(shown.frame))),
+            shown.note,
         )
 
     def table_api(
@@ -174,14 +177,16 @@ def build_app(store: Store, truths: Truths, data: str | Path) -> gr.Blocks:
         max_parameters: str = "any",
         columns: list[str] | None = None,
     ) -> dict:
-        """The ranked table as JSON: {"label", "headers", "data"} (rows as lists, best first).
+        """The ranked table as JSON: {"label", "headers", "data", "note"} (rows as lists, best first).
 
         view: a protocol name or "suite"; families: model families to keep (empty: all); verified: "all",
         "verified only" or "unverified only"; min/max_parameters: "any", "1k", "10k", ..., "10B";
         columns: keys of optional columns to show (None: the defaults; see leaderboard.table.COLUMNS).
+        note: on a hidden set's board, what the scores are (a round's shown part, or its final ranking
+        with the revealed secret), as Markdown; else empty.
         """
         try:
-            frame, _, label = leaderboard_view(
+            shown = table_view(
                 store,
                 protocols,
                 variant,
@@ -195,7 +200,20 @@ def build_app(store: Store, truths: Truths, data: str | Path) -> gr.Blocks:
             )
         except (ElsewhereError, OSError) as error:
             raise user_error(error) from None
-        return {"label": label, "headers": list(frame.columns), "data": frame.to_numpy(dtype=object).tolist()}
+        frame = shown.frame
+        return {
+            "label": shown.label,
+            "headers": list(frame.columns),
+            "data": frame.to_numpy(dtype=object).tolist(),
+            "note": shown.note,
+        }
+
+    def panel_page(protocol: str):
+        """The Reference panel tab for ``protocol``: its architectures ranked by OOD accuracy, and its verdict."""
+        if protocol not in protocols:
+            raise user_error(ElsewhereError(f"unknown protocol {protocol!r}; choose one of {', '.join(protocols)}"))
+        frame, note = panel_view(protocol)
+        return frame, note
 
     def refresh_entries(view: str, a: int | None, b: int | None):
         choices = entry_choices(store, protocols, variant, view if view in protocols or view == SUITE else default_view)
@@ -320,6 +338,7 @@ def build_app(store: Store, truths: Truths, data: str | Path) -> gr.Blocks:
     column_defaults = [c.key for c in (*optional, *suite_only) if c.default]
     families = sorted(set(FAMILIES) | set(store.table(variant=variant)["family"].dropna().unique()))
     first = table_view(store, protocols, variant, default_view)
+    first_panel, first_panel_note = panel_view(default_view)
     initial, initial_types = first.linked()
     initial_entries = entry_choices(store, protocols, variant, default_view)
 
@@ -350,6 +369,7 @@ def build_app(store: Store, truths: Truths, data: str | Path) -> gr.Blocks:
                         min_parameters = gr.Dropdown(list(PARAMETER_BOUNDS), value="any", label="Parameters from")
                         max_parameters = gr.Dropdown(list(PARAMETER_BOUNDS), value="any", label="Parameters up to")
                     columns = gr.CheckboxGroup(column_choices, value=column_defaults, label="Columns")
+                round_line = gr.Markdown(first.note, elem_id="round-note")
                 table = gr.Dataframe(
                     value=initial,
                     datatype=initial_types,
@@ -423,6 +443,23 @@ def build_app(store: Store, truths: Truths, data: str | Path) -> gr.Blocks:
                 new_row = gr.Dataframe(
                     label="Your entry", datatype=datatypes(PROTOCOL), interactive=False, wrap=True, elem_id="submit-row"
                 )
+            with gr.Tab("Reference panel", id="panel"):
+                gr.Markdown(
+                    "Which protocols rank models is decided by a panel of the architectures researchers bring "
+                    "(CNNs with flatten and pooling heads, a residual network, a rotation-equivariant CNN, a ViT, "
+                    "an MLP-Mixer, an MLP), trained by the project on each protocol: its committed table "
+                    f"(`splits/panel.json`). A protocol is a sanity control if every panel network scores above "
+                    f"{HEADROOM:.0%} out of location; it is ranked if one does not. Cells: in-distribution → "
+                    "out-of-location accuracy, mean ± sd over seeds when there are several.",
+                    elem_classes="elsewhere-note",
+                )
+                panel_protocol = gr.Dropdown(list(protocols), value=default_view, label="Protocol")
+                panel_note = gr.Markdown(first_panel_note, elem_id="panel-note")
+                panel_table = gr.Dataframe(
+                    value=first_panel, interactive=False, wrap=True, elem_id="panel-table", label="Panel results"
+                )
+                with gr.Accordion("Every protocol's verdict", open=False):
+                    gr.Dataframe(value=panel_summary(protocols), interactive=False, wrap=True, elem_id="panel-summary")
             with gr.Tab("About", id="about"):
                 gr.Markdown(rules(variant, protocols, settings.max_upload_bytes(), settings.rate_limit_per_day()))
                 gr.Markdown("## The protocols")
@@ -456,10 +493,11 @@ def build_app(store: Store, truths: Truths, data: str | Path) -> gr.Blocks:
             ],
             table_rows,
             inputs=table_inputs,
-            outputs=[table, download],
+            outputs=[table, download, round_line],
             api_name=False,
             show_progress="minimal",
         )
+        panel_protocol.change(panel_page, inputs=panel_protocol, outputs=[panel_table, panel_note], api_name="panel")
         gr.api(table_api, api_name="table")
         gr.on(
             [view.change, refresh.click],
@@ -470,7 +508,7 @@ def build_app(store: Store, truths: Truths, data: str | Path) -> gr.Blocks:
         )
         # A page opens on its permalink first; the table and entry lists then follow the view it chose.
         demo.load(open_permalink, outputs=[view, tabs, entry_a], api_name=False).then(
-            table_rows, inputs=table_inputs, outputs=[table, download], api_name=False
+            table_rows, inputs=table_inputs, outputs=[table, download, round_line], api_name=False
         ).then(refresh_entries, inputs=[view, entry_a, entry_b], outputs=[entry_a, entry_b], api_name=False)
         demo.load(quota, outputs=quota_line, api_name=False)
         gr.on(
@@ -490,9 +528,9 @@ def build_app(store: Store, truths: Truths, data: str | Path) -> gr.Blocks:
         )
         # Whatever the outcome the upload is gone from the server, so the form lets go of it too.
         submitted.then(lambda: None, outputs=upload, api_name=False).then(quota, outputs=quota_line, api_name=False)
-        submitted.success(table_rows, inputs=table_inputs, outputs=[table, download], api_name=False).success(
-            refresh_entries, inputs=[view, entry_a, entry_b], outputs=[entry_a, entry_b], api_name=False
-        )
+        submitted.success(
+            table_rows, inputs=table_inputs, outputs=[table, download, round_line], api_name=False
+        ).success(refresh_entries, inputs=[view, entry_a, entry_b], outputs=[entry_a, entry_b], api_name=False)
     demo.queue(default_concurrency_limit=DEFAULT_CONCURRENCY)
     return demo
 

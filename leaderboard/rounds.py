@@ -108,6 +108,25 @@ def current_round(store: Store) -> dict | None:
     return next((r for r in store.rounds() if r["closed"] is None), None)
 
 
+def latest_round(store: Store) -> dict | None:
+    """The open round, else the last closed one (what a private board shows), or None before the first."""
+    records = store.rounds()
+    return records[-1] if records else None
+
+
+def round_rows(store: Store, record: dict) -> pd.DataFrame:
+    """The visible entries of round ``record`` as ``Store.table`` rows, best first.
+
+    Open: their shown-part scores (coarsened when stored). Closed: their final-part scores
+    (:func:`final_table`), the round's ranking. Entries of other rounds are never mixed in.
+    """
+    if record["closed"] is not None:
+        return final_table(store, record["id"])
+    entries = [submission_id for submission_id, _ in store.round_entries(record["id"])]
+    table = store.table(variant="private")
+    return table[table["id"].isin(entries).to_numpy()].reset_index(drop=True)
+
+
 def status(store: Store) -> list[dict]:
     """Every round with its entry count; a closed one with its final ranking (best first)."""
     out = []

@@ -170,16 +170,28 @@ def protocol_table(
     Columns: those of :meth:`Store.table` plus ``rank`` (Int64) and ``tie`` (``"leader"``,
     ``"tie"`` or ``""``).
     """
-    board = store.table(protocol=protocol, variant=variant)
+    return ranked(store.table(protocol=protocol, variant=variant), filters)
+
+
+def ranked(board: pd.DataFrame, filters: Filters = Filters()) -> pd.DataFrame:
+    """``board`` (rows of one protocol as :meth:`Store.table` gives them, best first) with ``rank`` and ``tie``, filtered."""
+    board = board.copy()
     board["rank"] = _competition_rank(board["ood_accuracy"].to_numpy())
     board["tie"] = _ties(board["ood_ci_lo"].to_numpy(), board["ood_ci_hi"].to_numpy(), np.ones(len(board), bool))
     return board[filters.keep(board)].reset_index(drop=True)
 
 
 def suite_table(
-    store: Store, protocols: Sequence[str], *, variant: str = "public", filters: Filters = Filters()
+    store: Store,
+    protocols: Sequence[str],
+    *,
+    variant: str = "public",
+    filters: Filters = Filters(),
+    rows: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per model over the suite ``protocols`` (controls dropped), ranked as the module says.
+
+    ``rows`` replaces the store's rows of ``variant`` (a round's entries, say; same columns).
 
     Columns: ``submitter``, ``model_name``, the metadata of the model's latest entry (``family``,
     ``parameters``, ``verified``, ``link``, ``created``), ``mean_ood`` and ``mean_ood_ci_lo/hi``,
@@ -192,7 +204,7 @@ def suite_table(
             f"the whole-suite view needs a protocol that is not a control; this leaderboard holds only "
             f"{', '.join(protocols) or 'none'}"
         )
-    rows = store.table(variant=variant)
+    rows = store.table(variant=variant) if rows is None else rows
     rows = rows.loc[rows["protocol"].isin(suite).to_numpy(), list(_SUITE_SOURCE)]
     # A model is a submitter's model name.
     model, keys = pd.factorize(rows["submitter"] + "\x00" + rows["model_name"], sort=False)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import html
 import re
+import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote, urlencode
@@ -24,6 +25,7 @@ import pandas as pd
 
 from elsewhere.errors import ElsewhereError
 from elsewhere.evaluation.compare import compare_results
+from elsewhere.leaderboard import rounds
 from elsewhere.leaderboard.store import Store, Submission
 from elsewhere.leaderboard.table import (
     COLUMNS,
@@ -34,8 +36,12 @@ from elsewhere.leaderboard.table import (
     display,
     optional_columns,
     protocol_table,
+    ranked,
     suite_table,
 )
+from elsewhere.splits.controls import CONTROL, PANEL, panel_rows, verdict
+from elsewhere.splits.protocol import Protocol
+from elsewhere.splits.registry import get_protocol
 
 VERIFIED_CHOICES = ("all", "verified only", "unverified only")
 # The parameter-range filter's bounds, on a log scale ("any": no bound).
@@ -106,6 +112,7 @@ class TableView:
     types: list[str]
     label: str
     entries: tuple[int, ...] | None
+    note: str = ""
 
     def linked(self) -> tuple[pd.DataFrame, list[str]]:
         """Rows and datatypes with each model name a Markdown permalink to its entry (protocol views)."""
@@ -148,12 +155,17 @@ def table_view(
         verified={"all": None, "verified only": True, "unverified only": False}[verified],
         search=search or "",
     )
+    if view != SUITE and view not in protocols:
+        raise ElsewhereError(f"unknown view {view!r}; choose {SUITE!r} or one of {', '.join(protocols)}")
+    # A hidden set's board shows one round: its shown-part scores while open, its final ranking once closed.
+    record = rounds.latest_round(store) if variant == "private" else None
+    rows = None if record is None else rounds.round_rows(store, record)
     if view == SUITE:
-        board, kind = suite_table(store, protocols, variant=variant, filters=filters), SUITE
-    elif view in protocols:
+        board, kind = suite_table(store, protocols, variant=variant, filters=filters, rows=rows), SUITE
+    elif rows is None:
         board, kind = protocol_table(store, view, variant=variant, filters=filters), PROTOCOL
     else:
-        raise ElsewhereError(f"unknown view {view!r}; choose {SUITE!r} or one of {', '.join(protocols)}")
+        board, kind = ranked(rows[(rows["protocol"] == view).to_numpy()], filters), PROTOCOL
     if columns is not None:
         unknown = sorted(set(columns) - {c.key for c in COLUMNS})
         if unknown:
@@ -167,7 +179,35 @@ def table_view(
     shown = f"the first {len(frame):,} of {len(board):,}" if len(frame) < len(board) else f"{len(board):,}"
     unit = ("model" if kind == SUITE else "entry") if len(board) == 1 else ("models" if kind == SUITE else "entries")
     label = f"{'Whole suite' if kind == SUITE else view}: {shown} {unit}"
-    return TableView(view, frame, types, label, entries)
+    if record is not None:
+        label += f", {'final ranking' if record['closed'] else 'shown part'} of round {record['id']}"
+    return TableView(view, frame, types, label, entries, round_note(record))
+
+
+def round_note(record: dict | None) -> str:
+    """What the table's scores are during round ``record`` (None: no round, nothing to say), in Markdown.
+
+    Open: shown-part scores at coarsened precision, and the commitment. Closed: the final ranking,
+    with the commitment and the revealed secret, so that anyone can check it.
+    """
+    if record is None:
+        return ""
+    number, commitment = record["id"], record["commitment"]
+    if record["closed"] is None:
+        return (
+            f"**Round {number} is open** (since {record['opened'][:16].replace('T', ' ')} UTC). Scores are on the "
+            "*shown* part of the hidden test set only, rounded to a step of at least 1/√n (the smallest of "
+            f"{', '.join(f'{step:g}' for step in rounds.STEPS[:5])}, … that is), so that a single changed "
+            "prediction does not show. The ranking that counts is scored on the *final* part when the round "
+            f"closes. Commitment (SHA-256 of the round's secret): `{commitment}`."
+        )
+    return (
+        f"**Round {number} is closed** ({record['closed'][:16].replace('T', ' ')} UTC): this is its **final "
+        "ranking**, scored on the *final* part of the hidden test set, which no score showed while the round "
+        f"was open. Commitment: `{commitment}`; revealed secret: {markdown_text(record['secret'])}. "
+        f"With the board's store anyone can regenerate the labels and check every score: "
+        f"`elsewhere round verify --round {number}`."
+    )
 
 
 def leaderboard_view(
@@ -474,3 +514,72 @@ def parameter_count(text: str | int | None) -> int | None:
 
 def _choice(entry_id: int, model_name: str, protocol: str, ood_accuracy: float, submitter: str) -> tuple[str, int]:
     return f"#{entry_id} {model_name} · {protocol} · {100 * ood_accuracy:.1f}% ({submitter})", int(entry_id)
+
+
+def accuracy_cell(values: Sequence[tuple[float, float]]) -> str:
+    """``ID → OOD`` accuracy of one architecture on one protocol, ± sd over seeds when there are several."""
+    if not values:
+        return "–"
+    ids, oods = [v[0] for v in values], [v[1] for v in values]
+    if len(values) == 1:
+        return f"{ids[0]:.3f} → {oods[0]:.3f}"
+    return (
+        f"{statistics.fmean(ids):.3f} ± {statistics.stdev(ids):.3f} → "
+        f"{statistics.fmean(oods):.3f} ± {statistics.stdev(oods):.3f}"
+    )
+
+
+def panel_summary(protocols: Sequence[str], rows: Sequence | None = None) -> pd.DataFrame:
+    """The Reference panel tab's overview: each protocol's verdict (control, ranked, not measured) and why."""
+    rows = panel_rows() if rows is None else rows
+    verdicts = [panel_verdict(get_protocol(name), rows) for name in protocols]
+    return pd.DataFrame(
+        {
+            "Protocol": list(protocols),
+            "Version": [get_protocol(name).version for name in protocols],
+            "Verdict": [status for status, _ in verdicts],
+            "Why": [note for _, note in verdicts],
+        }
+    )
+
+
+def panel_verdict(protocol: Protocol, rows: Sequence) -> tuple[str, str]:
+    """A protocol's verdict and its note: the panel's (``splits.controls``), or a control by design (``iid``)."""
+    judged = verdict(protocol, rows)
+    if protocol.control and judged.status != CONTROL:
+        return CONTROL, f"Sanity control by design: it holds nothing out, so it cannot rank models. {judged.note()}"
+    return judged.status, judged.note()
+
+
+def panel_view(protocol: str, rows: Sequence | None = None) -> tuple[pd.DataFrame, str]:
+    """One protocol's panel results, ranked by OOD accuracy (mean over seeds), and its verdict in Markdown.
+
+    Rows of other versions of the protocol are left out, as the verdict leaves them out.
+    Architectures outside the panel (the shape-descriptors baseline, the Red-Green networks) are
+    listed, marked, but do not decide the verdict.
+    """
+    rows = panel_rows() if rows is None else rows
+    chosen = get_protocol(protocol)
+    runs: dict[str, list[tuple[float, float]]] = {}
+    for row in rows:
+        if row.protocol == chosen.name and row.protocol_version == chosen.version:
+            runs.setdefault(row.architecture, []).append((row.id_accuracy, row.ood_accuracy))
+    order = sorted(runs, key=lambda arch: (-statistics.fmean(v[1] for v in runs[arch]), arch))
+    ood = [statistics.fmean(v[1] for v in runs[arch]) for arch in order]
+    frame = pd.DataFrame(
+        {
+            "Rank": pd.Series(_competition_ranks(ood), dtype=object),
+            "Architecture": order,
+            "In panel": ["✓" if arch in PANEL else "" for arch in order],
+            "OOD accuracy (%)": [round(100 * value, 1) for value in ood],
+            "ID → OOD accuracy": [accuracy_cell(runs[arch]) for arch in order],
+            "Seeds": [len(runs[arch]) for arch in order],
+        }
+    )
+    status, why = panel_verdict(chosen, rows)
+    note = f"**{chosen.name}** version {chosen.version}: **{status}**. {why}"
+    return frame, note
+
+
+def _competition_ranks(scores: Sequence[float]) -> list[int]:
+    return [1 + sum(other > score for other in scores) for score in scores]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 import pytest
 
 from elsewhere.api import generate
@@ -121,3 +122,62 @@ def _predictions_file(labels, tmp_path, *, perfect: bool):
     path = tmp_path / "p.csv"
     items.assign(prediction=items["label"] if perfect else 0)[["id", "prediction"]].to_csv(path, index=False)
     return path
+
+
+def test_the_board_shows_a_round_s_shown_part_then_its_final_ranking(tmp_path, monkeypatch):
+    """While open: shown-part scores, coarsened, and the commitment. Closed: the final ranking and the secret."""
+    import numpy as np
+
+    from elsewhere.leaderboard import rounds
+    from elsewhere.leaderboard.views import table_view
+
+    monkeypatch.setenv("ELSEWHERE_SECRET", SECRET)
+    data, labels, db = tmp_path / "private", tmp_path / "labels.parquet", tmp_path / "board.sqlite"
+    generate(data, protocols=PROTOCOL, size="tiny", seed=2, workers=1, private=True, labels=labels, progress=False)
+    store, truths = Store(db), Truths(data, labels)
+    assert table_view(store, [PROTOCOL], "private", PROTOCOL).note == "", "no round yet, nothing to say"
+    record = rounds.open_round(store, data, labels, SECRET)
+    frame, _ = read_labels(labels)
+    items = frame[frame["split"].isin(["test_id", "test_ood", "probe"])].reset_index(drop=True)
+    # Right on every third item, and right on the shown part only: their final scores rank them the other way.
+    shown_only = np.where(items["part"] == "shown", items["label"], (items["label"] + 1) % 10)
+    third = np.where(np.arange(len(items)) % 3 == 0, items["label"], (items["label"] + 1) % 10)
+    for name, prediction in (("shown-only", shown_only), ("every-third", third)):
+        path = tmp_path / f"{name}.csv"
+        pd.DataFrame({"id": items["id"], "prediction": prediction}).to_csv(path, index=False)
+        submit(
+            store,
+            truths,
+            protocol=PROTOCOL,
+            predictions_path=path,
+            model_name=name,
+            submitter="s",
+            identity=f"ip:{name}",
+            variant="private",
+        )
+
+    ood = items[items["split"] == "test_ood"]
+    final = ood["part"] == "final"
+    shown_n = int((~final).sum())
+    opened = table_view(store, [PROTOCOL], "private", PROTOCOL)
+    values = dict(zip(opened.frame["Model"], opened.frame["OOD accuracy (%)"]))
+    assert opened.label.endswith("shown part of round 1") and values["shown-only"] == 100.0
+    step = rounds.shown_step(shown_n)
+    assert all(round(v / 100 / step, 6).is_integer() for v in values.values()), "shown scores are coarsened"
+    assert record["commitment"] in opened.note and "is open" in opened.note and SECRET not in opened.note
+
+    rounds.close_round(store, truths, SECRET)
+    closed = table_view(store, [PROTOCOL], "private", PROTOCOL)
+    label = items.set_index("id")["label"]
+    expected = {
+        "shown-only": 0.0,
+        "every-third": float((third[ood.index][final.to_numpy()] == label[ood["id"][final]].to_numpy()).mean()),
+    }
+    assert list(closed.frame["Model"]) == ["every-third", "shown-only"], "the final part ranks"
+    assert list(closed.frame["OOD accuracy (%)"]) == [round(100 * expected[m], 1) for m in closed.frame["Model"]]
+    assert list(closed.frame["Rank"]) == [1, 2]
+    assert closed.label.endswith("final ranking of round 1")
+    assert "final ranking" in closed.note and record["commitment"] in closed.note and SECRET in closed.note
+    assert "elsewhere round verify --round 1" in closed.note
+    # The public view of the same store knows nothing of rounds.
+    assert table_view(store, [PROTOCOL], "public", PROTOCOL).note == ""

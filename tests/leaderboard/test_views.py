@@ -241,3 +241,53 @@ def test_auth_pairs_from_user_password_strings():
     ):
         with pytest.raises(ElsewhereError, match=message):
             auth_pairs(bad)
+
+
+def test_accuracy_cells_give_mean_and_sd_over_seeds():
+    from elsewhere.leaderboard.views import accuracy_cell
+
+    assert accuracy_cell([]) == "–"
+    assert accuracy_cell([(0.9, 0.5)]) == "0.900 → 0.500"
+    assert accuracy_cell([(0.9, 0.4), (1.0, 0.6)]) == "0.950 ± 0.071 → 0.500 ± 0.141"
+
+
+def test_panel_view_ranks_the_committed_table_and_gives_the_verdict():
+    """On the committed panel table: every current-version run of the protocol, ranked by mean OOD accuracy."""
+    from elsewhere.leaderboard.views import panel_summary, panel_view
+    from elsewhere.splits.controls import PANEL, panel_rows
+    from elsewhere.splits.registry import get_protocol
+
+    rows = panel_rows()
+    version = get_protocol(PROTOCOL).version
+    runs = [r for r in rows if r.protocol == PROTOCOL and r.protocol_version == version]
+    frame, note = panel_view(PROTOCOL)
+    assert sorted(frame["Architecture"]) == sorted({r.architecture for r in runs})
+    best = max(runs, key=lambda r: r.ood_accuracy)
+    assert frame["Architecture"].iloc[0] == best.architecture and frame["Rank"].iloc[0] == 1
+    assert frame["OOD accuracy (%)"].iloc[0] == round(100 * best.ood_accuracy, 1)
+    assert list(frame["OOD accuracy (%)"]) == sorted(frame["OOD accuracy (%)"], reverse=True)
+    assert frame.set_index("Architecture")["In panel"].to_dict() == {
+        a: "✓" if a in PANEL else "" for a in frame["Architecture"]
+    }
+    assert note.startswith(f"**{PROTOCOL}** version {version}: **ranked**") and "Headroom" in note
+
+    summary = panel_summary(["iid", PROTOCOL]).set_index("Protocol")
+    assert summary.loc["iid", "Verdict"] == "control" and "by design" in summary.loc["iid", "Why"]
+    assert summary.loc[PROTOCOL, "Verdict"] == "ranked"
+
+
+def test_panel_view_of_several_seeds_and_unmeasured_protocols():
+    """Two seeds give mean ± sd and a seed count; a protocol without current-version runs is not measured."""
+    import dataclasses
+
+    from elsewhere.leaderboard.views import panel_summary, panel_view
+    from elsewhere.splits.controls import panel_rows
+
+    rows = [r for r in panel_rows() if r.protocol == PROTOCOL]
+    second = [dataclasses.replace(r, seed=1, ood_accuracy=max(r.ood_accuracy - 0.1, 0.0)) for r in rows]
+    frame, _ = panel_view(PROTOCOL, rows + second)
+    assert set(frame["Seeds"]) == {2} and all(" ± " in cell for cell in frame["ID → OOD accuracy"])
+    stale = [dataclasses.replace(r, protocol_version=r.protocol_version - 1) for r in rows]
+    frame, note = panel_view(PROTOCOL, stale)
+    assert frame.empty and "**not measured**" in note
+    assert panel_summary([PROTOCOL], stale)["Verdict"].tolist() == ["not measured"]
