@@ -453,7 +453,9 @@ def build_app(store: Store, truths: Truths, data: str | Path) -> gr.Blocks:
                     "out-of-location accuracy, mean ± sd over seeds when there are several.",
                     elem_classes="elsewhere-note",
                 )
-                panel_protocol = gr.Dropdown(list(protocols), value=default_view, label="Protocol")
+                panel_protocol = gr.Dropdown(
+                    list(protocols), value=default_view, label="Protocol", elem_id="panel-protocol"
+                )
                 panel_note = gr.Markdown(first_panel_note, elem_id="panel-note")
                 panel_table = gr.Dataframe(
                     value=first_panel, interactive=False, wrap=True, elem_id="panel-table", label="Panel results"

@@ -240,3 +240,33 @@ def test_permalinks_and_model_links_open_the_model_page(browser, site, tiny_data
         assert shown.locator("#leaderboard-table img, #model-summary-a img").count() == 0
     model_page.close()
     page.close()
+
+
+def test_reference_panel_tab_shows_the_committed_table(browser, site):
+    """The Reference panel tab renders splits/panel.json: the architectures ranked, the verdict, per protocol."""
+    from playwright.sync_api import expect
+
+    from elsewhere.leaderboard.views import panel_view
+
+    url, *_ = site
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(url)
+    page.get_by_role("tab", name="Reference panel").click()
+    for protocol in (PROTOCOL, "iid"):
+        if protocol != PROTOCOL:
+            page.locator("#panel-protocol input").click()
+            page.get_by_role("option", name=protocol, exact=True).click()
+        frame, _ = panel_view(protocol)
+        assert len(frame) >= 7, "the committed table holds the whole panel on this protocol"
+        table = page.locator("#panel-table")
+        table.locator("[role=gridcell]").first.wait_for()
+        headers = [h.strip() for h in table.locator("th[role=columnheader]").all_inner_texts()]
+        architecture = table.locator(f"[role=gridcell][data-col='{headers.index('Architecture')}']")
+        expect(architecture).to_have_text(list(frame["Architecture"]))
+        cells = table.locator(f"[role=gridcell][data-col='{headers.index('ID → OOD accuracy')}']")
+        expect(cells.first).to_have_text(frame["ID → OOD accuracy"].iloc[0])
+        expect(page.locator("#panel-note")).to_contain_text(f"{protocol} version")
+    expect(page.locator("#panel-note")).to_contain_text("control")
+    screenshot(page, "panel")
+    page.close()
