@@ -72,9 +72,10 @@ class Style:
 def _contrasting_colour(level: float, rng: np.random.Generator) -> RGB:
     """A uniformly random RGB whose luminance differs from ``level`` by >= ``MIN_CONTRAST``."""
     candidates = rng.integers(0, 256, size=(_COLOUR_CANDIDATES, 3))
-    good = np.flatnonzero(np.abs(candidates @ LUMA - level) >= MIN_CONTRAST)
-    if good.size:
-        return tuple(int(c) for c in candidates[good[0]])
+    good = np.abs(candidates @ LUMA - level) >= MIN_CONTRAST
+    first = int(good.argmax())
+    if good[first]:
+        return tuple(candidates[first].tolist())
     # Unreachable in practice: even at mid-grey about one candidate in ten qualifies.
     return (0, 0, 0) if level > 127.5 else (255, 255, 255)
 
@@ -95,6 +96,23 @@ def _colour(style: Style, level: float, rng: np.random.Generator) -> RGB:
     return (255, 255, 255) if style.colour == "white" else _contrasting_colour(level, rng)
 
 
+def _first_clear(
+    centres: np.ndarray, reach: float, taken: list[tuple[float, float, float]]
+) -> tuple[float, float] | None:
+    """The first of ``centres`` whose disc of radius ``reach`` overlaps none of the ``taken`` discs.
+
+    The first centre usually is clear, so it is tested alone, with scalars, before the batch is
+    tested as arrays; both use the same arithmetic, so they agree on every centre.
+    """
+    x, y = centres[0]
+    if all(np.hypot(x - tx, y - ty) >= tr + reach for tx, ty, tr in taken):
+        return float(x), float(y)
+    discs = np.array(taken)
+    gap = np.hypot(centres[:, None, 0] - discs[:, 0], centres[:, None, 1] - discs[:, 1])
+    free = np.flatnonzero((gap >= discs[:, 2] + reach).all(axis=1))
+    return (float(centres[free[0], 0]), float(centres[free[0], 1])) if free.size else None
+
+
 def _distractors(target: Sprite, style: Style, level: float, rng: np.random.Generator) -> tuple[Sprite, ...]:
     # Discs (centre x, centre y, radius) that a new distractor must keep clear of.
     taken = [(target.x, target.y, target.scale / 2.0 * get_shape(target.shape).radius)]
@@ -107,13 +125,10 @@ def _distractors(target: Sprite, style: Style, level: float, rng: np.random.Gene
         reach = scale / 2.0 * get_shape(name).radius
         if reach > 0.5:
             continue
-        centres = rng.uniform(reach, 1.0 - reach, size=(PLACEMENT_TRIES, 2))
-        discs = np.array(taken)
-        gap = np.hypot(centres[:, None, 0] - discs[:, 0], centres[:, None, 1] - discs[:, 1])
-        free = np.flatnonzero((gap >= discs[:, 2] + reach).all(axis=1))
-        if free.size == 0:
+        free = _first_clear(rng.uniform(reach, 1.0 - reach, size=(PLACEMENT_TRIES, 2)), reach, taken)
+        if free is None:
             continue
-        x, y = (float(c) for c in centres[free[0]])
+        x, y = free
         placed.append(Sprite(name, x, y, rotation, scale, colour))
         taken.append((x, y, reach))
     return tuple(placed)

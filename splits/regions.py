@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -122,9 +123,11 @@ class Region(ABC):
 
     def contains(self, x: ArrayLike, y: ArrayLike) -> NDArray[np.bool_]:
         """Whether each point (``x`` and ``y`` broadcast together) lies in the region."""
-        x, y = _points(x, y)
-        in_square = (x >= 0.0) & (x <= 1.0) & (y >= 0.0) & (y <= 1.0)
-        return in_square & self._contains(x, y)
+        return self._member(*_points(x, y))
+
+    def _member(self, x: Any, y: Any) -> Any:
+        """``contains`` for float64 arrays of one shape, or for two float64 scalars."""
+        return (x >= 0.0) & (x <= 1.0) & (y >= 0.0) & (y <= 1.0) & self._contains(x, y)
 
     def _propose(self, rng: np.random.Generator, n: int) -> tuple[NDArray, NDArray, NDArray]:
         """``n`` candidates and whether to keep each, so that kept members are uniform."""
@@ -140,7 +143,11 @@ class Region(ABC):
         drawn, batch = 0, _FIRST_BATCH
         while drawn < _MAX_DRAWS:
             xs, ys, keep = self._propose(rng, batch)
-            hits = np.flatnonzero(keep & self.contains(xs, ys))
+            # Usually the first candidate is kept: testing it alone, as scalars, skips the batch's
+            # array work (the same arithmetic, so the same point is drawn).
+            if keep[0] and self._member(xs[0], ys[0]):
+                return float(xs[0]), float(ys[0])
+            hits = np.flatnonzero(keep & self._member(xs, ys))
             if hits.size:
                 return float(xs[hits[0]]), float(ys[hits[0]])
             drawn += batch
@@ -397,16 +404,20 @@ class Cells(Region):
         object.__setattr__(self, "cells", tuple(int(c) for c in np.unique(cells)))
 
     def _contains(self, x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.bool_]:
+        return self._table[self.grid.cell_of(x, y)]
+
+    @cached_property
+    def _table(self) -> NDArray[np.bool_]:
         # One slot per cell plus a last, false one that the index -1 (outside the grid) reads.
         table = np.zeros(self.grid.size + 1, dtype=bool)
         table[list(self.cells)] = True
-        return table[self.grid.cell_of(x, y)]
+        return table
 
     def _anchors(self) -> Points:
         x, y = self.grid.centre(np.array(self.cells))
         return np.clip(x, 0.0, 1.0), np.clip(y, 0.0, 1.0)
 
-    @property
+    @cached_property
     def bounds(self) -> Bounds:
         row, col = self.grid.row_col(np.array(self.cells))
         lo, step = self.grid.lo, self.grid.step
@@ -460,12 +471,15 @@ class Union(Region):
         object.__setattr__(self, "parts", _regions("union", self.parts))
 
     def _contains(self, x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.bool_]:
-        return np.logical_or.reduce([p._contains(x, y) for p in self.parts])
+        inside = self.parts[0]._contains(x, y)
+        for part in self.parts[1:]:
+            inside = inside | part._contains(x, y)
+        return inside
 
     def _anchors(self) -> Points:
         return _joined_anchors(self.parts)
 
-    @property
+    @cached_property
     def bounds(self) -> Bounds:
         boxes = np.array([p.bounds for p in self.parts])
         return (
@@ -475,8 +489,13 @@ class Union(Region):
             float(boxes[:, 3].max()),
         )
 
+    @cached_property
+    def _boxes(self) -> NDArray[np.float64]:
+        """The parts' bounds, one column each: x0, x1, y0, y1."""
+        return np.array([p.bounds for p in self.parts]).T
+
     def _propose(self, rng: np.random.Generator, n: int) -> tuple[NDArray, NDArray, NDArray]:
-        x0, x1, y0, y1 = np.array([p.bounds for p in self.parts]).T
+        x0, x1, y0, y1 = self._boxes
         areas = (x1 - x0) * (y1 - y0)
         if areas.sum() == 0.0:
             which = rng.integers(len(self.parts), size=n)
@@ -543,12 +562,15 @@ class Intersection(Region):
         object.__setattr__(self, "parts", _regions("intersection", self.parts))
 
     def _contains(self, x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.bool_]:
-        return np.logical_and.reduce([p._contains(x, y) for p in self.parts])
+        inside = self.parts[0]._contains(x, y)
+        for part in self.parts[1:]:
+            inside = inside & part._contains(x, y)
+        return inside
 
     def _anchors(self) -> Points:
         return _joined_anchors(self.parts)
 
-    @property
+    @cached_property
     def bounds(self) -> Bounds:
         boxes = np.array([p.bounds for p in self.parts])
         x0, y0 = float(boxes[:, 0].max()), float(boxes[:, 2].max())

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 import numpy as np
 
@@ -26,8 +27,9 @@ SHOWN_FRACTION = 0.5
 PARTS = ("shown", "final")
 
 
+@lru_cache(maxsize=1024)
 def _word(text: str) -> int:
-    """A stable 64-bit integer for a name (Python's hash() changes between runs)."""
+    """A stable 64-bit integer for a name (Python's hash() changes between runs); names repeat, so it is cached."""
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
 
 

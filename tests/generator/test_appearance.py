@@ -127,6 +127,26 @@ def test_distractors_are_on_canvas_and_clear_of_the_object_and_each_other(seed):
         masks.append(mask)
 
 
+def test_first_clear_centre_is_the_first_of_the_batch_clear_of_every_disc():
+    # _first_clear tests the first centre alone as scalars before the batch as arrays; both must
+    # agree, including centres that just touch a disc (gap equal to the radii).
+    from elsewhere.generator.appearance import _first_clear
+
+    rng = np.random.default_rng(0)
+    for trial in range(300):
+        taken = [tuple(float(v) for v in rng.uniform((0, 0, 0.05), (1, 1, 0.3))) for _ in range(1 + trial % 4)]
+        reach = float(rng.uniform(0.02, 0.1))
+        centres = rng.uniform(reach, 1 - reach, (50, 2))
+        if trial % 3 == 0:  # first centre exactly touching the first disc
+            tx, ty, tr = taken[0]
+            centres[0] = (tx + tr + reach, ty)
+        discs = np.array(taken)
+        gap = np.hypot(centres[:, None, 0] - discs[:, 0], centres[:, None, 1] - discs[:, 1])
+        free = np.flatnonzero((gap >= discs[:, 2] + reach).all(axis=1))
+        expected = (float(centres[free[0], 0]), float(centres[free[0], 1])) if free.size else None
+        assert _first_clear(centres, reach, taken) == expected
+
+
 def test_distractors_that_find_no_room_are_left_out():
     style = Style(distractors=6)
     # A full-canvas square: its bounding disc reaches the corners, so no distractor fits.

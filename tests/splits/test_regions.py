@@ -185,6 +185,24 @@ def test_samples_land_inside_and_are_reproducible(name):
     assert all(type(v) is float for v in draws[0])
 
 
+@pytest.mark.parametrize("name", REGIONS)
+def test_sample_is_the_first_kept_member_of_its_batch(name):
+    # sample() tests the first candidate alone as scalars before the batch as arrays; it must draw
+    # exactly the point the batch rule defines, or every generated image would change.
+    region = REGIONS[name]
+    for seed in range(100):
+        rng, batch_rng = np.random.default_rng(seed), np.random.default_rng(seed)
+        drawn, batch = region.sample(rng), 64
+        while True:
+            xs, ys, keep = region._propose(batch_rng, batch)
+            hits = np.flatnonzero(keep & region.contains(xs, ys))
+            if hits.size:
+                break
+            batch = min(4 * batch, 4096)
+        assert drawn == (float(xs[hits[0]]), float(ys[hits[0]]))
+        assert rng.random() == batch_rng.random()  # the stream is left in the same state
+
+
 def test_union_samples_uniformly_over_overlaps_and_gaps():
     rng = np.random.default_rng(3)
     overlapping = Rect(0.0, 0.5, 0.0, 1.0) | Rect(0.25, 0.75, 0.0, 1.0)
