@@ -1,27 +1,90 @@
-"""The README's panel table, printed from a baseline table (default: the committed ``splits/panel.json``).
+"""The README's panel table and Red-Green table, printed from a baseline table (default: the committed
+``splits/panel.json``).
 
-One row per protocol, one column per architecture: in-distribution → out-of-location accuracy
-(mean ± sd over seeds where there are several; ``–`` where no run of the protocol's current version
-is in the table), and the protocol's verdict from :mod:`elsewhere.splits.controls`.
+The panel table: one row per protocol, one column per architecture, in-distribution → out-of-location
+accuracy (mean ± sd over seeds where there are several; ``–`` where no run of the protocol's current
+version is in the table), and the protocol's verdict from :mod:`elsewhere.splits.controls`. The
+Red-Green table: the four networks of Kayhan & van Gemert beside the paper's figures, ours as mean
+± sd over the seeds in the table (with one seed, its 95% interval), and the ``test_moved`` split the
+paper does not have.
 
-    python benchmarks/panel_table.py [TABLE]
+``--merge OTHER`` first adds the runs of another baseline table (a sweep's ``baselines.json``) to
+TABLE, refusing a run that both hold with different figures; TABLE is rewritten whole or not at all.
+
+    python benchmarks/panel_table.py [TABLE] [--merge OTHER ...]
 """
 
 from __future__ import annotations
 
+import argparse
+import statistics
 import sys
 
+from elsewhere.errors import ElsewhereError
 from elsewhere.leaderboard.views import accuracy_cell as cell
-from elsewhere.splits.baseline_table import load_table
+from elsewhere.splits.baseline_table import Row, load_table, merge_table
 from elsewhere.splits.controls import PANEL, TABLE, verdict
 from elsewhere.splits.registry import get_protocol, protocol_names
 
 COLUMNS = (*PANEL, "shape-descriptors")
-RED_GREEN = ("redgreen-valid", "redgreen-same", "redgreen-full", "redgreen-circular")
+RED_GREEN_PROTOCOL = "red-green"
+MOVED = "test_moved"
+# Kayhan & van Gemert, "On Translation Invariance in CNNs: Convolutional Layers can Exploit Absolute
+# Spatial Location" (CVPR 2020), section "Border handling variants", as published in the authors'
+# repository README: (padding, similar, dissimilar), percent, mean ± std over 10 runs.
+PAPER = {
+    "redgreen-valid": ("V-Conv, no padding", (100.0, 0.0), (0.2, 0.1)),
+    "redgreen-same": ("S-Conv, zero padding 1", (99.8, 0.1), (8.4, 0.7)),
+    "redgreen-full": ("F-Conv, zero padding 2", (89.7, 0.5), (89.7, 0.5)),
+    "redgreen-circular": ("circular padding 2", (73.7, 1.0), (73.7, 1.0)),
+}
+
+
+def percent(values: list[float], cis: list[tuple[float, float]]) -> str:
+    """Accuracy in percent: mean ± sd over several seeds, one seed's value with its 95% interval, or ``–``."""
+    if not values:
+        return "–"
+    if len(values) == 1:
+        return f"{100 * values[0]:.1f} [{100 * cis[0][0]:.1f}, {100 * cis[0][1]:.1f}]"
+    return f"{100 * statistics.fmean(values):.1f} ± {100 * statistics.stdev(values):.1f}"
+
+
+def red_green_table(rows: list[Row]) -> list[str]:
+    """Markdown lines: each Red-Green network's figures in the paper beside ours, on the current version."""
+    version = get_protocol(RED_GREEN_PROTOCOL).version
+    lines = [
+        "| network | padding | paper: similar | paper: dissimilar | ours: similar (test_id) "
+        f"| ours: dissimilar (test_ood) | ours: moved ({MOVED}) | seeds |",
+        "| --- " * 8 + "|",
+    ]
+    for arch, (padding, similar, dissimilar) in PAPER.items():
+        runs = [
+            r for r in rows if (r.protocol, r.protocol_version, r.architecture) == (RED_GREEN_PROTOCOL, version, arch)
+        ]
+        moved = [r.further_tests[MOVED] for r in runs if MOVED in r.further_tests]
+        ours = [
+            percent([r.id_accuracy for r in runs], [r.id_ci for r in runs]),
+            percent([r.ood_accuracy for r in runs], [r.ood_ci for r in runs]),
+            percent([m["accuracy"] for m in moved], [tuple(m["ci"]) for m in moved]),
+        ]
+        seeds = ", ".join(str(r.seed) for r in sorted(runs, key=lambda r: r.seed)) or "none"
+        paper = [f"{mean:.1f} ± {sd:.1f}" for mean, sd in (similar, dissimilar)]
+        lines.append(f"| `{arch}` | {padding} | " + " | ".join(paper + ours) + f" | {len(runs)} ({seeds}) |")
+    return lines
 
 
 def main() -> None:
-    rows = load_table(sys.argv[1] if len(sys.argv) > 1 else TABLE)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("table", nargs="?", default=str(TABLE), help="baseline table (default: splits/panel.json)")
+    parser.add_argument("--merge", action="append", default=[], metavar="OTHER", help="add this table's runs first")
+    args = parser.parse_args()
+    try:
+        for other in args.merge:
+            added, total = merge_table(args.table, other)
+            print(f"merged {other}: {added} runs added, {total} in {args.table}", file=sys.stderr)
+        rows = load_table(args.table)
+    except ElsewhereError as error:
+        sys.exit(f"panel_table: error: {error}")
     print("| protocol | " + " | ".join(f"`{a}`" for a in COLUMNS) + " | verdict |")
     print("| --- " * (len(COLUMNS) + 2) + "|")
     for name in protocol_names():
@@ -30,15 +93,8 @@ def main() -> None:
         cells = [cell([(r.id_accuracy, r.ood_accuracy) for r in current if r.architecture == a]) for a in COLUMNS]
         status = verdict(protocol, rows).status
         print(f"| `{name}` | " + " | ".join(cells) + f" | {status} |")
-    red_green = [r for r in rows if r.protocol == "red-green" and r.architecture in RED_GREEN]
-    if red_green:
-        print()
-        print("| Red-Green network | similar (test_id) → dissimilar (test_ood) |")
-        print("| --- | --- |")
-        for arch in RED_GREEN:
-            print(
-                f"| `{arch}` | {cell([(r.id_accuracy, r.ood_accuracy) for r in red_green if r.architecture == arch])} |"
-            )
+    print()
+    print("\n".join(red_green_table(rows)))
 
 
 if __name__ == "__main__":

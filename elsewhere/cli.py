@@ -143,6 +143,7 @@ def _train(args: argparse.Namespace) -> None:
         epochs=args.epochs,
         seed=args.seed,
         device=args.device,
+        pretrained=args.pretrained,
         progress=not args.quiet,
     )
     _summarise(results, f"{args.out}/results.json")
@@ -234,11 +235,19 @@ def _count(n: int, noun: str) -> str:
 
 
 def _summarise(results: dict, path) -> None:
+    from elsewhere.evaluation.metrics import further_splits
+
     metrics = results["metrics"]
     ood, iid = metrics["ood_accuracy"], metrics["id_accuracy"]
+    # A protocol's further test splits (red-green's test_moved), each with its interval.
+    further = "".join(
+        f"; {split} {metrics['accuracy'][split]['value']:.4f} "
+        f"[{metrics['accuracy'][split]['ci'][0]:.4f}, {metrics['accuracy'][split]['ci'][1]:.4f}]"
+        for split in further_splits(metrics)
+    )
     print(
         f"{results['protocol']['name']}: out-of-location accuracy {ood['value']:.4f} "
-        f"[{ood['ci'][0]:.4f}, {ood['ci'][1]:.4f}]; in-distribution {iid['value']:.4f}; "
+        f"[{ood['ci'][0]:.4f}, {ood['ci'][1]:.4f}]; in-distribution {iid['value']:.4f}{further}; "
         f"results in {path}"
     )
 
@@ -271,6 +280,28 @@ def _architectures() -> Sequence[str]:
     from elsewhere.evaluation.architectures import list_architectures
 
     return list_architectures()
+
+
+class _Architectures(_Choices):
+    """The names ``--help`` lists (the registry's, then the library backbones' forms); every name is
+    checked by :func:`_architecture` instead, which answers an unknown one with a "did you mean"."""
+
+    def __init__(self):
+        super().__init__(lambda: (*_architectures(), "timm:NAME", "torchvision:NAME"))
+
+    def __contains__(self, value: object) -> bool:
+        return True
+
+
+def _architecture(name: str) -> str:
+    """A registered architecture or a library backbone name; argparse shows a refusal as one usage line."""
+    from elsewhere.evaluation.architectures import get_builder
+
+    try:
+        get_builder(name)
+    except ElsewhereError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return name
 
 
 def _devices() -> Sequence[str]:
@@ -328,7 +359,8 @@ A model that breaks the contract is refused in one line before anything is score
 
 PREDICTIONS_FORMAT = f"""\
 the predictions file (CSV, Parquet, or JSON lines in .jsonl/.json), one row per item of the
-protocol's {", ".join(EVALUATED_SPLITS)} splits, no other rows and no other columns:
+protocol's {", ".join(EVALUATED_SPLITS)} splits and any further test_* split it has (red-green's
+test_moved), no other rows and no other columns:
   id              the item's id, exactly as in the dataset
   prediction      the predicted class: its index 0..C−1 or its name
   probabilities   optional: C probabilities summing to 1 (in CSV a JSON list, "[0.9, 0.1, ...]")
@@ -432,7 +464,20 @@ def _add_evaluate(commands) -> None:
 def _add_train(commands) -> None:
     p = commands.add_parser("train", help="train a reference baseline")
     _data_arguments(p)
-    p.add_argument("--arch", required=True, choices=_Choices(_architectures), metavar="ARCH", help="one of %(choices)s")
+    p.add_argument(
+        "--arch",
+        required=True,
+        type=_architecture,
+        choices=_Architectures(),
+        metavar="ARCH",
+        help="one of %(choices)s (a timm or torchvision model by its library's name, e.g. timm:resnet18)",
+    )
+    p.add_argument(
+        "--pretrained",
+        action="store_true",
+        help="a timm:/torchvision: backbone starts from its published weights (downloaded unless cached); "
+        "the run is labelled ARCH+pretrained, its own row in the baseline table",
+    )
     p.add_argument("--out", required=True, help="run folder: model.safetensors, predictions.parquet, results.json")
     p.add_argument("--epochs", type=int, default=None, help="default: the architecture's own")
     p.add_argument("--seed", type=int, default=0)
@@ -590,7 +635,12 @@ def _add_sweep(commands) -> None:
     p = commands.add_parser("sweep", help="train the grid of architectures × protocols × seeds (resumable)")
     p.add_argument("--data", required=True, help="dataset folder (shared by all workers) or Hub repo id")
     p.add_argument("--runs", required=True, help="folder of the runs and of the table baselines.json")
-    p.add_argument("--archs", required=True, help="comma-separated architectures")
+    p.add_argument(
+        "--archs",
+        required=True,
+        help="comma-separated architectures: names of `elsewhere train --arch`, and timm:NAME or torchvision:NAME "
+        "(NAME+pretrained to fine-tune from published weights)",
+    )
     p.add_argument("--protocols", required=True, help="comma-separated protocols")
     p.add_argument("--seeds", default="0", help="comma-separated seeds (default: 0)")
     p.add_argument("--epochs", type=int, default=None, help="default: each architecture's own")

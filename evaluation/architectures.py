@@ -18,7 +18,8 @@ cause each of (non-)transfer across locations:
   its logits do not change when the image turns by 90°.
 - ``shape-descriptors``: bounding-box aspect ratio and fill fraction into a small MLP, the
   two-number baseline that rotation and scale protocols must beat.
-- ``timm:NAME`` / ``torchvision:NAME``: published backbones by name (:mod:`evaluation.backbones`).
+- ``timm:NAME`` / ``torchvision:NAME``: published backbones by name (:mod:`evaluation.backbones`),
+  randomly initialised; ``timm:NAME+pretrained`` starts from the library's published weights.
 - ``redgreen-{valid,same,full,circular}``: Kayhan & van Gemert's Red-Green network (CVPR 2020),
   four bias-free 3×3 convolutions and global max pooling, in four paddings. Zero padding lets
   filters read absolute position from the border; circular padding removes the border.
@@ -37,7 +38,7 @@ import torch
 from torch import nn
 
 from elsewhere.errors import ElsewhereError
-from elsewhere.evaluation.backbones import build_backbone, is_backbone
+from elsewhere.evaluation.backbones import build_backbone, check_backbone, is_backbone
 from elsewhere.registry import Registry
 
 Builder = Callable[[int, int], nn.Module]
@@ -62,10 +63,15 @@ def list_architectures() -> tuple[str, ...]:
 
 
 def get_builder(name: str) -> Builder:
-    """The builder registered as ``name``; an unknown name gets the valid ones and a "did you mean"."""
+    """The builder registered as ``name``, or of a library backbone (its name checked, the library not
+    imported); an unknown name gets the valid ones and a "did you mean"."""
     if is_backbone(name):
+        check_backbone(name)
         return functools.partial(build_backbone, name)
-    return ARCHITECTURES.get(name)
+    try:
+        return ARCHITECTURES.get(name)
+    except ElsewhereError as error:
+        raise ElsewhereError(f"{error}; or a library backbone, 'timm:NAME' or 'torchvision:NAME'") from None
 
 
 def create_model(name: str, num_classes: int, canvas: int, *, seed: int) -> nn.Module:

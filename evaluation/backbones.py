@@ -6,7 +6,9 @@ backbone is randomly initialised (offline, seeded like every other model) unless
 asks for the published weights; then the images are resized to the network's own input size and
 normalised with its own mean and std, as it was trained, and its classifier is replaced by a fresh
 one for the protocol's classes. Fine-tuning a pretrained backbone is its own row in the panel:
-pretraining on natural images is the documented way networks *learn* invariance.
+pretraining on natural images is the documented way networks *learn* invariance. Its architecture
+label is the backbone's name with ``+pretrained`` (``timm:resnet18+pretrained``): a run, a table row
+and a leaderboard entry are keyed by the label, so the two rows never mix.
 """
 
 from __future__ import annotations
@@ -25,11 +27,28 @@ _NAME = re.compile(r"[A-Za-z0-9_.\-]{1,100}")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 TORCHVISION_INPUT = 224
+PRETRAINED = "+pretrained"
 
 
 def is_backbone(name: str) -> bool:
     """Whether ``name`` names a library backbone (``timm:...`` or ``torchvision:...``)."""
     return isinstance(name, str) and name.partition(":")[0] in LIBRARIES and ":" in name
+
+
+def pretrained_label(name: str) -> str:
+    """The architecture label of backbone ``name`` fine-tuned from its published weights.
+
+    Raises:
+        ElsewhereError: for a name that is not a library backbone (the panel's own networks have no
+            published weights).
+    """
+    if not is_backbone(name):
+        raise ElsewhereError(
+            f"{name!r} has no published weights: only library backbones ('timm:NAME', 'torchvision:NAME') "
+            "can start pretrained; train it from scratch or name a backbone"
+        )
+    check_backbone(name)
+    return name if name.endswith(PRETRAINED) else name + PRETRAINED
 
 
 class Backbone(nn.Module):
@@ -59,18 +78,27 @@ def _library(library: str):
     except Exception as error:  # ImportError, or a torchvision built for another torch failing to load
         raise ElsewhereError(
             f"backbone library {library!r} is not usable here ({type(error).__name__}: {' '.join(str(error).split())}); "
-            f"install the panel extra with a torch/torchvision pair built together"
+            f"install the panel extra (pip install 'elsewhere[panel]') with a torch/torchvision pair built together"
         ) from None
 
 
-def _parse(name: str) -> tuple[str, str]:
-    library, _, model = name.partition(":")
+def check_backbone(name: str) -> tuple[str, str, bool]:
+    """``(library, model, pretrained)`` of a backbone label, checked without importing the library.
+
+    Raises:
+        ElsewhereError: for a name that is not ``timm:NAME`` or ``torchvision:NAME`` (optionally
+            with ``+pretrained``).
+    """
+    text = name if isinstance(name, str) else ""
+    pretrained = text.endswith(PRETRAINED)
+    library, _, model = text.removesuffix(PRETRAINED).partition(":")
     if library not in LIBRARIES or not _NAME.fullmatch(model):
         raise ElsewhereError(
             f"bad backbone name {name!r}; write 'timm:NAME' or 'torchvision:NAME' with the library's "
-            f"model name (letters, digits, '_', '-', '.'), e.g. 'timm:resnet18'"
+            f"model name (letters, digits, '_', '-', '.'), e.g. 'timm:resnet18', or 'timm:resnet18{PRETRAINED}' "
+            "to start from its published weights"
         )
-    return library, model
+    return library, model, pretrained
 
 
 def _timm(model: str, num_classes: int, canvas: int, pretrained: bool) -> Backbone:
@@ -153,7 +181,10 @@ def _replace_classifier(network: nn.Module, num_classes: int) -> None:
 
 
 def build_backbone(name: str, num_classes: int, canvas: int, *, pretrained: bool = False) -> nn.Module:
-    """The backbone called ``name`` (``timm:NAME`` or ``torchvision:NAME``) for ``num_classes`` classes."""
-    library, model = _parse(name)
+    """The backbone called ``name`` (``timm:NAME`` or ``torchvision:NAME``) for ``num_classes`` classes.
+
+    ``pretrained`` (or a name ending in ``+pretrained``) loads the library's published weights.
+    """
+    library, model, labelled = check_backbone(name)
     build = _timm if library == "timm" else _torchvision
-    return build(model, num_classes, canvas, pretrained)
+    return build(model, num_classes, canvas, pretrained or labelled)

@@ -20,7 +20,7 @@ from elsewhere.evaluation.truth import Truth
 from elsewhere.splits.dataset import LABELS_FORMAT, LABELS_KEY, MANIFEST, read_manifest
 from elsewhere.splits.distributions import Distribution
 from elsewhere.splits.grid import Grid
-from elsewhere.splits.names import EVALUATED_SPLITS
+from elsewhere.splits.names import is_evaluated
 from elsewhere.splits.protocol import Protocol
 from elsewhere.splits.registry import get_protocol
 from elsewhere.splits.shards import LABELS_SCHEMA
@@ -85,7 +85,9 @@ def load_split(data: str | Path, protocol: str, split: str) -> datasets.Dataset:
 
 
 def evaluated_splits(protocol: Protocol) -> tuple[str, ...]:
-    return tuple(s for s in protocol.split_names if s in EVALUATED_SPLITS)
+    """The splits of ``protocol`` that are scored: ``test_id``, ``test_ood``, any further ``test_*`` split
+    (Red-Green's ``test_moved``) and the probe. A predictions file covers every one of them."""
+    return tuple(s for s in protocol.split_names if is_evaluated(s))
 
 
 def load_truth(data: str | Path, protocol_name: str, labels: Path | None = None) -> Truth:

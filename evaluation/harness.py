@@ -19,6 +19,7 @@ from torch import nn
 
 from elsewhere.errors import ElsewhereError
 from elsewhere.evaluation.architectures import create_model
+from elsewhere.evaluation.backbones import check_backbone, is_backbone, pretrained_label
 from elsewhere.evaluation.data import evaluated_splits, load_split, load_truth, manifest_of, protocol_entry
 from elsewhere.evaluation.loading import build_model, count_parameters, load_weights, save_weights
 from elsewhere.evaluation.predictions import make_predictions, write_predictions
@@ -127,16 +128,22 @@ def train_baseline(
     epochs: int | None = None,
     seed: int = 0,
     device: str = "auto",
+    pretrained: bool = False,
     progress: bool = True,
 ) -> dict:
     """Train ``architecture`` on ``protocol`` and write model, predictions and results to ``out``.
 
     A protocol with a ``pretrain`` split (novel objects) trains on it first, then on ``train``,
     as in Blything et al.; the pretrain stage selects its best epoch on its own last tenth, the
-    train stage on ``validation``.
+    train stage on ``validation``. ``pretrained`` fine-tunes a library backbone from its published
+    weights; the run is then labelled ``<backbone>+pretrained`` (as is a name given with that suffix).
     """
     from elsewhere.splits.registry import get_protocol
 
+    if pretrained:
+        architecture = pretrained_label(architecture)
+    backbone = is_backbone(architecture)
+    starts_pretrained = backbone and check_backbone(architecture)[2]
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ElsewhereError(f"run folder {out} is a file; give a folder for the run")
@@ -170,9 +177,10 @@ def train_baseline(
         "parameters": count_parameters(model),
         "weights": "model.safetensors",
         "weights_sha256": file_sha256(out / "model.safetensors"),
-        "family": architecture.split("-")[0],
+        "family": architecture.partition(":")[0] if backbone else architecture.split("-")[0],
+        "pretrained": starts_pretrained,
         "training": {
-            "config": asdict(config),
+            "config": {**asdict(config), "pretrained": starts_pretrained},
             "stages": stages,
             "seed": seed,
             "data": "elsewhere " + protocol + " (train" + (", after pretrain" if "pretrain" in stages else "") + ")",

@@ -6,7 +6,7 @@ metrics dict holds:
 
 - ``counts``: items per split; ``chance``: 1 / number of evaluated classes; ``factors``: the
   factors the protocol holds out (the curves a report leads with);
-- ``accuracy``: per split; ``id_accuracy`` (``test_id``) and ``ood_accuracy`` (``test_ood``, the
+- ``accuracy``: per split, a protocol's further test splits too (Red-Green's ``test_moved``); ``id_accuracy`` (``test_id``) and ``ood_accuracy`` (``test_ood``, the
   headline); ``gap`` = id − ood; ``normalised_gap`` = (id − ood) / (id − chance), 0 for full
   transfer and 1 for chance, undefined when the ID accuracy is at or below chance;
 - ``location_map``: probe accuracy per cell of the location grid, as lists in cell order;
@@ -47,7 +47,7 @@ import pandas as pd
 from elsewhere.errors import ElsewhereError
 from elsewhere.evaluation import stats
 from elsewhere.evaluation.truth import Truth, id_array
-from elsewhere.splits.names import NO_GROUP
+from elsewhere.splits.names import EVALUATED_SPLITS, NO_GROUP
 
 DISTANCE_BIN_WIDTH = 0.1
 CURVE_BINS = 12
@@ -110,6 +110,11 @@ def compute_metrics(truth: Truth, predictions: pd.DataFrame) -> dict[str, Any]:
             "bootstrap_seed": stats.BOOTSTRAP_SEED,
         },
     }
+
+
+def further_splits(metrics: dict) -> tuple[str, ...]:
+    """The test splits a protocol adds to the standard ones (red-green's ``test_moved``), as scored."""
+    return tuple(split for split in metrics.get("accuracy", {}) if split not in EVALUATED_SPLITS)
 
 
 def aligned_predictions(truth: Truth, predictions: pd.DataFrame) -> np.ndarray:

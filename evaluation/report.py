@@ -24,6 +24,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from elsewhere.errors import ElsewhereError
+from elsewhere.evaluation.metrics import further_splits
 from elsewhere.files import atomic_path
 
 MAP_FILE, CURVES_FILE, SUMMARY_FILE = "location_map.png", "curves.png", "summary.png"
@@ -112,6 +113,9 @@ def summary_figure(results: dict) -> Figure:
         transform=text.transAxes,
     )
     lines = [f"{label}:\n    {format_estimate(metrics.get(key), _reason(metrics, key))}" for key, label in SUMMARY_ROWS]
+    lines += [
+        f"{split} accuracy:\n    {format_estimate(metrics['accuracy'][split])}" for split in further_splits(metrics)
+    ]
     lines.append(f"chance: {metrics['chance']:.3f}")
     text.text(
         0, 0.7, "\n".join(lines), fontsize=10.5, va="top", linespacing=1.5, transform=text.transAxes, family="monospace"

@@ -11,7 +11,8 @@ device; the worker reads the data itself, so on a cluster the folder must be on 
 nodes share (or be a Hub repo).
 
 The baseline table, ``RUNS/baselines.json``, is derived from the finished run folders: one row per
-run with its ID and OOD accuracy (and 95% intervals), the protocol's version and data fingerprint,
+run with its ID and OOD accuracy (and 95% intervals; a protocol's further test splits such as
+Red-Green's ``test_moved`` too), the protocol's version and data fingerprint,
 and the training config. ``load_table`` reads it back for everything derived from the panel.
 """
 
@@ -185,6 +186,7 @@ def run_sweep(
 
 def table_rows(root: Path, runs: list[Run]) -> list[Row]:
     """The baseline table's rows for the finished ``runs`` under ``root``, in grid order."""
+    from elsewhere.evaluation.metrics import further_splits
     from elsewhere.evaluation.results import load_results
 
     rows = []
@@ -206,6 +208,13 @@ def table_rows(root: Path, runs: list[Run]) -> list[Row]:
                 ood_ci=tuple(float(v) for v in metrics["ood_accuracy"]["ci"]),
                 config=results["model"].get("training", {}).get("config", {}),
                 results=f"{run.folder}/results.json",
+                further_tests={
+                    split: {
+                        "accuracy": float(metrics["accuracy"][split]["value"]),
+                        "ci": [float(v) for v in metrics["accuracy"][split]["ci"]],
+                    }
+                    for split in further_splits(metrics)
+                },
             )
         )
     return rows

@@ -8,7 +8,8 @@ read their own verdicts without importing the training code.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from elsewhere.errors import ElsewhereError
@@ -19,7 +20,12 @@ TABLE_FORMAT = 1
 
 @dataclass(frozen=True)
 class Row:
-    """One run in the baseline table."""
+    """One run in the baseline table.
+
+    ``further_tests`` holds the protocol's test splits beyond ``test_id`` and ``test_ood`` (Red-Green's
+    ``test_moved``), each as ``{"accuracy": value, "ci": [lo, hi]}``; tables written before it existed
+    have none, and it is left out of the JSON when empty.
+    """
 
     protocol: str
     protocol_version: int
@@ -32,11 +38,24 @@ class Row:
     ood_ci: tuple[float, float]
     config: dict
     results: str
+    further_tests: dict[str, dict] = field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple[str, int, str, int]:
+        """What one run is: a table holds at most one row per (protocol, version, architecture, seed)."""
+        return (self.protocol, self.protocol_version, self.architecture, self.seed)
+
+
+def _entry(row: Row) -> dict:
+    entry = asdict(row)
+    if not entry["further_tests"]:
+        del entry["further_tests"]
+    return entry
 
 
 def write_table(path: Path, rows: list[Row]) -> None:
     """Write the baseline table (JSON, ``TABLE_FORMAT``) atomically."""
-    table = {"format": TABLE_FORMAT, "kind": "elsewhere baseline table", "runs": [asdict(row) for row in rows]}
+    table = {"format": TABLE_FORMAT, "kind": "elsewhere baseline table", "runs": [_entry(row) for row in rows]}
     write_text_atomic(path, json.dumps(table, indent=2, allow_nan=False) + "\n")
 
 
@@ -86,3 +105,49 @@ def _check_row(row: Row) -> None:
             raise ValueError(f"{name} must be two numbers")
     if not isinstance(row.config, dict):
         raise ValueError("config must be an object")
+    if not isinstance(row.further_tests, dict):
+        raise ValueError("further_tests must be an object")
+    for split, estimate in row.further_tests.items():
+        value = estimate.get("accuracy") if isinstance(estimate, dict) else None
+        ci = estimate.get("ci") if isinstance(estimate, dict) else None
+        if (
+            not isinstance(value, (int, float))
+            or not 0.0 <= value <= 1.0
+            or not isinstance(ci, list)
+            or len(ci) != 2
+            or not all(isinstance(v, (int, float)) for v in ci)
+        ):
+            raise ValueError(f"further_tests[{split!r}] must be {{'accuracy': a number in [0, 1], 'ci': two numbers}}")
+
+
+def merge_rows(rows: Iterable[Row], others: Iterable[Row], *, source: str = "the other table") -> list[Row]:
+    """``rows`` with the runs of ``others`` that it lacks added after them, in their order.
+
+    A run already in ``rows`` is kept once if both rows are identical; two different rows of one run
+    (protocol, version, architecture, seed) are refused, since which one holds is not for a merge to say.
+
+    Raises:
+        ElsewhereError: for a run that ``others`` holds with other figures than ``rows``.
+    """
+    merged = {row.key: row for row in rows}
+    for row in others:
+        kept = merged.setdefault(row.key, row)
+        if kept != row:
+            protocol, version, architecture, seed = row.key
+            raise ElsewhereError(
+                f"{source} has another row for {architecture} on {protocol} v{version} seed {seed} than the table "
+                f"(OOD {row.ood_accuracy} against {kept.ood_accuracy}); drop one of the two runs before merging"
+            )
+    return list(merged.values())
+
+
+def merge_table(path: str | Path, other: str | Path) -> tuple[int, int]:
+    """Add the runs of baseline table ``other`` to the table at ``path``, written whole or not at all.
+
+    Returns:
+        (rows added, rows in the merged table).
+    """
+    rows = load_table(path)
+    merged = merge_rows(rows, load_table(other), source=str(other))
+    write_table(Path(path), merged)
+    return len(merged) - len(rows), len(merged)

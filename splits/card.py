@@ -21,7 +21,7 @@ from huggingface_hub import DatasetCard, DatasetCardData
 from PIL import Image
 
 from elsewhere.generator import render
-from elsewhere.splits.names import EVALUATED_SPLITS
+from elsewhere.splits.names import is_evaluated
 from elsewhere.splits.protocol import Protocol
 from elsewhere.splits.sampling import draw
 from elsewhere.splits.shards import Job, features
@@ -171,7 +171,7 @@ def _example_grid(protocol: Protocol, split: str, job: Job) -> tuple[Image.Image
 
 
 def _caption(split: str, classes: list[str], columns: int, withheld: bool) -> str:
-    if withheld and split in EVALUATED_SPLITS:
+    if withheld and is_evaluated(split):
         return f"*`{split}`: classes withheld in this private variant.*"
     if len(set(classes)) == 1:
         return f"*`{split}`: one `{classes[0]}` instance at each position, row by row.*"

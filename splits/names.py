@@ -9,5 +9,12 @@ SAMPLED_SPLITS = ("train", "validation", "test_id", "test_ood")
 PROBE = "probe"
 # The splits every protocol is scored on, in the order they are reported; other test splits follow by name.
 EVALUATED_SPLITS = ("test_id", "test_ood", PROBE)
+# A protocol's further test splits (Red-Green's ``test_moved``) are scored too: they are named ``test_*``.
+TEST_PREFIX = "test_"
 # The ``group`` column of an item outside the probe.
 NO_GROUP = -1
+
+
+def is_evaluated(split: str) -> bool:
+    """Whether ``split`` is scored: a standard evaluated split, or a further test split a protocol adds."""
+    return split in EVALUATED_SPLITS or split.startswith(TEST_PREFIX)

@@ -434,6 +434,43 @@ def test_train_prints_its_results(tiny_dataset, tmp_path, capsys):
     assert out.endswith(f"results in {tmp_path / 'run' / 'results.json'}\n")
 
 
+def test_red_green_scores_its_moved_test_end_to_end(tiny_dataset, tmp_path, capsys):
+    """The third Red-Green test (boxes moved horizontally too) is scored with an interval and summarised."""
+    run = tmp_path / "run"
+    status, out, _ = _run(
+        capsys,
+        *("train", "--data", tiny_dataset, "--protocol", "red-green", "--arch", "redgreen-same"),
+        *("--epochs", "1", "--out", run, "--device", "cpu", "--quiet"),
+    )
+    results = load_results(run / "results.json")
+    moved = results["metrics"]["accuracy"]["test_moved"]
+    rows = datasets.load_dataset(str(tiny_dataset), "red-green", split="test_moved").num_rows
+    assert status == 0 and moved["n"] == rows == results["items"]["test_moved"]["count"] > 0
+    assert moved["ci"][0] <= moved["value"] <= moved["ci"][1]
+    assert results["model"]["pretrained"] is False and results["model"]["training"]["config"]["pretrained"] is False
+    assert f"; test_moved {moved['value']:.4f} [{moved['ci'][0]:.4f}, {moved['ci'][1]:.4f}]; results in" in out
+
+
+def test_red_green_predictions_must_cover_the_moved_test(tiny_dataset, tmp_path, capsys):
+    frames = {
+        split: datasets.load_dataset(str(tiny_dataset), "red-green", split=split).select_columns(["id", "label"])
+        for split in ("test_id", "test_ood", "test_moved", "probe")
+    }
+    items = pd.concat([frame.to_pandas() for frame in frames.values()], ignore_index=True)
+    oracle = items[["id"]].assign(prediction=items["label"])
+    score = ("score", "--data", tiny_dataset, "--protocol", "red-green")
+    moved = oracle["id"].str.contains("/test_moved/")
+    oracle[~moved].to_csv(tmp_path / "without.csv", index=False)
+    status, out, err = _run(capsys, *score, "--predictions", tmp_path / "without.csv", "--out", tmp_path / "a.json")
+    assert status == 2 and out == "" and "\n" not in err and not (tmp_path / "a.json").exists()
+    assert f"{int(moved.sum())} of {len(oracle):,} evaluated ids are missing, first 'red-green/test_moved/" in err
+    assert "test_moved" in err.split("every item of")[1]
+    oracle.to_csv(tmp_path / "all.csv", index=False)
+    status, out, _ = _run(capsys, *score, "--predictions", tmp_path / "all.csv", "--out", tmp_path / "b.json")
+    assert status == 0 and "test_moved 1.0000" in out
+    assert load_results(tmp_path / "b.json")["metrics"]["accuracy"]["test_moved"]["value"] == 1.0
+
+
 def test_submit_prints_the_stored_entry(tiny_dataset, tmp_path, capsys):
     items = _evaluated(tiny_dataset)
     items[["id"]].assign(prediction=items["label"]).to_csv(tmp_path / "oracle.csv", index=False)
@@ -460,7 +497,6 @@ def test_submit_prints_the_stored_entry(tiny_dataset, tmp_path, capsys):
     ("option", "value", "allowed"),
     [
         ("--size", "huge", "'tiny', 'small', 'full'"),
-        ("--arch", "alexnet", "'cnn-gap'"),
         ("--device", "gpu", "'auto', 'cpu', 'cuda'"),
     ],
 )
@@ -473,6 +509,61 @@ def test_options_with_known_values_refuse_others(tmp_path, capsys, option, value
     err = capsys.readouterr().err.strip()
     assert exit_.value.code == 2 and f"argument {option}: invalid choice: '{value}'" in err and allowed in err
     assert "\n" not in err
+
+
+@pytest.mark.parametrize(
+    ("arch", "words"),
+    [
+        ("cnn-gapp", "unknown architecture 'cnn-gapp' (did you mean 'cnn-gap'?); valid architectures: mlp,"),
+        ("alexnet", "unknown architecture 'alexnet'; valid architectures: mlp,"),
+        ("timm:../../etc", "bad backbone name 'timm:../../etc'"),
+        ("timm:resnet18+pretrained+pretrained", "bad backbone name"),
+    ],
+)
+def test_train_refuses_an_unknown_architecture_in_one_line(tmp_path, capsys, arch, words):
+    command = ["train", "--data", tmp_path, "--protocol", PROTOCOL, "--arch", arch, "--out", tmp_path / "r"]
+    with pytest.raises(SystemExit) as exit_:
+        main([str(a) for a in command])
+    err = capsys.readouterr().err.strip()
+    assert exit_.value.code == 2 and f"argument --arch: {words}" in err
+    assert "bad backbone" in err or err.endswith("or a library backbone, 'timm:NAME' or 'torchvision:NAME'")
+    assert "\n" not in err and not (tmp_path / "r").exists()
+
+
+def test_train_help_lists_the_registry_and_the_backbone_forms(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = "".join(capsys.readouterr().out.split())  # help wraps lines at hyphens too
+    from elsewhere.evaluation.architectures import list_architectures
+
+    assert ",".join(list_architectures()) in text
+    assert all(form in text for form in ("timm:NAME", "torchvision:NAME", "--pretrained", "ARCH+pretrained"))
+
+
+def test_pretrained_is_refused_for_networks_without_published_weights(tiny_dataset, tmp_path, capsys):
+    status, out, err = _run(
+        capsys,
+        *("train", "--data", tiny_dataset, "--protocol", PROTOCOL, "--arch", "cnn-gap", "--pretrained"),
+        *("--out", tmp_path / "r", "--quiet"),
+    )
+    assert status == 2 and out == "" and "\n" not in err and not (tmp_path / "r").exists()
+    assert "'cnn-gap' has no published weights" in err
+
+
+def test_a_backbone_whose_library_is_missing_is_one_line_naming_the_extra(tiny_dataset, tmp_path, capsys):
+    try:
+        import timm  # noqa: F401
+
+        pytest.skip("timm is usable here")
+    except Exception:  # missing, or built for another torch
+        pass
+    status, out, err = _run(
+        capsys,
+        *("train", "--data", tiny_dataset, "--protocol", PROTOCOL, "--arch", "timm:resnet18", "--pretrained"),
+        *("--out", tmp_path / "r", "--quiet", "--device", "cpu"),
+    )
+    assert status == 2 and out == "" and "\n" not in err and not (tmp_path / "r").exists()
+    assert "backbone library 'timm' is not usable here" in err and "pip install 'elsewhere[panel]'" in err
 
 
 def test_leaderboard_refuses_a_port_in_use_before_doing_anything(tiny_dataset, tmp_path, capsys):

@@ -17,7 +17,7 @@ from elsewhere.evaluation.architectures import (
     list_architectures,
     register,
 )
-from elsewhere.evaluation.backbones import Backbone, build_backbone, is_backbone
+from elsewhere.evaluation.backbones import Backbone, build_backbone, check_backbone, is_backbone, pretrained_label
 
 NAMES = list_architectures()
 CLASSES = 3
@@ -334,6 +334,26 @@ def test_backbone_names_are_recognised_by_their_library_prefix():
     assert not is_backbone("resnet-small") and not is_backbone("keras:resnet")
 
 
+def test_a_pretrained_backbone_has_its_own_label():
+    assert pretrained_label("timm:resnet18") == "timm:resnet18+pretrained"
+    assert pretrained_label("torchvision:resnet18+pretrained") == "torchvision:resnet18+pretrained"
+    assert check_backbone("timm:resnet18+pretrained") == ("timm", "resnet18", True)
+    assert check_backbone("timm:resnet18") == ("timm", "resnet18", False)
+
+
+@pytest.mark.parametrize("name", ["cnn-gap", "redgreen-same", "keras:resnet", "timm:resnet18+pretrained+pretrained"])
+def test_only_library_backbones_start_pretrained(name):
+    with pytest.raises(ValueError, match="no published weights|bad backbone name") as error:
+        pretrained_label(name)
+    assert "\n" not in str(error.value)
+
+
+def test_an_unknown_name_is_told_the_backbone_forms_too():
+    with pytest.raises(ValueError, match=r"did you mean 'cnn-gap'\?.*or a library backbone, 'timm:NAME'") as error:
+        create_model("cnn-gapp", CLASSES, 64, seed=0)
+    assert "\n" not in str(error.value)
+
+
 def _usable(library: str) -> bool:
     try:
         __import__(library)
@@ -349,6 +369,31 @@ def test_a_missing_backbone_library_is_one_line_naming_the_extra(library):
     with pytest.raises(ValueError, match=f"{library}.*not usable here.*panel extra") as error:
         build_backbone(f"{library}:resnet18", CLASSES, 64)
     assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("library", ["timm", "torchvision"])
+def test_a_pretrained_backbone_without_its_library_is_one_line_naming_the_extra(library):
+    if _usable(library):
+        pytest.skip(f"{library} is installed here")
+    with pytest.raises(ValueError, match=r"not usable here.*pip install 'elsewhere\[panel\]'") as error:
+        create_model(f"{library}:resnet18+pretrained", CLASSES, 64, seed=0)
+    assert "\n" not in str(error.value)
+
+
+def test_a_pretrained_backbone_refuses_to_download_offline_in_one_line(monkeypatch):
+    # timm only: its weights come from the Hub, which HF_HUB_OFFLINE closes; torchvision's do not.
+    if not _usable("timm"):
+        pytest.skip("timm is not usable beside this torch (see the panel extra)")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    try:
+        model = create_model("timm:resnet18+pretrained", CLASSES, 64, seed=0)
+    except ValueError as error:  # no cached weights: the download is refused, in one line
+        assert "could not build" in str(error) and "\n" not in str(error)
+        return
+    # Weights cached on this machine: the published input size and a fresh classifier.
+    assert isinstance(model, Backbone) and model.size is not None
+    with torch.no_grad():
+        assert model.eval()(torch.rand(1, 3, 64, 64)).shape == (1, CLASSES)
 
 
 @pytest.mark.parametrize("name", ["timm:resnet18", "torchvision:resnet18", "timm:vit_tiny_patch16_224"])

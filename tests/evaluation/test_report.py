@@ -14,6 +14,7 @@ from elsewhere.evaluation.report import (
     format_estimate,
     interval_errors,
     map_figure,
+    summary_figure,
     write_report,
 )
 
@@ -94,6 +95,18 @@ def test_three_pngs_written_in_order(tmp_path):
             width, height = image.size
             assert 400 <= width <= 3000 and 300 <= height <= 2000
             assert len(np.unique(np.asarray(image.convert("RGB")).reshape(-1, 3), axis=0)) > 20
+
+
+def test_summary_shows_a_protocols_further_test_splits():
+    accuracy = {split: estimate(0.5, [0.4, 0.6]) for split in ("test_id", "test_ood", "probe")}
+    plain = make_results(accuracy=accuracy)
+    moved = make_results(accuracy={**accuracy, "test_moved": estimate(0.625, [0.5, 0.7], n=32)})
+
+    def text(results) -> str:
+        return " ".join(t.get_text() for axes in summary_figure(results).axes for t in axes.texts)
+
+    assert "test_moved" not in text(plain)
+    assert "test_moved accuracy:\n    0.625 [0.500, 0.700] (n=32)" in text(moved)
 
 
 def test_map_colours_follow_accuracy(tmp_path):

@@ -106,6 +106,15 @@ def test_table_round_trips_and_bad_tables_are_one_line(tmp_path):
         load_table(tmp_path / "missing.json")
 
 
+def test_the_table_carries_red_greens_moved_test(data, tmp_path):
+    runs = plan_sweep(["redgreen-same"], ["red-green"], [0])
+    (row,) = run_sweep(tmp_path / "runs", runs, Settings(str(data), epochs=1, threads=1), report=lambda line: None)
+    results = json.loads((tmp_path / "runs" / row.results).read_text())
+    moved = results["metrics"]["accuracy"]["test_moved"]
+    assert row.further_tests == {"test_moved": {"accuracy": moved["value"], "ci": moved["ci"]}}
+    assert load_table(tmp_path / "runs" / TABLE) == [row]
+
+
 def _sweep_command(data, runs):
     return [
         sys.executable,
