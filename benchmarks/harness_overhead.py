@@ -5,11 +5,11 @@ model in inference mode on the split's images already decoded to float tensors i
 end-to-end figure is ``evaluation.runner.predict`` over the dataset split as loaded by
 ``datasets.load_dataset`` (PNG decoding in workers, collation, transfer, softmax, copying back).
 Target: end-to-end ≥ 85% of bare on CPU. The dataset is the real generator's ``small``
-``location-halves`` (64×64 images on noisy backgrounds), written to a temporary folder unless
-``--data`` names one. Each figure is the best of ``--repeats`` interleaved runs, so that a busy,
+``location-halves`` (64×64 images; ``--size tiny`` for a quick check of the script, 64 training
+images, where the figures mean little), written to a temporary folder unless ``--data`` names one. Each figure is the best of ``--repeats`` interleaved runs, so that a busy,
 shared machine disturbs both alike.
 
-    python benchmarks/harness_overhead.py [--data DIR] [--split train] [--repeats 3] [--num-workers N ...]
+    python benchmarks/harness_overhead.py [--data DIR | --size small] [--split train] [--repeats 3] [--num-workers N ...]
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import torch
 
 from elsewhere.evaluation.architectures import create_model
 from elsewhere.evaluation.runner import decode_split, predict, to_float
+from elsewhere.splits.protocol import SIZES
 
 PROTOCOL = "location-halves"
 ARCHITECTURE = "cnn-gap"
@@ -67,7 +68,8 @@ def measure(split: datasets.Dataset, device: torch.device, repeats: int, workers
     model = create_model(ARCHITECTURE, split.features["label"].num_classes, canvas, seed=0)
     bf16 = device.type == "cuda"
     # Warm up predict's settings on the model (eval, device, channels-last), so both runs share them.
-    predict(model, split.select(range(BATCH)), device=device, batch_size=BATCH, num_workers=0, progress=False)
+    warm_up = split.select(range(min(BATCH, len(split))))
+    predict(model, warm_up, device=device, batch_size=BATCH, num_workers=0, progress=False)
     images = to_float(decode_split(split).to(device), device, channels_last=True)
     bare, e2e = [], {w: [] for w in workers}
     for _ in range(repeats):
@@ -81,6 +83,7 @@ def measure(split: datasets.Dataset, device: torch.device, repeats: int, workers
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default=None, help="dataset folder (default: generate one)")
+    parser.add_argument("--size", default="small", choices=SIZES, help="size to generate without --data")
     parser.add_argument("--split", default="train", help="split to run over (default: train, 4000 images)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument(
@@ -98,7 +101,7 @@ def main() -> None:
             from elsewhere.api import generate
 
             folder = Path(scratch) / "data"
-            generate(folder, protocols=PROTOCOL, size="small", seed=0, progress=False)
+            generate(folder, protocols=PROTOCOL, size=args.size, seed=0, progress=False)
         split = datasets.load_dataset(str(folder), PROTOCOL, split=args.split, cache_dir=str(Path(scratch) / "cache"))
         print(
             f"{ARCHITECTURE}, batch {BATCH}, {len(split)} images of {PROTOCOL}/{args.split}, "
