@@ -2,7 +2,8 @@
 
 ``local`` (the default) runs them in a pool of processes on this machine and needs nothing beyond
 the package. ``ray`` runs each as a Ray task, on a cluster given by its address (``ray start
---head`` prints it) or, with no address, on a Ray instance this process starts or already holds.
+--head`` prints it) or, with no address, on a Ray instance this process starts or already holds;
+an address where nothing answers is refused within seconds (Ray alone retries for minutes).
 Ray is imported only when chosen. A task is a module-level function and its argument, both
 pickled to the worker, and it returns its whole result to the caller: workers never write into
 the caller's output, so a task that fails and is retried cannot leave a partial or duplicate file
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import socket
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -23,6 +25,8 @@ from elsewhere.errors import ElsewhereError
 ENGINES = ("local", "ray")
 RETRIES = 2
 RAY_EXTRA = "pip install 'elsewhere[ray]'"
+# How long a cluster's address may take to accept a connection before it counts as unreachable.
+PROBE_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -96,6 +100,8 @@ def connect_ray(address: str | None = None):
     except ImportError:
         raise ElsewhereError(f"the ray engine needs Ray, which is not installed; {RAY_EXTRA}") from None
     if not ray.is_initialized():
+        if address is not None:
+            _probe(address)
         try:
             ray.init(address=address, include_dashboard=False, log_to_driver=False)
         except (ConnectionError, RuntimeError, ValueError) as error:
@@ -105,6 +111,28 @@ def connect_ray(address: str | None = None):
                 f"cannot connect to {where} ({reason}); start one with `ray start --head` and give its address"
             ) from None
     return ray
+
+
+def _probe(address: str) -> None:
+    """Fail within seconds when nothing listens at ``host:port``: Ray itself keeps retrying for minutes.
+
+    Addresses that are not ``host:port`` (``auto``, ``local``, a malformed one) are left to Ray.
+    """
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        return
+    if not 0 < int(port) < 65536:
+        raise ElsewhereError(f"bad Ray cluster address {address}: port {port} is not in 1-65535; give HOST:PORT")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=PROBE_SECONDS):
+            pass
+    except OSError as error:
+        reason = f"no answer within {PROBE_SECONDS:g} s" if isinstance(error, TimeoutError) else error.strerror
+        raise ElsewhereError(
+            f"cannot reach the Ray cluster at {address} ({reason or error}); check that its "
+            "head node is running (`ray start --head` prints the address to use) and that this host can reach "
+            "that port"
+        ) from None
 
 
 def _ray_tasks(function: Callable[[Any], Any], items: list[Any], address: str | None, gpus: float) -> Iterator[Any]:

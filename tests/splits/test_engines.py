@@ -1,6 +1,7 @@
 """Engines: local processes and Ray tasks give the same folder; a failed task is retried, never doubled."""
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -63,6 +64,36 @@ def test_the_local_engine_never_imports_ray(tmp_path):
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+def _closed_port() -> int:
+    """A local port where nothing listens (bound, then released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.parametrize(
+    "address, words",
+    [
+        (None, "cannot reach the Ray cluster at 127.0.0.1:{port} (Connection refused"),
+        ("127.0.0.1:99999", "bad Ray cluster address 127.0.0.1:99999: port 99999 is not in 1-65535"),
+    ],
+)
+def test_an_unreachable_cluster_fails_at_once_in_one_line_and_writes_nothing(tmp_path, address, words):
+    # In a fresh process: this one may already hold a Ray instance, which connect_ray would reuse.
+    pytest.importorskip("ray", reason="the ray extra is not installed: pip install 'elsewhere[ray]'")
+    port = _closed_port()
+    address = address or f"127.0.0.1:{port}"
+    out = tmp_path / "data"
+    command = ["generate", "--out", str(out), "--size", "tiny", "--engine", "ray", "--address", address, "--quiet"]
+    code = f"import sys\nfrom elsewhere.cli import main\nsys.exit(main({command!r}))\n"
+    # Ray alone would retry for about two minutes; the timeout only keeps a regression from hanging the suite.
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stderr[-2000:]
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and words.format(port=port) in lines[0], done.stderr
+    assert not out.exists() and not any(tmp_path.iterdir())
 
 
 @pytest.fixture(scope="module")
