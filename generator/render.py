@@ -23,7 +23,7 @@ import numpy as np
 from elsewhere.errors import ElsewhereError
 from elsewhere.generator.catalog import get_shape
 from elsewhere.generator.scene import Background, Scene, Sprite
-from elsewhere.generator.shapes import PolygonShape, Shape
+from elsewhere.generator.shapes import PolygonShape, Shape, scanline
 
 MIN_CANVAS = 8
 MIN_OBJECT_PIXELS = 3.0
@@ -169,42 +169,24 @@ def _lattice(sprites: list[_Placed], supersample: int) -> np.ndarray:
     Column-major per sprite, so that the running parity along each lattice row is one vectorised
     sum down the columns. Windows are padded to the largest of the batch; what lies past a
     sprite's own window is garbage that the caller masks. Polygons run one scanline over all their
-    edges at once, giving point for point what ``PolygonShape.raster`` gives (crossings counted in
-    uint8: only their parity matters); other shapes use their own ``raster``.
+    edges at once (``shapes.scanline``, as ``PolygonShape.raster`` does for one); other shapes use
+    their own ``raster``.
     """
     rows = max(s.rows for s in sprites) * supersample
     cols = max(s.cols for s in sprites) * supersample
-    marks = np.zeros((len(sprites), cols + 1, rows), dtype=np.uint8)
     polygons = [i for i, s in enumerate(sprites) if isinstance(s.shape, PolygonShape)]
+    windows = [(s.rows * supersample, s.cols * supersample) for s in sprites]
     if polygons:
-        # Each edge's ends on the lattice, with the same arithmetic as PolygonShape.raster.
-        start = np.concatenate(
-            [sprites[i].shape.start @ sprites[i].placement[:, :2].T + sprites[i].placement[:, 2] for i in polygons]
-        )
-        end = np.concatenate(
-            [sprites[i].shape.end @ sprites[i].placement[:, :2].T + sprites[i].placement[:, 2] for i in polygons]
-        )
-        counts = [len(sprites[i].shape.start) for i in polygons]
-        owner = np.repeat(np.array(polygons), counts)
-        own_rows = np.repeat([sprites[i].rows * supersample for i in polygons], counts)
-        own_cols = np.repeat([sprites[i].cols * supersample for i in polygons], counts)
-        # Lattice row r crosses an edge iff (r1 > r) != (r2 > r), i.e. ceil(lo) <= r < ceil(hi).
-        lo = np.clip(np.ceil(np.minimum(start[:, 1], end[:, 1])), 0, own_rows).astype(np.int64)
-        hi = np.clip(np.ceil(np.maximum(start[:, 1], end[:, 1])), 0, own_rows).astype(np.int64)
-        spans = np.maximum(hi - lo, 0)
-        edge = np.repeat(np.arange(len(spans)), spans)
-        r = lo[edge] + (np.arange(len(edge)) - np.repeat(np.cumsum(spans) - spans, spans))
-        (c1, r1), (c2, r2) = start[edge].T, end[edge].T
-        col_cross = c1 + (r - r1) * ((c2 - c1) / (r2 - r1))
-        first = np.clip(np.floor(col_cross) + 1, 0, own_cols[edge]).astype(np.int64)
-        np.add.at(marks.reshape(-1), (owner[edge] * (cols + 1) + first) * rows + r, 1)
-    inside = np.cumsum(marks[:, :cols], axis=1, dtype=np.uint8)
-    inside &= 1
+        filled = scanline([(sprites[i].shape, sprites[i].placement, *windows[i]) for i in polygons], rows, cols)
+        if len(polygons) == len(sprites):
+            return filled
+    inside = np.zeros((len(sprites), cols, rows), dtype=np.uint8)
+    if polygons:
+        inside[polygons] = filled
     for i, s in enumerate(sprites):
         if not isinstance(s.shape, PolygonShape):
-            inside[i, : s.cols * supersample, : s.rows * supersample] = s.shape.raster(
-                s.placement, s.rows * supersample, s.cols * supersample
-            ).T
+            r, c = windows[i]
+            inside[i, :c, :r] = s.shape.raster(s.placement, r, c).T
     return inside
 
 

@@ -9,7 +9,8 @@ after ``360 / k`` degrees, 0 means continuous (the circle).
 
 Rendering needs ``inside`` at the points of a regular lattice (the supersampling grid), placed by
 an affine map; ``Shape.raster`` does that from ``inside``, and polygons do it faster by a scanline
-over their edges, which gives the same answer point by point (tests check it).
+over their edges (:func:`scanline`, for many polygons at once), which gives the same answer point
+by point (tests check it).
 """
 
 from __future__ import annotations
@@ -99,20 +100,41 @@ class PolygonShape(Shape):
         return odd
 
     def raster(self, placement: np.ndarray, rows: int, cols: int) -> np.ndarray:
-        # Scanline: find where each lattice row crosses each edge, mark the first lattice point
-        # right of each crossing, and a running count along the row gives the even-odd parity.
-        start = self.start @ placement[:, :2].T + placement[:, 2]
-        end = self.end @ placement[:, :2].T + placement[:, 2]
-        row = np.arange(rows, dtype=np.float64)
-        crosses = (start[:, 1, None] > row) != (end[:, 1, None] > row)
-        edge, r = np.nonzero(crosses)
-        (c1, r1), (c2, r2) = start[edge].T, end[edge].T
-        col_cross = c1 + (r - r1) * ((c2 - c1) / (r2 - r1))
-        # A lattice point counts a crossing strictly to its left, as inside() counts one to its
-        # right: the two parities agree because every row crosses a closed contour evenly often.
-        first = np.clip(np.floor(col_cross) + 1, 0, cols).astype(np.int64)
-        marks = np.bincount(r * (cols + 1) + first, minlength=rows * (cols + 1))
-        return (np.cumsum(marks.reshape(rows, cols + 1)[:, :cols], axis=1) & 1).astype(bool)
+        return scanline([(self, placement, rows, cols)], rows, cols)[0].T.astype(bool)
+
+
+def scanline(polygons: list[tuple[PolygonShape, np.ndarray, int, int]], rows: int, cols: int) -> np.ndarray:
+    """Even-odd fill of many placed polygons at once: ``(P, cols, rows)`` uint8 of 0/1.
+
+    Each item is a polygon, its placement (canonical ``(u, v)`` to lattice ``(col, row)``) and its
+    own lattice window ``rows × cols``, at most the shared ``rows × cols``; what lies past an
+    item's own window is garbage. Column-major, so that the running parity along each lattice row
+    is one vectorised sum down the columns: find where each lattice row crosses each edge, mark
+    the first lattice point right of each crossing, and the running count's parity is inside.
+    """
+    marks = np.zeros((len(polygons), cols + 1, rows), dtype=np.uint8)
+    start = np.concatenate([shape.start @ place[:, :2].T + place[:, 2] for shape, place, _, _ in polygons])
+    end = np.concatenate([shape.end @ place[:, :2].T + place[:, 2] for shape, place, _, _ in polygons])
+    counts = [len(shape.start) for shape, _, _, _ in polygons]
+    owner = np.repeat(np.arange(len(polygons)), counts)
+    own_rows = np.repeat([r for _, _, r, _ in polygons], counts)
+    own_cols = np.repeat([c for _, _, _, c in polygons], counts)
+    # Lattice row r crosses an edge iff (r1 > r) != (r2 > r), i.e. ceil(lo) <= r < ceil(hi).
+    lo = np.clip(np.ceil(np.minimum(start[:, 1], end[:, 1])), 0, own_rows).astype(np.int64)
+    hi = np.clip(np.ceil(np.maximum(start[:, 1], end[:, 1])), 0, own_rows).astype(np.int64)
+    spans = np.maximum(hi - lo, 0)
+    edge = np.repeat(np.arange(len(spans)), spans)
+    r = lo[edge] + (np.arange(len(edge)) - np.repeat(np.cumsum(spans) - spans, spans))
+    (c1, r1), (c2, r2) = start[edge].T, end[edge].T
+    col_cross = c1 + (r - r1) * ((c2 - c1) / (r2 - r1))
+    # A lattice point counts a crossing strictly to its left, as inside() counts one to its right:
+    # the two parities agree because every row crosses a closed contour evenly often. Crossings
+    # are counted in uint8: only their parity matters.
+    first = np.clip(np.floor(col_cross) + 1, 0, own_cols[edge]).astype(np.int64)
+    np.add.at(marks.reshape(-1), (owner[edge] * (cols + 1) + first) * rows + r, 1)
+    inside = np.cumsum(marks[:, :cols], axis=1, dtype=np.uint8)
+    inside &= 1
+    return inside
 
 
 @dataclass(frozen=True, eq=False)
