@@ -3,7 +3,8 @@
 
 The panel table: one row per protocol, one column per architecture, in-distribution → out-of-location
 accuracy (mean ± sd over seeds where there are several; ``–`` where no run of the protocol's current
-version is in the table), and the protocol's verdict from :mod:`elsewhere.splits.controls`. The
+version is in the table), and the protocol's verdict from :mod:`elsewhere.splits.controls` (as the
+board shows it: ``iid`` is a control by design). The
 Red-Green table: the four networks of Kayhan & van Gemert beside the paper's figures, ours as mean
 ± sd over the seeds in the table (with one seed, its 95% interval), and the ``test_moved`` split the
 paper does not have.
@@ -22,6 +23,7 @@ import sys
 
 from elsewhere.errors import ElsewhereError
 from elsewhere.leaderboard.views import accuracy_cell as cell
+from elsewhere.leaderboard.views import panel_verdict
 from elsewhere.splits.baseline_table import Row, load_table, merge_table
 from elsewhere.splits.controls import PANEL, TABLE, verdict
 from elsewhere.splits.registry import get_protocol, protocol_names
@@ -91,7 +93,9 @@ def main() -> None:
         protocol = get_protocol(name)
         current = [r for r in rows if r.protocol == name and r.protocol_version == protocol.version]
         cells = [cell([(r.id_accuracy, r.ood_accuracy) for r in current if r.architecture == a]) for a in COLUMNS]
-        status = verdict(protocol, rows).status
+        status, _ = panel_verdict(protocol, rows)  # the board's verdict: the panel's, or a control by design
+        if status != verdict(protocol, rows).status:
+            status += " by design"
         print(f"| `{name}` | " + " | ".join(cells) + f" | {status} |")
     print()
     print("\n".join(red_green_table(rows)))

@@ -61,7 +61,10 @@ def _protocols(args: argparse.Namespace) -> None:
                 if k in ("name", "version", "description", "family", "held_out", "control")
             }
             entry["splits"] = {split: {size: p.split_size(split, size) for size in p.sizes} for split in p.split_names}
-            entry["headroom"] = verdict(p, panel_rows()).status
+            found = verdict(p, panel_rows())
+            entry["headroom"] = found.status
+            # What the verdict rests on: each panel network's seed-mean accuracies and its number of seeds.
+            entry["panel"] = {"id": found.id, "ood": found.ood, "seeds": found.seeds, "missing": list(found.missing)}
             listing.append(entry)
         print(json.dumps(listing, indent=2))
         return

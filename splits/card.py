@@ -21,6 +21,7 @@ from huggingface_hub import DatasetCard, DatasetCardData
 from PIL import Image
 
 from elsewhere.generator import render
+from elsewhere.splits.controls import RANKED, panel_rows, verdict
 from elsewhere.splits.names import is_evaluated
 from elsewhere.splits.protocol import Protocol
 from elsewhere.splits.sampling import draw
@@ -179,6 +180,18 @@ def _caption(split: str, classes: list[str], columns: int, withheld: bool) -> st
     return f"*`{split}`, classes row by row: " + "; ".join(f"({row})" for row in rows) + ".*"
 
 
+def _headroom(protocol: Protocol) -> list[str]:
+    """The reference panel's verdict on a ranked protocol, from the committed table (``splits.controls``).
+
+    A protocol the panel does not rank already carries the verdict's note in its rationale
+    (``splits.suite``), and ``iid`` is a control by design.
+    """
+    found = verdict(protocol, panel_rows())
+    if protocol.control or found.status != RANKED:
+        return []
+    return [f"*Headroom (reference panel):* {found.note()}", ""]
+
+
 def _protocol_section(folder: Path, protocol: Protocol, entry: dict, job: Job) -> str:
     lines = [
         f"### `{protocol.name}` (version {protocol.version}) — {protocol.title}",
@@ -193,6 +206,7 @@ def _protocol_section(folder: Path, protocol: Protocol, entry: dict, job: Job) -
         f"Location grid: {protocol.grid.n}×{protocol.grid.n} cells. "
         f"Fingerprint: `{entry['fingerprint']}`.",
         "",
+        *_headroom(protocol),
         f"Classes: {', '.join(f'`{c}`' for c in protocol.class_names)}.",
         "",
         "| split | rows | distribution |",

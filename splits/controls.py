@@ -55,8 +55,8 @@ class Verdict:
             lowest = min(self.ood, key=self.ood.get)
             return (
                 f"Sanity control: every panel architecture transfers above {HEADROOM:.0%} out of location "
-                f"(lowest {lowest}, {self.ood[lowest]:.1%}), so this protocol checks that transfer works but "
-                f"is left out of the leaderboard's suite ranking."
+                f"(lowest {lowest}, {self.ood[lowest]:.1%}, {_seeds(self.seeds[lowest])}), so this protocol checks "
+                f"that transfer works but is left out of the leaderboard's suite ranking."
             )
         if self.status == RANKED:
             lowest = min(self.ood, key=self.ood.get)

@@ -10,7 +10,9 @@ from huggingface_hub import DatasetCard
 
 from elsewhere.api import generate
 from elsewhere.splits.card import table_cell
+from elsewhere.splits.controls import CONTROL, RANKED, panel_rows, verdict
 from elsewhere.splits.dataset import read_manifest
+from elsewhere.splits.registry import get_protocol, protocol_names
 
 
 def _infos(card: DatasetCard) -> dict:
@@ -96,6 +98,19 @@ def test_examples_have_class_captions_and_the_card_its_sections(tiny_dataset):
     assert "revision=" in text
 
 
+def test_the_card_gives_the_panels_verdict_with_its_seed_count(tiny_dataset):
+    text = (tiny_dataset / "README.md").read_text()
+    sections = {part.split(" ", 1)[0].strip("`"): part for part in text.split("\n### ")[1:]}
+    for name in protocol_names():
+        protocol, found = get_protocol(name), verdict(get_protocol(name), panel_rows())
+        if found.status == RANKED and not protocol.control:
+            assert f"*Headroom (reference panel):* {found.note()}" in sections[name]
+            assert re.search(r"\((one seed|mean of \d+ seeds), panel table\)", found.note())
+        else:  # a control, or not measured: the note is in the rationale, once
+            assert "Headroom (reference panel)" not in sections[name]
+            assert sections[name].count(found.note()) == (0 if protocol.control and found.status != CONTROL else 1)
+
+
 def test_private_variant_card_does_not_caption_hidden_labels(tmp_path):
     out = tmp_path / "private"
     secret = tmp_path / "secret"
@@ -111,6 +126,6 @@ def test_private_variant_card_does_not_caption_hidden_labels(tmp_path):
         progress=False,
     )
     text = (out / "README.md").read_text()
-    for split in ("test_id", "test_ood", "probe"):
+    for split in ("test_id", "test_ood", "test_moved", "probe"):  # every scored split
         assert f"*`{split}`: classes withheld in this private variant.*" in text
-    assert "`test_ood`, classes row by row" not in text
+    assert "`test_ood`, classes row by row" not in text and "`test_moved`, classes row by row" not in text

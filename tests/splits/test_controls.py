@@ -55,6 +55,15 @@ def test_the_seed_mean_decides_not_the_best_seed():
     assert verdict(PROTOCOL, rows).seeds["mlp"] == 2
 
 
+def test_the_notes_say_over_how_many_seeds():
+    three = [dataclasses.replace(r, seed=s) for r in panel() for s in (0, 1, 2)]
+    assert "(lowest cnn-flatten, 99.0%, mean of 3 seeds)" in verdict(PROTOCOL, three).note()
+    failing = three + [row("vit-tiny", 0.2, seed=s) for s in (3, 4)]  # vit-tiny: 0.99 ×3 and 0.2 ×2
+    note = verdict(PROTOCOL, failing).note()
+    assert "vit-tiny scores 100.0% in distribution and 67.4% out of location (mean of 5 seeds" in note
+    assert "(one seed, panel table)" in verdict(PROTOCOL, panel(mlp=0.5)).note()
+
+
 def test_no_rows_is_not_measured():
     result = verdict(PROTOCOL, [])
     assert result.status == NOT_MEASURED
@@ -117,6 +126,15 @@ def test_the_listing_shows_each_protocols_mark_from_the_committed_table(capsys):
     assert main(["protocols", "--json"]) in (0, None)
     listing = json.loads(capsys.readouterr().out)
     assert [e["headroom"] for e in listing] == [verdict(get_protocol(n), panel_rows()).status for n in protocol_names()]
+    for entry in listing:  # the verdict's grounds, seed counts included
+        found = verdict(get_protocol(entry["name"]), panel_rows())
+        assert entry["panel"] == {
+            "id": found.id,
+            "ood": found.ood,
+            "seeds": found.seeds,
+            "missing": list(found.missing),
+        }
+        assert all(count >= 1 for count in entry["panel"]["seeds"].values())
 
 
 def test_the_suites_marks_are_the_tables_verdicts():
