@@ -46,10 +46,17 @@ def test_the_grid_pairs_red_green_networks_with_red_green_only():
     assert Run(PROTOCOL, "mlp", 0).folder == f"{PROTOCOL}/mlp"
 
 
+def test_a_pretrained_backbone_is_its_own_run_beside_the_same_network_from_scratch():
+    runs = plan_sweep(["timm:resnet18", "timm:resnet18+pretrained"], [PROTOCOL], [0])
+    assert [run.folder for run in runs] == [f"{PROTOCOL}/timm:resnet18", f"{PROTOCOL}/timm:resnet18+pretrained"]
+
+
 @pytest.mark.parametrize(
     "grid, words",
     [
         ((["nope"], [PROTOCOL], [0]), "nope"),
+        ((["timm:resnet 18"], [PROTOCOL], [0]), "bad backbone name"),
+        ((["cnn-gap+pretrained"], [PROTOCOL], [0]), "unknown architecture"),
         ((["mlp"], ["nowhere"], [0]), "nowhere"),
         ((["mlp"], [PROTOCOL], [-1]), "bad seed -1"),
         ((["mlp", "mlp"], [PROTOCOL], [0]), "listed twice"),
