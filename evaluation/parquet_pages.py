@@ -16,8 +16,13 @@ import pyarrow.parquet as pq
 # Thrift compact protocol type codes, and the PageHeader fields read (parquet.thrift).
 _STOP, _TRUE, _FALSE, _BYTE, _I16, _I32, _I64, _DOUBLE, _BINARY, _LIST, _SET, _MAP, _STRUCT = range(13)
 _UNCOMPRESSED_SIZE, _COMPRESSED_SIZE = 2, 3
-_DATA_PAGE, _DATA_PAGE_V2 = 5, 8
+_PAGE_TYPE, _DATA_PAGE, _DATA_PAGE_V2 = 1, 5, 8
 _NUM_VALUES = 1
+# A page's header field by its type (PageType DATA_PAGE 0, DATA_PAGE_V2 3), and the field of that
+# header holding the data's encoding (Encoding PLAIN is 0).
+_DATA_HEADERS = {0: _DATA_PAGE, 3: _DATA_PAGE_V2}
+_ENCODING = {_DATA_PAGE: 2, _DATA_PAGE_V2: 4}
+_PLAIN = 0
 _MAX_HEADER_BYTES = 2**20
 _MAX_NESTING = 16
 
@@ -34,6 +39,10 @@ class ChunkPages:
     uncompressed_bytes: int
     largest_page_bytes: int
     values: int
+    # Whether every page is a data page of PLAIN encoding: values then take their bytes in the
+    # pages, so the declared sizes bound the decoded ones (a dictionary or a delta encoding can
+    # expand far past its pages).
+    plain: bool = False
 
 
 def chunk_pages(data: bytes | memoryview, chunk: pq.ColumnChunkMetaData) -> ChunkPages:
@@ -46,6 +55,7 @@ def chunk_pages(data: bytes | memoryview, chunk: pq.ColumnChunkMetaData) -> Chun
     if start < 0 or end > len(data) or end < start:
         raise PageHeaderError(f"a column chunk lies outside the file (bytes {start:,} to {end:,} of {len(data):,})")
     pages = uncompressed = largest = values = 0
+    plain = True
     position = start
     while position < end:
         header, position = _struct(data, position, min(end, position + _MAX_HEADER_BYTES), 0)
@@ -56,11 +66,16 @@ def chunk_pages(data: bytes | memoryview, chunk: pq.ColumnChunkMetaData) -> Chun
             page = header.get(kind)
             if isinstance(page, dict) and isinstance(page.get(_NUM_VALUES), int):
                 values += max(page[_NUM_VALUES], 0)
+        kind = _DATA_HEADERS.get(header.get(_PAGE_TYPE))
+        page = header.get(kind) if kind is not None else None
+        plain = plain and isinstance(page, dict) and page.get(_ENCODING[kind]) == _PLAIN
         pages += 1
         uncompressed += page_bytes
         largest = max(largest, page_bytes)
         position += stored_bytes
-    return ChunkPages(pages=pages, uncompressed_bytes=uncompressed, largest_page_bytes=largest, values=values)
+    return ChunkPages(
+        pages=pages, uncompressed_bytes=uncompressed, largest_page_bytes=largest, values=values, plain=plain
+    )
 
 
 def _varint(data: bytes | memoryview, position: int, end: int) -> tuple[int, int]:

@@ -35,7 +35,8 @@ measures it on hostile files, in a child process). Before a parser sees a file, 
   parse takes only the allowed fields with fixed types, so no column is ever inferred.
 - Parquet: rows, row groups and column types from the footer; sizes and value counts from every
   page header (:mod:`~evaluation.parquet_pages`: a footer can be forged); string columns are read
-  as dictionaries, in batches, and their widths checked before they are decoded.
+  as dictionaries and their widths checked before they are decoded, unless every page is PLAIN
+  (then the values are no larger than the pages already checked).
 """
 
 from __future__ import annotations
@@ -78,7 +79,10 @@ _MAX_PARQUET_UNCOMPRESSED_BYTES = 256 * 2**20
 _PARQUET_SLACK_BYTES = 2**20
 _PARQUET_THRIFT_BYTES = 16 * 2**20
 _PARQUET_THRIFT_ITEMS = 100_000
-_PARQUET_BATCH_ROWS = 65_536
+# Rows per batch of a Parquet read. A batch of a column read as a dictionary carries every value
+# the dictionary has gathered so far, so small batches copy a growing dictionary over and over; a
+# file within the row limit of a truth of up to 50,000 items is one batch.
+_PARQUET_BATCH_ROWS = 2**20
 _SCAN_BLOCK_BYTES = 2**20
 _NEWLINE, _QUOTE, _COLON = ord("\n"), ord('"'), ord(":")
 _JSON_STEP = np.zeros(256, dtype=np.int8)
@@ -331,11 +335,19 @@ def _read_parquet(path: Path, name: str, limits: _Limits) -> dict[str, Any]:
             "thrift_string_size_limit": _PARQUET_THRIFT_BYTES,
             "thrift_container_size_limit": _PARQUET_THRIFT_ITEMS,
         }
-        schema = pq.ParquetFile(pa.BufferReader(data), **limited).schema_arrow
+        file = pq.ParquetFile(pa.BufferReader(data), **limited)
+        schema = file.schema_arrow
         _check_columns(schema.names, name)
-        strings = [field.name for field in schema if field.name in REQUIRED_COLUMNS and _is_text(field.type)]
-        file = pq.ParquetFile(pa.BufferReader(data), read_dictionary=strings, **limited)
-        _check_parquet_footer(file, data, name, limits)
+        plain = _check_parquet_footer(file, data, name, limits)
+        # A PLAIN-encoded column's values are no wider than its pages, already checked: only the
+        # others need reading as dictionaries (building one costs a hash of every value).
+        strings = [
+            field.name
+            for field in schema
+            if field.name in REQUIRED_COLUMNS and _is_text(field.type) and field.name not in plain
+        ]
+        if strings:
+            file = pq.ParquetFile(pa.BufferReader(data), read_dictionary=strings, **limited)
         parts: dict[str, list[pa.Array]] = {column: [] for column in schema.names}
         for batch in file.iter_batches(batch_size=_PARQUET_BATCH_ROWS, columns=schema.names, use_threads=False):
             for column in schema.names:
@@ -352,8 +364,11 @@ def _read_parquet(path: Path, name: str, limits: _Limits) -> dict[str, Any]:
     }
 
 
-def _check_parquet_footer(file: pq.ParquetFile, data: bytes, name: str, limits: _Limits) -> None:
-    """Rows, row groups and column types from the footer; sizes and value counts from the page headers."""
+def _check_parquet_footer(file: pq.ParquetFile, data: bytes, name: str, limits: _Limits) -> set[str]:
+    """Rows, row groups and column types from the footer; sizes and value counts from the page headers.
+
+    Returns the columns whose pages are all PLAIN-encoded data pages.
+    """
     metadata = file.metadata
     rows = metadata.num_rows
     if rows > limits.rows:
@@ -384,11 +399,14 @@ def _check_parquet_footer(file: pq.ParquetFile, data: bytes, name: str, limits: 
             )
     positions = {metadata.schema.column(i).path.split(".")[0]: i for i in range(metadata.num_columns)}
     values = uncompressed = 0
+    plain = set(positions)
     for group in range(metadata.num_row_groups):
         row_group = metadata.row_group(group)
         for column, position in positions.items():
             pages = chunk_pages(data, row_group.column(position))
             uncompressed += pages.uncompressed_bytes
+            if not pages.plain:
+                plain.discard(column)
             if column == "probabilities":
                 values += pages.values
             elif pages.values > row_group.num_rows:
@@ -402,6 +420,7 @@ def _check_parquet_footer(file: pq.ParquetFile, data: bytes, name: str, limits: 
             f"predictions file {name}: its pages expand to {uncompressed:,} bytes, more than {limits.parquet_bytes:,}; "
             "give only id, prediction and probabilities, one row per item"
         )
+    return plain
 
 
 def _check_list_type(kind: pa.DataType, name: str) -> None:
@@ -597,7 +616,11 @@ def _checked(columns: dict[str, Any], truth: Truth, name: str) -> pd.DataFrame:
             f"predictions file {name}: {empty.size} rows have no id, first {_first(empty)}; "
             "every row needs the id of an evaluated item"
         )
-    codes = pc.dictionary_encode(ids).indices.to_numpy()
+    truth_ids = id_array(truth.frame["id"])
+    # One hash pass over the truth's ids and then the file's: the truth's ids are unique, so the
+    # truth's row i gets code i, a file id's code is its truth row when below len(truth_ids), and
+    # equal codes are equal ids (duplicates).
+    codes = pc.dictionary_encode(pa.concat_arrays([truth_ids, ids])).indices.to_numpy()[len(truth_ids) :]
     counts = np.bincount(codes)
     if counts.max(initial=0) > 1:
         first_seen = np.zeros(len(ids), dtype=bool)
@@ -607,8 +630,7 @@ def _checked(columns: dict[str, Any], truth: Truth, name: str) -> pd.DataFrame:
             f"predictions file {name}: {int((counts > 1).sum())} ids appear more than once "
             f"({extra.size} extra rows), first {_first(extra, ids)}; give each id exactly once"
         )
-    truth_ids = id_array(truth.frame["id"])
-    position = pc.index_in(ids, value_set=truth_ids).fill_null(-1).to_numpy(zero_copy_only=False)
+    position = np.where(codes < len(truth_ids), codes, -1)
     unknown = np.flatnonzero(position < 0)
     if unknown.size:
         raise PredictionsError(

@@ -66,3 +66,19 @@ def test_a_chunk_outside_the_file_is_refused():
     chunk = pq.ParquetFile(io.BytesIO(data)).metadata.row_group(0).column(0)
     with pytest.raises(PageHeaderError, match="outside the file"):
         chunk_pages(data[: chunk.data_page_offset + 4], chunk)
+
+
+@pytest.mark.parametrize(
+    "options, plain",
+    [
+        ({"use_dictionary": False}, True),
+        ({"use_dictionary": False, "data_page_version": "2.0", "compression": "zstd"}, True),
+        ({}, False),  # a dictionary page and dictionary-encoded data pages
+        ({"use_dictionary": False, "column_encoding": {"id": "DELTA_BYTE_ARRAY"}}, False),
+    ],
+)
+def test_plain_chunks_are_told_from_dictionary_and_delta_ones(options, plain):
+    """Only PLAIN data pages hold their values' bytes, so only they may be read without a width check."""
+    data = written(table(2_000), **options)
+    chunk = pq.ParquetFile(io.BytesIO(data)).metadata.row_group(0).column(0)
+    assert chunk_pages(data, chunk).plain is plain

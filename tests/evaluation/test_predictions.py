@@ -91,6 +91,25 @@ def test_reads_each_format_and_aligns_to_the_truth(truth, tmp_path, kind):
     assert probability_matrix(frame) is None
 
 
+@pytest.mark.parametrize(
+    "options", [{}, {"use_dictionary": False}, {"use_dictionary": ["prediction"], "data_page_version": "2.0"}]
+)
+def test_parquet_reads_alike_whatever_the_encoding(truth, tmp_path, options):
+    """PLAIN-encoded text columns are read as they are, dictionary-encoded ones as dictionaries: same result."""
+    prediction = np.random.default_rng(1).integers(0, 3, 12)
+    path = tmp_path / "p.parquet"
+    pq.write_table(pa.Table.from_pylist(records_for(truth, prediction, order=range(11, -1, -1))), path, **options)
+    frame = read_predictions(path, truth)
+    assert frame["id"].tolist() == truth.frame["id"].tolist() and frame["prediction"].tolist() == prediction.tolist()
+
+
+@pytest.mark.parametrize("kind", FORMATS)
+def test_repeated_unknown_ids_are_reported_as_repeated_first(truth, tmp_path, kind):
+    records = records_for(truth) + [{"id": "other", "prediction": 1}, {"id": "other", "prediction": 2}]
+    message = refused(write(records, tmp_path / f"p.{kind}"), truth)
+    assert "1 ids appear more than once (1 extra rows), first row 14 (id 'other')" in message
+
+
 @pytest.mark.parametrize("kind", FORMATS)
 def test_class_names_are_read_as_indices(truth, tmp_path, kind):
     labels = truth.frame["label"].to_numpy()

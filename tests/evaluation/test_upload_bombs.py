@@ -211,6 +211,20 @@ def parquet_dictionary_string_bomb(path: Path) -> None:
     path.write_bytes(parquet_bytes(table, compression="zstd"))
 
 
+def parquet_delta_string_bomb(path: Path) -> None:
+    """One 1 MiB id repeated over 1,000 rows as DELTA_BYTE_ARRAY: each repeat is a shared prefix, 1 GB decoded."""
+    table = pa.table({"id": pa.array(["a" * MIB] * 1000), "prediction": pa.array(np.zeros(1000, dtype=np.int64))})
+    path.write_bytes(
+        parquet_bytes(table, compression="zstd", use_dictionary=False, column_encoding={"id": "DELTA_BYTE_ARRAY"})
+    )
+
+
+def parquet_plain_long_ids(path: Path) -> None:
+    """Ids of 40 KiB each, PLAIN-encoded (read without a dictionary): their size is what the pages declare."""
+    table = pa.table({"id": pa.array(["b" * 40_000 + str(i) for i in range(1000)]), "prediction": np.zeros(1000)})
+    path.write_bytes(parquet_bytes(table, compression="zstd", use_dictionary=False))
+
+
 def parquet_prediction_string_bomb(path: Path) -> None:
     ids = pa.array([r["id"] for r in valid_records(SMALL)] * 80)
     names = pa.DictionaryArray.from_arrays(pa.array(np.zeros(len(ids), dtype=np.int32)), pa.array(["c" * MIB]))
@@ -300,6 +314,8 @@ ATTACKS = {
     "rows.csv": (csv_too_many_rows, SMALL, "lines"),
     "wide-cells.csv": (csv_wide_probability_cells, LARGE, "entries"),
     "string-bomb.parquet": (parquet_dictionary_string_bomb, SMALL, "more than an evaluated id"),
+    "delta-bomb.parquet": (parquet_delta_string_bomb, SMALL, "cannot read Parquet"),
+    "plain-long-ids.parquet": (parquet_plain_long_ids, SMALL, "pages expand"),
     "prediction-bomb.parquet": (parquet_prediction_string_bomb, SMALL, "class name"),
     "list-bomb.parquet": (parquet_list_bomb, SMALL, "probabilities"),
     "rows.parquet": (parquet_many_rows, SMALL, "rows"),
