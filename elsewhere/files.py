@@ -1,18 +1,20 @@
-"""Atomic file writes: a file appears complete under its name, or not at all.
+"""Atomic file writes: a file (or a folder) appears complete under its name, or not at all.
 
 Every stage writes files that others read (shards, results, predictions, weights, figures), and an
 interrupted write must never leave a truncated file under the final name, nor destroy the file it
 was replacing. :func:`atomic_path` gives the writer a temporary path in the same folder (so the
 rename stays on one file system), then flushes it to disk and renames it over the target with
 ``os.replace``, which is atomic on POSIX and Windows; on any error the temporary file is removed
-and the old file is left as it was. Like :mod:`elsewhere.errors`, this module imports nothing of
-ours, so every stage may use it without breaking the rule that imports point one way.
+and the old file is left as it was. :func:`atomic_folder` does the same for a folder of files (a
+dataset, a training run). Like :mod:`elsewhere.errors`, this module imports nothing of ours, so
+every stage may use it without breaking the rule that imports point one way.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -43,6 +45,74 @@ def atomic_path(path: str | Path, *, replace: bool = True) -> Iterator[Path]:
         temporary.unlink(missing_ok=True)
         raise
     _fsync_folder(path.parent)
+
+
+@contextmanager
+def atomic_folder(path: str | Path, *, replace: bool = True) -> Iterator[Path]:
+    """Yield a new empty folder beside ``path`` to fill; on success it becomes ``path``, on error it vanishes.
+
+    The staging folder is named after this process (``.NAME.partial-PID``), so that staging folders
+    left by killed runs are recognised, and removed on entry, by the next run for the same
+    ``path``. With ``replace=True`` a folder already at ``path`` is renamed aside, the new one
+    renamed in and the old one removed (if the second rename fails, the old folder is put back);
+    with ``replace=False`` one already there (finished meanwhile by another process) is kept and
+    the new one discarded.
+
+    Raises:
+        OSError: if the staging folder cannot be created, or a rename fails.
+    """
+    path = Path(path)
+    parent = path.resolve().parent
+    _remove_stale_staging(parent, path.name)
+    staging = parent / f".{path.name}.partial-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        yield staging
+        if not path.exists():
+            try:
+                os.replace(staging, path)
+            except OSError:
+                if replace or not path.exists():
+                    raise
+                shutil.rmtree(staging)  # another process finished it between the check and the rename
+        elif not replace:
+            shutil.rmtree(staging)
+        else:
+            retired = parent / f".{path.name}.replaced-{os.getpid()}"
+            os.replace(path, retired)
+            try:
+                os.replace(staging, path)
+            except BaseException:
+                os.replace(retired, path)
+                raise
+            shutil.rmtree(retired)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    _fsync_folder(parent)
+
+
+def _remove_stale_staging(parent: Path, name: str) -> None:
+    """Remove the staging folders for ``name`` of runs whose process is gone (killed mid-run)."""
+    if not parent.is_dir():
+        return
+    for folder in parent.iterdir():
+        for prefix in (f".{name}.partial-", f".{name}.replaced-"):
+            pid = folder.name.removeprefix(prefix)
+            if pid != folder.name and pid.isdecimal() and int(pid) != os.getpid() and not _alive(int(pid)):
+                if folder.is_dir() and not folder.is_symlink():
+                    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
 
 
 def write_bytes_atomic(path: str | Path, data: bytes) -> None:

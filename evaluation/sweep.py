@@ -19,12 +19,12 @@ and the training config. ``load_table`` reads it back for everything derived fro
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from elsewhere.errors import ElsewhereError
+from elsewhere.files import atomic_folder
 from elsewhere.splits.baseline_table import Row, write_table
 from elsewhere.splits.engines import Engine, run_tasks
 
@@ -130,19 +130,10 @@ def save_run(root: Path, run: Run, files: dict[str, bytes]) -> None:
     """Put a run's files in its folder, all at once: written beside it, then renamed into place."""
     final = Path(root) / run.folder
     final.parent.mkdir(parents=True, exist_ok=True)
-    staging = final.with_name(f".{final.name}.partial-{os.getpid()}")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
-    try:
+    # A run finished meanwhile by a concurrent sweep is kept, not replaced.
+    with atomic_folder(final, replace=False) as staging:
         for name, data in files.items():
             (staging / name).write_bytes(data)
-        if final.exists():  # a run finished by a concurrent sweep: keep the one already there
-            shutil.rmtree(staging)
-            return
-        os.replace(staging, final)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
 
 
 def run_sweep(

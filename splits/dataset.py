@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
+from contextlib import ExitStack
 from functools import partial
 from importlib import metadata
 from pathlib import Path
@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from elsewhere.errors import ElsewhereError
-from elsewhere.files import atomic_path
+from elsewhere.files import atomic_folder, atomic_path
 from elsewhere.splits.card import write_card
 from elsewhere.splits.engines import Engine, connect_ray, run_tasks
 from elsewhere.splits.protocol import SIZES, Protocol
@@ -101,28 +101,25 @@ def generate(
     runner = Engine(engine, workers, address)
     if runner.kind == "ray":
         connect_ray(runner.address)  # an unreachable cluster fails here, before anything is written
-    _remove_stale_staging(out)
-    staging = out.resolve().parent / f".{out.name}.partial-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    try:
-        staging.mkdir(parents=True)
-    except OSError as error:
-        raise ElsewhereError(
-            f"cannot write under {staging.parent} ({error.strerror}); give an output folder you may write to"
-        ) from None
     labels_written = False
     try:
-        written = _write_shards(staging, protocols, job, runner, progress)
-        resolved = tuple(job.protocol(p.name) for p in protocols)
-        manifest = _manifest(resolved, job, written)
-        (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-        write_card(staging, resolved, manifest, job)
-        if job.withhold_labels:
-            _write_labels(labels_out, written, manifest)
-            labels_written = True
-        _move_into_place(staging, out)
+        with ExitStack() as stack:
+            try:
+                staging = stack.enter_context(atomic_folder(out))
+            except OSError as error:
+                raise ElsewhereError(
+                    f"cannot write under {out.resolve().parent} ({error.strerror}); "
+                    "give an output folder you may write to"
+                ) from None
+            written = _write_shards(staging, protocols, job, runner, progress)
+            resolved = tuple(job.protocol(p.name) for p in protocols)
+            manifest = _manifest(resolved, job, written)
+            (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+            write_card(staging, resolved, manifest, job)
+            if job.withhold_labels:
+                _write_labels(labels_out, written, manifest)
+                labels_written = True
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
         if labels_written:
             Path(labels_out).unlink(missing_ok=True)
         raise
@@ -256,38 +253,6 @@ def _foreign_files(out: Path) -> list[str]:
             continue
         found.append(relative)
     return found
-
-
-def _remove_stale_staging(out: Path) -> None:
-    """Remove the staging folders of earlier runs for ``out`` whose process is gone (killed mid-run)."""
-    parent = out.resolve().parent
-    if not parent.is_dir():
-        return
-    for prefix in (f".{out.name}.partial-", f".{out.name}.replaced-"):
-        for folder in parent.glob(f"{prefix}*"):
-            pid = folder.name[len(prefix) :]
-            if folder.is_dir() and pid.isdecimal() and int(pid) != os.getpid() and not _alive(int(pid)):
-                shutil.rmtree(folder, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError):
-        return True
-    return True
-
-
-def _move_into_place(staging: Path, out: Path) -> None:
-    if out.exists():
-        retired = out.resolve().parent / f".{out.name}.replaced-{os.getpid()}"
-        os.replace(out, retired)
-        os.replace(staging, out)
-        shutil.rmtree(retired)
-    else:
-        os.replace(staging, out)
 
 
 def read_manifest(folder: str | Path) -> dict:

@@ -1,11 +1,13 @@
-"""Atomic writes: the file under its name is the old one or the complete new one, never a fragment."""
+"""Atomic writes: the file (or folder) under its name is the old one or the complete new one, never a fragment."""
 
 import os
 import stat
+import subprocess
+import sys
 
 import pytest
 
-from elsewhere.files import atomic_path, write_bytes_atomic, write_text_atomic
+from elsewhere.files import atomic_folder, atomic_path, write_bytes_atomic, write_text_atomic
 
 
 class Interrupted(Exception):
@@ -102,3 +104,72 @@ def test_without_replace_a_file_that_appears_during_the_write_wins(tmp_path):
         target.write_bytes(b"theirs")
     assert target.read_bytes() == b"theirs"
     assert _leftovers(tmp_path) == []
+
+
+def _fill(folder, text: str) -> None:
+    (folder / "sub").mkdir()
+    (folder / "sub" / "file.txt").write_text(text)
+
+
+def _read(folder) -> dict[str, str]:
+    return {p.relative_to(folder).as_posix(): p.read_text() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("name", ["data", "data[1]*?"])
+def test_a_folder_appears_whole_and_replaces_the_old_one(tmp_path, name):
+    target = tmp_path / name
+    with atomic_folder(target) as staging:
+        assert staging.parent == tmp_path and staging.name.startswith(".") and not any(staging.iterdir())
+        _fill(staging, "first")
+        assert not target.exists()
+    assert _read(target) == {"sub/file.txt": "first"}
+    with atomic_folder(target) as staging:
+        _fill(staging, "second")
+    assert _read(target) == {"sub/file.txt": "second"}
+    assert _leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("error", [Interrupted, KeyboardInterrupt])
+def test_an_error_while_filling_keeps_the_old_folder_and_leaves_no_staging(tmp_path, error):
+    target = tmp_path / "runs"
+    with atomic_folder(target) as staging:
+        _fill(staging, "old")
+    with pytest.raises(error), atomic_folder(target) as staging:
+        _fill(staging, "half")
+        raise error
+    assert _read(target) == {"sub/file.txt": "old"}
+    assert _leftovers(tmp_path) == []
+
+
+def test_without_replace_a_folder_already_there_is_kept(tmp_path):
+    target = tmp_path / "run"
+    with atomic_folder(target, replace=False) as staging:
+        _fill(staging, "theirs")
+        # Another process finishes the same folder while this one is still writing.
+        (target / "sub").mkdir(parents=True)
+        (target / "sub" / "file.txt").write_text("first")
+    assert _read(target) == {"sub/file.txt": "first"}
+    assert _leftovers(tmp_path) == []
+
+
+def test_staging_left_by_a_killed_process_is_removed_and_a_live_ones_kept(tmp_path):
+    dead = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True).stdout)
+    stale = [tmp_path / f".data.partial-{dead}", tmp_path / f".data.replaced-{dead}"]
+    for folder in stale:
+        (folder / "half").mkdir(parents=True)
+    alive = tmp_path / f".data.partial-{os.getppid()}"
+    alive.mkdir()
+    other = tmp_path / f".other.partial-{dead}"  # another target's: not ours to remove
+    other.mkdir()
+    with atomic_folder(tmp_path / "data") as staging:
+        _fill(staging, "new")
+    assert not any(folder.exists() for folder in stale)
+    assert alive.is_dir() and other.is_dir()
+
+
+def test_an_unwritable_place_is_an_os_error_and_nothing_is_made(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(OSError), atomic_folder(blocker / "data"):
+        pass
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
