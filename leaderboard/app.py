@@ -31,17 +31,20 @@ from elsewhere.leaderboard import settings
 from elsewhere.leaderboard.about import protocol_pages, rules
 from elsewhere.leaderboard.store import Store
 from elsewhere.leaderboard.submissions import FAMILIES, Truths, remaining_quota, submit
-from elsewhere.leaderboard.table import PROTOCOL, SUITE, datatypes, display, optional_columns, protocol_table
+from elsewhere.leaderboard.table import PROTOCOL, SUITE, datatypes, display, protocol_table
 from elsewhere.leaderboard.views import (
     PARAMETER_BOUNDS,
     VERIFIED_CHOICES,
     auth_pairs,
+    clicked_entry,
+    column_choices,
     comparison_text,
     csv_bytes,
     csv_name,
     entry_choice,
     entry_choices,
     error_text,
+    family_choices,
     markdown_text,
     metrics_side_by_side,
     model_summary,
@@ -50,8 +53,10 @@ from elsewhere.leaderboard.views import (
     parameter_count,
     quota_text,
     read_permalink,
+    shown_submitter,
     submission_status,
     submitter_identity,
+    table_json,
     table_view,
     versions_text,
     visible_entry,
@@ -200,13 +205,7 @@ def build_app(store: Store, truths: Truths, data: str | Path) -> gr.Blocks:
             )
         except (ElsewhereError, OSError) as error:
             raise user_error(error) from None
-        frame = shown.frame
-        return {
-            "label": shown.label,
-            "headers": list(frame.columns),
-            "data": frame.to_numpy(dtype=object).tolist(),
-            "note": shown.note,
-        }
+        return table_json(shown)
 
     def panel_page(protocol: str):
         """The Reference panel tab for ``protocol``: its architectures ranked by OOD accuracy, and its verdict."""
@@ -254,12 +253,9 @@ def build_app(store: Store, truths: Truths, data: str | Path) -> gr.Blocks:
 
     def open_row(view: str, table: pd.DataFrame, evt: gr.SelectData):
         """Clicking a row of a protocol's table opens its entry on the Model tab."""
-        if table is None or "Entry" not in table.columns or evt.index is None:
-            return gr.Tabs(), gr.Dropdown()
-        row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
         try:
-            picked = visible_entry(store, table["Entry"].iloc[int(row)], variant)
-        except (ElsewhereError, TypeError, IndexError):
+            picked = visible_entry(store, clicked_entry(table, evt.index), variant)
+        except ElsewhereError:
             picked = None
         if picked is None:
             return gr.Tabs(), gr.Dropdown()
@@ -310,14 +306,14 @@ def build_app(store: Store, truths: Truths, data: str | Path) -> gr.Blocks:
                 raise ElsewhereError("sign in with Hugging Face to submit; the limit counts per account")
             if not file:
                 raise ElsewhereError("no predictions file uploaded; choose a CSV, Parquet or JSON lines file")
-            shown = submitter or getattr(profile, "username", None) or getattr(request, "username", None)
+            shown = shown_submitter(submitter, getattr(profile, "username", None), getattr(request, "username", None))
             stored = submit(
                 store,
                 truths,
                 protocol=protocol,
                 predictions_path=file,
                 model_name=model_name or "",
-                submitter=shown or "",
+                submitter=shown,
                 identity=visitor(request, profile),
                 link=link,
                 notes=notes,
@@ -332,11 +328,8 @@ def build_app(store: Store, truths: Truths, data: str | Path) -> gr.Blocks:
         board = protocol_table(store, stored.protocol, variant=variant)
         return submission_status(stored, board), display(board[board["id"] == stored.id], PROTOCOL, protocols=protocols)
 
-    optional = optional_columns(PROTOCOL)
-    suite_only = [c for c in optional_columns(SUITE) if c.key not in {o.key for o in optional}]
-    column_choices = [(c.label, c.key) for c in (*optional, *suite_only)]
-    column_defaults = [c.key for c in (*optional, *suite_only) if c.default]
-    families = sorted(set(FAMILIES) | set(store.table(variant=variant)["family"].dropna().unique()))
+    columns_offered, column_defaults = column_choices()
+    families = family_choices(store, variant, FAMILIES)
     first = table_view(store, protocols, variant, default_view)
     first_panel, first_panel_note = panel_view(default_view)
     initial, initial_types = first.linked()
@@ -368,7 +361,7 @@ def build_app(store: Store, truths: Truths, data: str | Path) -> gr.Blocks:
                         verified_filter = gr.Radio(list(VERIFIED_CHOICES), value="all", label="Verified")
                         min_parameters = gr.Dropdown(list(PARAMETER_BOUNDS), value="any", label="Parameters from")
                         max_parameters = gr.Dropdown(list(PARAMETER_BOUNDS), value="any", label="Parameters up to")
-                    columns = gr.CheckboxGroup(column_choices, value=column_defaults, label="Columns")
+                    columns = gr.CheckboxGroup(columns_offered, value=column_defaults, label="Columns")
                 round_line = gr.Markdown(first.note, elem_id="round-note")
                 table = gr.Dataframe(
                     value=initial,

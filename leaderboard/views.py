@@ -210,6 +210,48 @@ def round_note(record: dict | None) -> str:
     )
 
 
+def table_json(shown: TableView) -> dict:
+    """A view as the ``/table`` endpoint gives it: ``label``, ``headers``, ``data`` (rows as lists) and ``note``."""
+    return {
+        "label": shown.label,
+        "headers": list(shown.frame.columns),
+        "data": shown.frame.to_numpy(dtype=object).tolist(),
+        "note": shown.note,
+    }
+
+
+def column_choices() -> tuple[list[tuple[str, str]], list[str]]:
+    """The column chooser's (label, key) choices, the protocol view's first, and the keys ticked by default.
+
+    One chooser serves both views; :func:`table_view` ignores the keys the other view lacks.
+    """
+    optional = optional_columns(PROTOCOL)
+    suite_only = [c for c in optional_columns(SUITE) if c.key not in {o.key for o in optional}]
+    chosen = (*optional, *suite_only)
+    return [(c.label, c.key) for c in chosen], [c.key for c in chosen if c.default]
+
+
+def family_choices(store: Store, variant: str, known: Sequence[str]) -> list[str]:
+    """The family filter's choices: the ``known`` families and any other one an entry of ``variant`` gives."""
+    return sorted(set(known) | set(store.table(variant=variant)["family"].dropna().unique()))
+
+
+def clicked_entry(table: pd.DataFrame | None, index: object) -> object:
+    """The ``Entry`` cell of the row a click on a protocol table landed on (``index``: row or (row, column)), or None."""
+    if table is None or "Entry" not in table.columns or index is None:
+        return None
+    try:
+        row = index[0] if isinstance(index, (list, tuple)) else index
+        return table["Entry"].iloc[int(row)]
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def shown_submitter(typed: str | None, login: str | None = None, user: str | None = None) -> str:
+    """The submitter name a new entry shows: what was typed, else the visitor's login or ``--auth`` user."""
+    return typed or login or user or ""
+
+
 def leaderboard_view(
     store: Store, protocols: Sequence[str], variant: str, view: str, *, linked: bool = False, **filters
 ) -> tuple[pd.DataFrame, list[str], str]:

@@ -291,3 +291,45 @@ def test_panel_view_of_several_seeds_and_unmeasured_protocols():
     frame, note = panel_view(PROTOCOL, stale)
     assert frame.empty and "**not measured**" in note
     assert panel_summary([PROTOCOL], stale)["Verdict"].tolist() == ["not measured"]
+
+
+def test_table_json_is_the_view_as_the_api_gives_it(board):
+    from elsewhere.leaderboard.views import table_json, table_view
+
+    store, truths, entries, _ = board
+    shown = table_view(store, truths.protocols, "public", PROTOCOL)
+    out = table_json(shown)
+    assert out["label"] == shown.label and out["note"] == "" and out["headers"] == list(shown.frame.columns)
+    assert out["data"] == shown.frame.to_numpy(dtype=object).tolist() and len(out["data"]) == len(entries)
+
+
+def test_column_and_family_choices(board):
+    from elsewhere.leaderboard.table import COLUMNS
+    from elsewhere.leaderboard.views import column_choices, family_choices
+
+    offered, defaults = column_choices()
+    keys = [key for _, key in offered]
+    assert len(keys) == len(set(keys)) == len([c for c in COLUMNS if not c.required])
+    assert set(defaults) == {c.key for c in COLUMNS if not c.required and c.default}
+    store, _, _, _ = board
+    assert family_choices(store, "public", ("zeta",)) == sorted({"zeta"} | set(store.table()["family"]))
+
+
+@pytest.mark.parametrize(
+    "index, expected", [(1, 20), ([0, 3], 10), ((1, 0), 20), (None, None), (5, None), ("x", None), ([], None)]
+)
+def test_clicked_entry_reads_the_entry_cell_of_the_clicked_row(index, expected):
+    from elsewhere.leaderboard.views import clicked_entry
+
+    table = pd.DataFrame({"Rank": [1, 2], "Entry": [10, 20]})
+    assert clicked_entry(table, index) == expected
+    assert clicked_entry(None, 0) is None and clicked_entry(table.drop(columns="Entry"), 0) is None
+
+
+def test_shown_submitter_prefers_the_typed_name():
+    from elsewhere.leaderboard.views import shown_submitter
+
+    assert shown_submitter("typed", "hub-user", "auth-user") == "typed"
+    assert shown_submitter("", "hub-user", "auth-user") == "hub-user"
+    assert shown_submitter(None, None, "auth-user") == "auth-user"
+    assert shown_submitter("", None, None) == ""
