@@ -122,7 +122,7 @@ def round_rows(store: Store, record: dict) -> pd.DataFrame:
     """
     if record["closed"] is not None:
         return final_table(store, record["id"])
-    entries = [submission_id for submission_id, _ in store.round_entries(record["id"])]
+    entries = store.round_entry_ids(record["id"])
     table = store.table(variant="private")
     return table[table["id"].isin(entries).to_numpy()].reset_index(drop=True)
 

@@ -615,6 +615,14 @@ class Store:
             ).fetchall()
         return [(row[0], bytes(row[1])) for row in rows]
 
+    def round_entry_ids(self, round_id: int) -> list[int]:
+        """The submission ids of ``round_id``, hidden ones too, without their sealed predictions."""
+        with self._connect() as conn:
+            rows = conn.execute(
+                "SELECT submission_id FROM round_entries WHERE round_id = ? ORDER BY submission_id", (round_id,)
+            ).fetchall()
+        return [row[0] for row in rows]
+
     def close_round(
         self, round_id: int, secret: str, finals: Sequence[tuple[int, dict]], *, now: datetime | None = None
     ) -> None:

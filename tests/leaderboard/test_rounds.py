@@ -156,6 +156,8 @@ def test_the_board_shows_a_round_s_shown_part_then_its_final_ranking(tmp_path, m
             variant="private",
         )
 
+    sealed = store.round_entries(record["id"])
+    assert len(sealed) == 2 and store.round_entry_ids(record["id"]) == [entry for entry, _ in sealed]
     ood = items[items["split"] == "test_ood"]
     final = ood["part"] == "final"
     shown_n = int((~final).sum())
