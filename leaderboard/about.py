@@ -82,7 +82,13 @@ def rules(variant: str, protocols: tuple[str, ...], max_upload_bytes: int, rate_
     suite = suite_protocols(protocols)
     private = (
         "This leaderboard scores the **private** test set: its images are published without labels, and the "
-        "labels are held by the leaderboard alone. Download the private variant, predict, and upload."
+        "labels are held by the leaderboard alone. Download the private variant, predict, and upload.\n\n"
+        "It is scored in **evaluation rounds**. The hidden set has a *shown* and a *final* part. While a round "
+        "is open, the table shows scores on the shown part only, rounded to a step of at least 1/√n so that a "
+        "single changed prediction does not show; your predictions are sealed. When the operator closes the "
+        "round, every sealed submission is scored on the final part, and that is the round's ranking. At "
+        "opening the board publishes the SHA-256 of the round's secret, at closing the secret itself, from "
+        "which anyone can regenerate the labels and check every score (`elsewhere round verify`)."
         if variant == "private"
         else "This leaderboard scores the **public** variant of the dataset, whose labels you can also use to "
         "score yourself with `elsewhere score`."

@@ -183,3 +183,11 @@ def test_the_board_shows_a_round_s_shown_part_then_its_final_ranking(tmp_path, m
     assert "elsewhere round verify --round 1" in closed.note
     # The public view of the same store knows nothing of rounds.
     assert table_view(store, [PROTOCOL], "public", PROTOCOL).note == ""
+
+
+def test_the_rules_of_a_hidden_board_explain_rounds():
+    from elsewhere.leaderboard.about import rules
+
+    private, public = (rules(variant, (PROTOCOL,), 2**20, 5) for variant in ("private", "public"))
+    assert "evaluation rounds" in private and "final" in private and "SHA-256" in private
+    assert "evaluation rounds" not in public
