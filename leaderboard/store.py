@@ -623,6 +623,14 @@ class Store:
             ).fetchall()
         return [row[0] for row in rows]
 
+    def final_results(self, submission_id: int) -> dict | None:
+        """The final-part results of a closed round's entry, or None (not a round's entry, or its round is open)."""
+        with self._connect() as conn:
+            row = conn.execute(
+                "SELECT results FROM round_finals WHERE submission_id = ?", (parse_submission_id(submission_id),)
+            ).fetchone()
+        return None if row is None else json.loads(row[0])
+
     def close_round(
         self, round_id: int, secret: str, finals: Sequence[tuple[int, dict]], *, now: datetime | None = None
     ) -> None:

@@ -14,6 +14,7 @@ that a spreadsheet would run as a formula are quoted (:func:`csv_bytes`).
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import re
 import statistics
@@ -318,7 +319,10 @@ def entry_id(value: object) -> int | None:
 
 
 def visible_entry(store: Store, value: object, variant: str) -> Submission | None:
-    """The visible entry ``value`` of this leaderboard's variant (hidden ones are the operator's to see)."""
+    """The visible entry ``value`` of this leaderboard's variant (hidden ones are the operator's to see).
+
+    An entry of a closed round comes with its final-part results, as the round's ranking shows it.
+    """
     number = entry_id(value)
     if number is None:
         return None
@@ -329,7 +333,9 @@ def visible_entry(store: Store, value: object, variant: str) -> Submission | Non
         entry = None
     if entry is None or entry.hidden or entry.variant != variant:
         raise ElsewhereError(f"no entry {number} on this leaderboard; pick an entry id from the leaderboard table")
-    return entry
+    # A closed round's entry is shown as the round ranks it: by its final-part results.
+    final = store.final_results(entry.id) if entry.variant == "private" else None
+    return entry if final is None else dataclasses.replace(entry, results=final)
 
 
 def entry_choice(entry: Submission) -> tuple[str, int]:

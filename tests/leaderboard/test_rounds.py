@@ -129,7 +129,7 @@ def test_the_board_shows_a_round_s_shown_part_then_its_final_ranking(tmp_path, m
     import numpy as np
 
     from elsewhere.leaderboard import rounds
-    from elsewhere.leaderboard.views import table_view
+    from elsewhere.leaderboard.views import table_view, visible_entry
 
     monkeypatch.setenv("ELSEWHERE_SECRET", SECRET)
     data, labels, db = tmp_path / "private", tmp_path / "labels.parquet", tmp_path / "board.sqlite"
@@ -167,6 +167,8 @@ def test_the_board_shows_a_round_s_shown_part_then_its_final_ranking(tmp_path, m
     step = rounds.shown_step(shown_n)
     assert all(round(v / 100 / step, 6).is_integer() for v in values.values()), "shown scores are coarsened"
     assert record["commitment"] in opened.note and "is open" in opened.note and SECRET not in opened.note
+    first = int(opened.entries[0])
+    assert visible_entry(store, first, "private").results["round"]["part"] == "shown"
 
     rounds.close_round(store, truths, SECRET)
     closed = table_view(store, [PROTOCOL], "private", PROTOCOL)
@@ -181,6 +183,10 @@ def test_the_board_shows_a_round_s_shown_part_then_its_final_ranking(tmp_path, m
     assert closed.label.endswith("final ranking of round 1")
     assert "final ranking" in closed.note and record["commitment"] in closed.note and SECRET in closed.note
     assert "elsewhere round verify --round 1" in closed.note
+    # The Model tab shows a closed round's entry by its final results, as the ranking does.
+    shown = visible_entry(store, first, "private")
+    assert shown.results == store.finals(1)[first] and shown.results["round"]["part"] == "final"
+    assert store.final_results(first) == shown.results and store.get(first).results["round"]["part"] == "shown"
     # The public view of the same store knows nothing of rounds.
     assert table_view(store, [PROTOCOL], "public", PROTOCOL).note == ""
 
