@@ -143,37 +143,33 @@ def status(store: Store) -> list[dict]:
 
 def final_table(store: Store, round_id: int) -> pd.DataFrame:
     """A closed round's ranking as ``Store.table`` rows (visible entries), with the final part's metrics, best first."""
-    finals = store.finals(round_id)
+    finals = store.final_fields(round_id, list(_FINAL_COLUMNS.values()))
     table = store.table(variant="private")
-    table = table[table["id"].isin(list(finals))].copy()
-    for column, (metric, field) in _FINAL_COLUMNS.items():
-        values = [_field(finals[int(i)], metric, field) for i in table["id"]]
-        table[column] = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
-    table["ood_n"] = pd.array([_field(finals[int(i)], "ood_accuracy", "n") for i in table["id"]], dtype="Int64")
+    table = table[table["id"].isin(list(finals)).to_numpy()].copy()
+    values = [finals[int(i)] for i in table["id"]]
+    for position, column in enumerate(_FINAL_COLUMNS):
+        cells = [row[position] for row in values]
+        if column == "ood_n":
+            table[column] = pd.array(cells, dtype="Int64")
+        else:
+            table[column] = np.array([np.nan if v is None else v for v in cells], dtype=np.float64)
     return table.sort_values(["ood_accuracy", "created", "id"], ascending=[False, True, True]).reset_index(drop=True)
 
 
-# Columns of ``final_table`` taken from the final results: (metric, field or ci index).
+# Columns of ``final_table`` and where the final results hold them (``Store.final_fields`` paths).
 _FINAL_COLUMNS = {
-    "ood_accuracy": ("ood_accuracy", "value"),
-    "ood_ci_lo": ("ood_accuracy", 0),
-    "ood_ci_hi": ("ood_accuracy", 1),
-    "id_accuracy": ("id_accuracy", "value"),
-    "id_ci_lo": ("id_accuracy", 0),
-    "id_ci_hi": ("id_accuracy", 1),
-    "gap": ("gap", "value"),
-    "gap_ci_lo": ("gap", 0),
-    "gap_ci_hi": ("gap", 1),
-    "normalised_gap": ("normalised_gap", "value"),
+    "ood_accuracy": "$.metrics.ood_accuracy.value",
+    "ood_ci_lo": "$.metrics.ood_accuracy.ci[0]",
+    "ood_ci_hi": "$.metrics.ood_accuracy.ci[1]",
+    "id_accuracy": "$.metrics.id_accuracy.value",
+    "id_ci_lo": "$.metrics.id_accuracy.ci[0]",
+    "id_ci_hi": "$.metrics.id_accuracy.ci[1]",
+    "gap": "$.metrics.gap.value",
+    "gap_ci_lo": "$.metrics.gap.ci[0]",
+    "gap_ci_hi": "$.metrics.gap.ci[1]",
+    "normalised_gap": "$.metrics.normalised_gap.value",
+    "ood_n": "$.metrics.ood_accuracy.n",
 }
-
-
-def _field(results: dict, metric: str, field: str | int) -> Any:
-    entry = results.get("metrics", {}).get(metric) or {}
-    if isinstance(field, int):
-        ci = entry.get("ci")
-        return ci[field] if isinstance(ci, list) and len(ci) == 2 else None
-    return entry.get(field)
 
 
 def round_for(store: Store, truth: Truth) -> dict:

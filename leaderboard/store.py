@@ -623,6 +623,19 @@ class Store:
             ).fetchall()
         return [row[0] for row in rows]
 
+    def final_fields(self, round_id: int, paths: Sequence[str]) -> dict[int, tuple]:
+        """Some fields of the final results of ``round_id``'s entries, by submission id, as SQLite's
+        ``json_extract`` reads ``paths`` (e.g. ``$.metrics.ood_accuracy.value``; None where absent):
+        a table needs a few numbers, not every entry's whole results."""
+        columns = ", ".join("json_extract(f.results, ?)" for _ in paths)
+        with self._connect() as conn:
+            rows = conn.execute(
+                f"SELECT f.submission_id, {columns} FROM round_finals AS f"
+                " JOIN round_entries AS e ON e.submission_id = f.submission_id WHERE e.round_id = ?",
+                (*paths, round_id),
+            ).fetchall()
+        return {row[0]: tuple(row[1:]) for row in rows}
+
     def final_results(self, submission_id: int) -> dict | None:
         """The final-part results of a closed round's entry, or None (not a round's entry, or its round is open)."""
         with self._connect() as conn:
