@@ -1,12 +1,15 @@
 """The public leaderboard: a Gradio 6 app over the store, the derived tables and the submission pipeline.
 
 Layout and wiring only; what each part shows is computed by :mod:`leaderboard.views` (tables,
-texts, permalinks) and :mod:`evaluation.report` (the map and curves figures). Four tabs:
+texts, permalinks) and :mod:`evaluation.report` (the map and curves figures). Five tabs:
 **Leaderboard** (a protocol or the whole suite, ranked, with filters, search and a column
-chooser), **Model** (an entry's location map, curves, metrics and versions, and a side-by-side
-comparison of two entries with the paired test), **Submit** (a predictions file scored and stored
-by :func:`leaderboard.submissions.submit`) and **About** (the protocols with example images, and
-the rules). ``/table``, ``/model`` and ``/submit`` are named API endpoints for ``gradio_client``.
+chooser; on a hidden set's board, the current round's shown-part scores, or the final ranking of
+the last closed round, with its commitment and secret), **Model** (an entry's location map,
+curves, metrics and versions, and a side-by-side comparison of two entries with the paired test),
+**Submit** (a predictions file scored and stored by :func:`leaderboard.submissions.submit`),
+**Reference panel** (the committed panel table: which protocols rank models, and why) and
+**About** (the protocols with example images, and the rules). ``/table``, ``/model``, ``/submit``
+and ``/panel`` are named API endpoints for ``gradio_client``.
 
 User text is never markup here (see :mod:`leaderboard.views`). Settings (upload cap, rate limit)
 are read when a request needs them.

@@ -315,3 +315,14 @@ def test_csv_files_are_named_by_content():
     assert first == again != other and first.name == "elsewhere-suite.csv"
     assert first.read_bytes() == b"a,b\n1,2\n" and other.read_bytes() == b"a\n"
     assert sorted(p.name for p in files.folder.rglob("*") if p.is_file()) == ["elsewhere-suite.csv"] * 2
+
+
+def test_panel_endpoint_gives_the_committed_table(app):
+    from elsewhere.leaderboard.views import panel_view
+
+    client, _, _, _ = app
+    table, note = client.predict("iid", api_name="/panel")
+    frame, expected_note = panel_view("iid")
+    assert note == expected_note and "**control**" in note
+    architecture = table["headers"].index("Architecture")
+    assert [row[architecture] for row in table["data"]] == list(frame["Architecture"])
