@@ -25,7 +25,7 @@ from elsewhere.files import atomic_path, write_bytes_atomic
 from elsewhere.generator.render import render_batch
 from elsewhere.splits.protocol import Protocol
 from elsewhere.splits.registry import get_protocol
-from elsewhere.splits.sampling import draw, private_id, private_part, sample_order
+from elsewhere.splits.sampling import Sample, draw, private_id, private_part, sample_order
 
 ROWS_PER_SHARD = 2000
 ROWS_PER_GROUP = 250
@@ -144,7 +144,11 @@ _PNG_END = _chunk(b"IEND", b"")
 def _row_group(protocol: Protocol, split: str, start: int, stop: int, job: Job) -> pa.Table:
     order = sample_order(protocol.name, split, protocol.split_size(split, job.size), job.secret)
     samples = [draw(protocol, split, int(i), job.seed, job.secret) for i in order[start:stop]]
-    images = png_batch(render_batch([s.scene for s in samples], protocol.canvas))
+    return row_table(protocol, samples, png_batch(render_batch([s.scene for s in samples], protocol.canvas)))
+
+
+def row_table(protocol: Protocol, samples: list[Sample], images: list[bytes]) -> pa.Table:
+    """The dataset's columns for ``samples`` and their PNG ``images``."""
     factors = [s.factors for s in samples]
     label = np.array([f.label for f in factors], dtype=np.int64)
     x, y, rotation, scale = (
