@@ -213,7 +213,7 @@ def build_app(store: Store, truths: Truths, data: str | Path) -> gr.Blocks:
     def panel_page(protocol: str):
         """The Reference panel tab for ``protocol``: its architectures ranked by OOD accuracy, and its verdict."""
         if protocol not in protocols:
-            raise user_error(ElsewhereError(f"unknown protocol {protocol!r}; choose one of {', '.join(protocols)}"))
+            raise user_error(ElsewhereError(f"unknown protocol {protocol!r:.80}; choose one of {', '.join(protocols)}"))
         frame, note = panel_view(protocol)
         return frame, note
 
@@ -449,8 +449,14 @@ def build_app(store: Store, truths: Truths, data: str | Path) -> gr.Blocks:
                     "out-of-location accuracy, mean ± sd over seeds when there are several.",
                     elem_classes="elsewhere-note",
                 )
+                # Custom values reach panel_page, which refuses them in one short line (gradio's own
+                # check would echo a client's whole value back).
                 panel_protocol = gr.Dropdown(
-                    list(protocols), value=default_view, label="Protocol", elem_id="panel-protocol"
+                    list(protocols),
+                    value=default_view,
+                    label="Protocol",
+                    elem_id="panel-protocol",
+                    allow_custom_value=True,
                 )
                 panel_note = gr.Markdown(first_panel_note, elem_id="panel-note")
                 panel_table = gr.Dataframe(

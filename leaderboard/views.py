@@ -45,6 +45,8 @@ from elsewhere.splits.protocol import Protocol
 from elsewhere.splits.registry import get_protocol
 
 VERIFIED_CHOICES = ("all", "verified only", "unverified only")
+# The longest message an app error shows.
+ERROR_CHARS = 500
 # The parameter-range filter's bounds, on a log scale ("any": no bound).
 PARAMETER_BOUNDS = {
     "any": None,
@@ -87,8 +89,11 @@ def markdown_text(text: object) -> str:
 
 
 def error_text(error: BaseException | str) -> str:
-    """One line for a ``gr.Error`` (whose message gradio renders as HTML)."""
+    """One line for a ``gr.Error`` (whose message gradio renders as HTML), at most ``ERROR_CHARS`` long:
+    a message that quotes what a client sent must not send a huge value back."""
     text = " ".join(str(error).split()) or type(error).__name__
+    if len(text) > ERROR_CHARS:
+        text = text[: ERROR_CHARS - 1] + "…"
     return html.escape(text, quote=False)
 
 

@@ -326,3 +326,42 @@ def test_panel_endpoint_gives_the_committed_table(app):
     assert note == expected_note and "**control**" in note
     architecture = table["headers"].index("Architecture")
     assert [row[architecture] for row in table["data"]] == list(frame["Architecture"])
+
+
+@pytest.mark.parametrize("protocol", ["nowhere", "x" * 100_000, "iid\u202e🙂", "IID", " iid", None])
+def test_panel_endpoint_refuses_what_is_not_a_protocol_in_one_line(app, protocol):
+    from gradio_client.exceptions import AppError
+
+    client, _, _, _ = app
+    with pytest.raises(AppError) as refused:
+        client.predict(protocol, api_name="/panel")
+    message = str(refused.value)
+    assert "unknown protocol" in message and "choose one of location-halves-clutter" in message
+    assert "\n" not in message and len(message) < 1_000 and "Traceback" not in message
+    # The board still answers afterwards.
+    assert client.predict("iid", api_name="/panel")[1].startswith("**iid**")
+
+
+@pytest.mark.parametrize(
+    ("arguments", "words"),
+    [
+        ({"view": "x" * 100_000}, "unknown view"),
+        ({"columns": ["<script>"]}, "column"),
+        ({"min_parameters": "1e999"}, ""),
+        ({"verified": "maybe"}, ""),
+        ({"families": ["\x00" * 10_000]}, None),
+        ({"search": "(" * 100_000}, None),
+    ],
+)
+def test_table_endpoint_answers_hostile_arguments_in_one_short_line(app, arguments, words):
+    from gradio_client.exceptions import AppError
+
+    client, _, _, _ = app
+    try:
+        table = client.predict(**arguments, api_name="/table")
+    except AppError as refused:
+        message = str(refused)
+        assert words is not None and words in message, message[:300]
+        assert "\n" not in message and len(message) < 1_000 and "<script>" not in message
+    else:
+        assert words is None and table["data"] == [] and table["note"] == ""

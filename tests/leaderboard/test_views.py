@@ -333,3 +333,11 @@ def test_shown_submitter_prefers_the_typed_name():
     assert shown_submitter("", "hub-user", "auth-user") == "hub-user"
     assert shown_submitter(None, None, "auth-user") == "auth-user"
     assert shown_submitter("", None, None) == ""
+
+
+def test_error_text_does_not_send_a_huge_value_back():
+    from elsewhere.leaderboard.views import ERROR_CHARS
+
+    text = error_text(ValueError("unknown view '" + "<" * 100_000 + "'"))
+    assert text.startswith("unknown view '&lt;") and text.endswith("…") and "\n" not in text
+    assert len(text.replace("&lt;", "<")) == ERROR_CHARS
