@@ -22,8 +22,8 @@ EXTRAS = {
     "safetensors": "torch",
     "gradio": "leaderboard",
     "ray": "ray",
-    "timm": "panel",
-    "torchvision": "panel",
+    "timm": "backbones",
+    "torchvision": "backbones",
 }
 
 

@@ -78,7 +78,7 @@ def _library(library: str):
     except Exception as error:  # ImportError, or a torchvision built for another torch failing to load
         raise ElsewhereError(
             f"backbone library {library!r} is not usable here ({type(error).__name__}: {' '.join(str(error).split())}); "
-            f"install the panel extra (pip install 'elsewhere[panel]') with a torch/torchvision pair built together"
+            f"install the backbones extra (pip install 'elsewhere[backbones]') with a torch/torchvision pair built together"
         ) from None
 
 

@@ -563,7 +563,7 @@ def test_a_backbone_whose_library_is_missing_is_one_line_naming_the_extra(tiny_d
         *("--out", tmp_path / "r", "--quiet", "--device", "cpu"),
     )
     assert status == 2 and out == "" and "\n" not in err and not (tmp_path / "r").exists()
-    assert "backbone library 'timm' is not usable here" in err and "pip install 'elsewhere[panel]'" in err
+    assert "backbone library 'timm' is not usable here" in err and "pip install 'elsewhere[backbones]'" in err
 
 
 def test_leaderboard_refuses_a_port_in_use_before_doing_anything(tiny_dataset, tmp_path, capsys):

@@ -366,7 +366,7 @@ def _usable(library: str) -> bool:
 def test_a_missing_backbone_library_is_one_line_naming_the_extra(library):
     if _usable(library):
         pytest.skip(f"{library} is installed here")
-    with pytest.raises(ValueError, match=f"{library}.*not usable here.*panel extra") as error:
+    with pytest.raises(ValueError, match=f"{library}.*not usable here.*backbones extra") as error:
         build_backbone(f"{library}:resnet18", CLASSES, 64)
     assert "\n" not in str(error.value)
 
@@ -375,7 +375,7 @@ def test_a_missing_backbone_library_is_one_line_naming_the_extra(library):
 def test_a_pretrained_backbone_without_its_library_is_one_line_naming_the_extra(library):
     if _usable(library):
         pytest.skip(f"{library} is installed here")
-    with pytest.raises(ValueError, match=r"not usable here.*pip install 'elsewhere\[panel\]'") as error:
+    with pytest.raises(ValueError, match=r"not usable here.*pip install 'elsewhere\[backbones\]'") as error:
         create_model(f"{library}:resnet18+pretrained", CLASSES, 64, seed=0)
     assert "\n" not in str(error.value)
 
@@ -383,7 +383,7 @@ def test_a_pretrained_backbone_without_its_library_is_one_line_naming_the_extra(
 def test_a_pretrained_backbone_refuses_to_download_offline_in_one_line(monkeypatch):
     # timm only: its weights come from the Hub, which HF_HUB_OFFLINE closes; torchvision's do not.
     if not _usable("timm"):
-        pytest.skip("timm is not usable beside this torch (see the panel extra)")
+        pytest.skip("timm is not usable beside this torch (see the backbones extra)")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     try:
         model = create_model("timm:resnet18+pretrained", CLASSES, 64, seed=0)
@@ -400,7 +400,7 @@ def test_a_pretrained_backbone_refuses_to_download_offline_in_one_line(monkeypat
 def test_library_backbones_build_offline_at_the_canvas(name):
     library = name.partition(":")[0]
     if not _usable(library):
-        pytest.skip(f"{library} is not usable beside this torch (see the panel extra)")
+        pytest.skip(f"{library} is not usable beside this torch (see the backbones extra)")
     model = create_model(name, CLASSES, 64, seed=0).eval()
     assert isinstance(model, Backbone) and model.size is None
     with torch.no_grad():
