@@ -570,11 +570,18 @@ def _read_jsonl_slowly(data: bytes, name: str) -> dict[str, Any]:
         )
     present = set().union(*records) if records else set()
     _check_columns(sorted(present), name)
-    columns: dict[str, Any] = {
-        "id": pa.array(
+    try:
+        ids = pa.array(
             [r.get("id") if isinstance(r.get("id"), str) or r.get("id") is None else str(r["id"]) for r in records],
             pa.string(),
-        ),
+        )
+    except UnicodeEncodeError:  # a "\ud800" escape: a lone surrogate is no Unicode text
+        raise PredictionsError(
+            f"predictions file {name}: an id is not valid Unicode (a lone surrogate escape such as \\ud800); "
+            "give the dataset's ids"
+        ) from None
+    columns: dict[str, Any] = {
+        "id": ids,
         "prediction": pd.Series([r.get("prediction") for r in records], dtype=object),
     }
     if "probabilities" in present:
@@ -609,7 +616,12 @@ def _listed(names: list[str]) -> str:
 
 
 def _checked(columns: dict[str, Any], truth: Truth, name: str) -> pd.DataFrame:
-    ids = id_array(columns["id"])
+    try:
+        ids = id_array(columns["id"])
+    except pa.ArrowInvalid as error:  # a binary Parquet column that is not UTF-8
+        raise PredictionsError(
+            f"predictions file {name}: column id is not UTF-8 text ({_one_line(error)}); give the dataset's ids"
+        ) from None
     empty = np.flatnonzero(pc.fill_null(pc.equal(pc.utf8_length(ids), 0), True).to_numpy(zero_copy_only=False))
     if empty.size:
         raise PredictionsError(
@@ -689,12 +701,14 @@ def _whole(values: np.ndarray) -> np.ndarray:
 def _mixed_indices(values: np.ndarray, truth: Truth) -> np.ndarray:
     """Class names, numerals and numbers mixed in one object column (JSON lines, CSV text)."""
     by_name = {n: i for i, n in enumerate(truth.class_names)}
-    kinds = pd.Series(values).map(type).to_numpy()
+    kinds = pd.Series(values, dtype=object).map(type).to_numpy()
     out = np.full(len(values), -1, dtype=np.int64)
     text = kinds == str
     if text.any():
         strings = pd.Series(values[text], dtype=object)
-        named = strings.map(by_name)
+        # A dict lookup per name, not Series.map: pandas would turn the names into Arrow strings,
+        # which a lone surrogate ("\udc80" in JSON) cannot be.
+        named = pd.Series([by_name.get(v, np.nan) for v in values[text]], dtype=np.float64)
         numeral = named.isna() & strings.str.fullmatch(_WHOLE_NUMERAL)
         index = np.array(named.to_numpy(dtype=np.float64, na_value=np.nan))
         index[numeral.to_numpy()] = pd.to_numeric(strings[numeral].str.strip(), errors="coerce")

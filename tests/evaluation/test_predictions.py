@@ -353,3 +353,25 @@ def test_a_million_predictions_read_back(big, tmp_path, kind):
     back = read_predictions(tmp_path / f"p.{kind}", big)
     assert (back["prediction"].to_numpy() == label).all()
     assert predictions_sha256(back) == predictions_sha256(frame)
+
+
+def test_parquet_ids_that_are_not_utf8_are_refused_in_one_line(truth, tmp_path):
+    ids = [i.encode() for i in truth.frame["id"]]
+    table = pa.table({"id": pa.array([b"\xff\xfe", *ids[1:]], pa.binary()), "prediction": pa.array([0] * len(ids))})
+    pq.write_table(table, tmp_path / "p.parquet")
+    with pytest.raises(PredictionsError, match="column id is not UTF-8 text"):
+        read_predictions(tmp_path / "p.parquet", truth)
+
+
+@pytest.mark.parametrize(
+    ("field", "message"),
+    [("id", "an id is not valid Unicode"), ("prediction", "predictions are not classes of demo")],
+)
+def test_jsonl_lone_surrogates_are_refused_in_one_line(truth, tmp_path, field, message):
+    """JSON may escape half a surrogate pair ("\\ud800"): Python decodes it, UTF-8 cannot hold it."""
+    lines = [json.dumps({"id": i, "prediction": 0}) for i in truth.frame["id"]]
+    last = {"id": json.dumps(truth.frame["id"].iloc[-1]), "prediction": "0", field: '"\\ud800"'}
+    lines[-1] = f'{{"id": {last["id"]}, "prediction": {last["prediction"]}}}'
+    (tmp_path / "p.jsonl").write_text("\n".join(lines) + "\n")
+    with pytest.raises(PredictionsError, match=message):
+        read_predictions(tmp_path / "p.jsonl", truth)
