@@ -36,7 +36,8 @@ measures it on hostile files, in a child process). Before a parser sees a file, 
 - Parquet: rows, row groups and column types from the footer; sizes and value counts from every
   page header (:mod:`~evaluation.parquet_pages`: a footer can be forged); string columns are read
   as dictionaries and their widths checked before they are decoded, unless every page is PLAIN
-  (then the values are no larger than the pages already checked).
+  (then the values are no larger than the pages already checked, and their widths are checked as
+  read, before any copy).
 """
 
 from __future__ import annotations
@@ -439,12 +440,15 @@ def _check_list_type(kind: pa.DataType, name: str) -> None:
 
 
 def _decoded(array: pa.Array, column: str, name: str, limits: _Limits) -> pa.Array:
-    """A batch's column with its dictionary decoded, once its values are known to be short enough."""
-    if not pa.types.is_dictionary(array.type):
-        return array
-    dictionary = array.dictionary
-    if _is_text(dictionary.type):
-        width = pc.max(pc.binary_length(dictionary)).as_py() or 0
+    """A batch's column with its dictionary decoded, once its text values are known to be short enough.
+
+    A PLAIN column's text is checked too: its pages bound its total size, not one value's, and a
+    single value of tens of MB would be copied several times over before it is refused.
+    """
+    encoded = pa.types.is_dictionary(array.type)
+    values = array.dictionary if encoded else array
+    if _is_text(values.type):
+        width = pc.max(pc.binary_length(values)).as_py() or 0
         # Four bytes per character: the most UTF-8 takes.
         allowed = 4 * (limits.id_chars if column == "id" else limits.prediction_chars)
         if width > allowed:
@@ -453,7 +457,7 @@ def _decoded(array: pa.Array, column: str, name: str, limits: _Limits) -> pa.Arr
                 f"predictions file {name}: a value of column {column} is {width:,} bytes long, more than "
                 f"{what} can be ({allowed:,}); give the dataset's ids and class names"
             )
-    return array.dictionary_decode()
+    return array.dictionary_decode() if encoded else array
 
 
 def _plain(kind: pa.DataType) -> pa.DataType:

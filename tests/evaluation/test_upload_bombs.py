@@ -225,6 +225,34 @@ def parquet_plain_long_ids(path: Path) -> None:
     path.write_bytes(parquet_bytes(table, compression="zstd", use_dictionary=False))
 
 
+def parquet_plain_huge_id(path: Path) -> None:
+    """One PLAIN id as long as a large truth's page limit allows (about 70 MB): no dictionary checks its width."""
+    ids = [r["id"] for r in valid_records(LARGE)]
+    ids[-1] = "d" * 70 * 10**6
+    table = pa.table({"id": pa.array(ids), "prediction": pa.array(np.zeros(len(ids), dtype=np.int64))})
+    path.write_bytes(parquet_bytes(table, compression="zstd", use_dictionary=False))
+
+
+def parquet_plain_wide_ids(path: Path) -> None:
+    """Twice a large truth's rows, each id 800 bytes and distinct, PLAIN: just over the pages' limit, refused unread."""
+    ids = [f"{i:08d}" + "e" * 792 for i in range(2 * LARGE)]
+    table = pa.table({"id": pa.array(ids), "prediction": pa.array(np.zeros(len(ids), dtype=np.int64))})
+    path.write_bytes(parquet_bytes(table, compression="zstd", use_dictionary=False))
+
+
+def parquet_mixed_encodings(path: Path) -> None:
+    """A dictionary row group of valid ids, then a PLAIN one repeating a 1 MiB id: read as a dictionary, width-checked."""
+    valid = pa.table({"id": pa.array([r["id"] for r in valid_records(SMALL)]), "prediction": pa.array([0] * SMALL)})
+    bomb = pa.table({"id": pa.array(["f" * MIB] * 200), "prediction": pa.array([0] * 200)})
+    # A dictionary page limit below one value: the second row group falls back to PLAIN.
+    options = {"compression": "zstd", "use_dictionary": True, "dictionary_pagesize_limit": 2**16}
+    with pq.ParquetWriter(path, valid.schema, **options) as writer:
+        writer.write_table(valid)
+        writer.write_table(bomb)
+    encodings = [pq.ParquetFile(path).metadata.row_group(g).column(0).encodings for g in range(2)]
+    assert "RLE_DICTIONARY" in encodings[0] and "PLAIN" in encodings[1], encodings
+
+
 def parquet_prediction_string_bomb(path: Path) -> None:
     ids = pa.array([r["id"] for r in valid_records(SMALL)] * 80)
     names = pa.DictionaryArray.from_arrays(pa.array(np.zeros(len(ids), dtype=np.int32)), pa.array(["c" * MIB]))
@@ -316,6 +344,9 @@ ATTACKS = {
     "string-bomb.parquet": (parquet_dictionary_string_bomb, SMALL, "more than an evaluated id"),
     "delta-bomb.parquet": (parquet_delta_string_bomb, SMALL, "cannot read Parquet"),
     "plain-long-ids.parquet": (parquet_plain_long_ids, SMALL, "pages expand"),
+    "plain-huge-id.parquet": (parquet_plain_huge_id, LARGE, "more than an evaluated id"),
+    "plain-wide-ids.parquet": (parquet_plain_wide_ids, LARGE, "pages expand"),
+    "mixed-encodings.parquet": (parquet_mixed_encodings, SMALL, "more than an evaluated id"),
     "prediction-bomb.parquet": (parquet_prediction_string_bomb, SMALL, "class name"),
     "list-bomb.parquet": (parquet_list_bomb, SMALL, "probabilities"),
     "rows.parquet": (parquet_many_rows, SMALL, "rows"),
