@@ -85,7 +85,7 @@ def main() -> None:
             added, total = merge_table(args.table, other)
             print(f"merged {other}: {added} runs added, {total} in {args.table}", file=sys.stderr)
         rows = load_table(args.table)
-    except ElsewhereError as error:
+    except (ElsewhereError, OSError) as error:  # OSError: the table cannot be written
         sys.exit(f"panel_table: error: {error}")
     print("| protocol | " + " | ".join(f"`{a}`" for a in COLUMNS) + " | verdict |")
     print("| --- " * (len(COLUMNS) + 2) + "|")

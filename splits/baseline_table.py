@@ -16,6 +16,8 @@ from elsewhere.errors import ElsewhereError
 from elsewhere.files import write_text_atomic
 
 TABLE_FORMAT = 1
+# The largest table read: about a hundred thousand runs (the committed one is about 0.1 MB).
+MAX_TABLE_BYTES = 64 * 2**20
 
 
 @dataclass(frozen=True)
@@ -67,11 +69,20 @@ def load_table(path: str | Path) -> list[Row]:
     """
     path = Path(path)
     try:
-        table = json.loads(path.read_text(encoding="utf-8"))
+        if path.stat().st_size > MAX_TABLE_BYTES:
+            raise ElsewhereError(
+                f"{path} is {path.stat().st_size:,} bytes, more than a baseline table can be ({MAX_TABLE_BYTES:,}); "
+                "give the sweep's baselines.json"
+            )
+        table = json.loads(path.read_text(encoding="utf-8"), parse_constant=_no_constant)
     except FileNotFoundError:
         raise ElsewhereError(f"no baseline table at {path}; run the sweep first") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ElsewhereError(f"{path} is not a baseline table (not JSON: {error}); rerun the sweep") from None
+    except OSError as error:
+        raise ElsewhereError(f"cannot read baseline table {path}: {error.strerror or error}") from None
+    except (ValueError, RecursionError) as error:  # not UTF-8, not JSON, NaN, nested too deep, huge integers
+        raise ElsewhereError(
+            f"{path} is not a baseline table (not JSON: {' '.join(str(error).split())[:200]}); rerun the sweep"
+        ) from None
     if not isinstance(table, dict) or table.get("format") != TABLE_FORMAT or not isinstance(table.get("runs"), list):
         found = table.get("format") if isinstance(table, dict) else type(table).__name__
         raise ElsewhereError(
@@ -89,19 +100,30 @@ def load_table(path: str | Path) -> list[Row]:
     return rows
 
 
+def _no_constant(name: str) -> None:
+    """JSON's NaN and Infinity, which Python reads but a table may not hold (it is written without them)."""
+    raise ValueError(f"{name} is not a number a baseline table holds")
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def _check_row(row: Row) -> None:
     for name in ("protocol", "fingerprint", "architecture", "results"):
         if not isinstance(getattr(row, name), str):
             raise ValueError(f"{name} must be a string")
-    if not isinstance(row.seed, int) or not isinstance(row.protocol_version, int):
-        raise ValueError("seed and protocol_version must be whole numbers")
+    for name, least in (("seed", 0), ("protocol_version", 1)):
+        value = getattr(row, name)
+        if not isinstance(value, int) or isinstance(value, bool) or value < least:
+            raise ValueError(f"{name} must be a whole number from {least}")
     for name in ("id_accuracy", "ood_accuracy"):
         value = getattr(row, name)
-        if not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+        if not _is_number(value) or not 0.0 <= value <= 1.0:
             raise ValueError(f"{name} must be a number in [0, 1]")
     for name in ("id_ci", "ood_ci"):
         ci = getattr(row, name)
-        if len(ci) != 2 or not all(isinstance(v, (int, float)) for v in ci):
+        if len(ci) != 2 or not all(_is_number(v) for v in ci):
             raise ValueError(f"{name} must be two numbers")
     if not isinstance(row.config, dict):
         raise ValueError("config must be an object")
@@ -111,11 +133,11 @@ def _check_row(row: Row) -> None:
         value = estimate.get("accuracy") if isinstance(estimate, dict) else None
         ci = estimate.get("ci") if isinstance(estimate, dict) else None
         if (
-            not isinstance(value, (int, float))
+            not _is_number(value)
             or not 0.0 <= value <= 1.0
             or not isinstance(ci, list)
             or len(ci) != 2
-            or not all(isinstance(v, (int, float)) for v in ci)
+            or not all(_is_number(v) for v in ci)
         ):
             raise ValueError(f"further_tests[{split!r}] must be {{'accuracy': a number in [0, 1], 'ci': two numbers}}")
 
@@ -147,7 +169,16 @@ def merge_table(path: str | Path, other: str | Path) -> tuple[int, int]:
     Returns:
         (rows added, rows in the merged table).
     """
-    rows = load_table(path)
-    merged = merge_rows(rows, load_table(other), source=str(other))
+    from elsewhere.splits.registry import protocol_names
+
+    rows, others = load_table(path), load_table(other)
+    known = set(protocol_names())
+    for i, row in enumerate(others):
+        if row.protocol not in known:
+            raise ElsewhereError(
+                f"{other}: run {i} is of protocol {row.protocol!r:.80}, which this version of elsewhere does not "
+                "have; merge runs of its protocols (elsewhere protocols lists them)"
+            )
+    merged = merge_rows(rows, others, source=str(other))
     write_table(Path(path), merged)
     return len(merged) - len(rows), len(merged)

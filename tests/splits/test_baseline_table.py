@@ -115,3 +115,72 @@ def test_the_printer_merges_and_shows_red_green_over_its_seeds(tmp_path):
     refused = _panel_table(tmp_path / "panel.json", "--merge", tmp_path / "clash.json")
     assert refused.returncode != 0 and len(refused.stderr.strip().splitlines()) == 1 and "seed 2" in refused.stderr
     assert (tmp_path / "panel.json").read_bytes() == before
+
+
+def _entry(**changes) -> dict:
+    entry = dataclasses.asdict(row(seed=7))
+    return {**entry, **changes}
+
+
+HOSTILE_TABLES = {
+    "nan-interval": (json.dumps({"format": 1, "runs": [_entry(ood_ci=[float("nan"), 0.5])]}), "NaN"),
+    "infinite-config": (json.dumps({"format": 1, "runs": [_entry(config={"lr": float("inf")})]}), "Infinity"),
+    "nan-further-test": (
+        json.dumps(
+            {"format": 1, "runs": [_entry(further_tests={"test_moved": {"accuracy": 0.5, "ci": [0.1, float("nan")]}})]}
+        ),
+        "NaN",
+    ),
+    "deep": ("[" * 100_000 + "]" * 100_000, "not JSON"),
+    "huge-integer": (json.dumps({"format": 1, "runs": [_entry(seed=12345)]}).replace("12345", "9" * 5000), "not JSON"),
+    "boolean-seed": (json.dumps({"format": 1, "runs": [_entry(seed=True)]}), "seed"),
+    "negative-seed": (json.dumps({"format": 1, "runs": [_entry(seed=-1)]}), "seed"),
+    "boolean-accuracy": (json.dumps({"format": 1, "runs": [_entry(ood_accuracy=True)]}), "ood_accuracy"),
+    "zero-version": (json.dumps({"format": 1, "runs": [_entry(protocol_version=0)]}), "protocol_version"),
+}
+
+
+@pytest.mark.parametrize("name", HOSTILE_TABLES)
+def test_a_hostile_table_is_refused_in_one_line_and_the_table_is_left(tmp_path, name):
+    text, words = HOSTILE_TABLES[name]
+    table, other = tmp_path / "panel.json", tmp_path / "other.json"
+    write_table(table, [row(seed=0)])
+    before = table.read_bytes()
+    other.write_text(text)
+    with pytest.raises(ElsewhereError, match=words) as error:
+        merge_table(table, other)
+    assert "\n" not in str(error.value) and len(str(error.value)) < 500
+    assert table.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["other.json", "panel.json"]
+
+
+def test_merge_refuses_a_run_of_a_protocol_the_registry_lacks(tmp_path):
+    table, other = tmp_path / "panel.json", tmp_path / "other.json"
+    write_table(table, [row(seed=0)])
+    before = table.read_bytes()
+    write_table(other, [row(seed=1), row(seed=2, protocol="nowhere")])
+    with pytest.raises(ElsewhereError, match="run 1 is of protocol 'nowhere'"):
+        merge_table(table, other)
+    assert table.read_bytes() == before
+
+
+def test_a_table_too_large_or_not_a_file_is_refused_in_one_line(tmp_path):
+    from elsewhere.splits.baseline_table import MAX_TABLE_BYTES
+
+    (tmp_path / "folder.json").mkdir()
+    with pytest.raises(ElsewhereError, match="cannot read"):
+        load_table(tmp_path / "folder.json")
+    with open(tmp_path / "huge.json", "wb") as huge:
+        huge.truncate(MAX_TABLE_BYTES + 1)  # sparse: no disk used
+    with pytest.raises(ElsewhereError, match="more than"):
+        load_table(tmp_path / "huge.json")
+
+
+def test_the_printer_refuses_a_hostile_merge_in_one_line(tmp_path):
+    write_table(tmp_path / "panel.json", [row(seed=0)])
+    before = (tmp_path / "panel.json").read_bytes()
+    (tmp_path / "folder.json").mkdir()
+    (tmp_path / "nan.json").write_text(HOSTILE_TABLES["nan-interval"][0])
+    for other in ("folder.json", "nan.json"):
+        refused = _panel_table(tmp_path / "panel.json", "--merge", tmp_path / other)
+        assert refused.returncode != 0 and len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+        assert refused.stderr.startswith("panel_table: error:") and (tmp_path / "panel.json").read_bytes() == before
