@@ -12,6 +12,7 @@ every stage may use it without breaking the rule that imports point one way.
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
 import shutil
@@ -58,12 +59,21 @@ def atomic_folder(path: str | Path, *, replace: bool = True) -> Iterator[Path]:
     with ``replace=False`` one already there (finished meanwhile by another process) is kept and
     the new one discarded.
 
+    A symbolic link at ``path`` is followed: the folder it names is the one replaced (a dataset
+    linked from a larger disk stays there). A file at ``path`` is refused before anything is made.
+
     Raises:
-        OSError: if the staging folder cannot be created, or a rename fails.
+        OSError: if ``path`` is a file or a symbolic link loop, the staging folder cannot be
+            created, or a rename fails.
     """
-    path = Path(path)
-    parent = path.resolve().parent
-    _remove_stale_staging(parent, path.name)
+    try:
+        path = Path(path).resolve()
+    except RuntimeError as error:  # a symbolic link loop (Python 3.11; 3.13 raises OSError)
+        raise OSError(errno.ELOOP, str(error), str(path)) from None
+    if path.exists() and not path.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, "a file is there, not a folder", str(path))
+    parent = path.parent
+    _remove_stale_staging(path)
     staging = parent / f".{path.name}.partial-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
@@ -93,16 +103,24 @@ def atomic_folder(path: str | Path, *, replace: bool = True) -> Iterator[Path]:
     _fsync_folder(parent)
 
 
-def _remove_stale_staging(parent: Path, name: str) -> None:
-    """Remove the staging folders for ``name`` of runs whose process is gone (killed mid-run)."""
+def _remove_stale_staging(path: Path) -> None:
+    """Remove the staging folders for ``path`` of runs whose process is gone (killed mid-run).
+
+    A run killed between its two renames left the old folder aside and none at ``path``: that
+    folder is put back, not removed.
+    """
+    parent, name = path.parent, path.name
     if not parent.is_dir():
         return
-    for folder in parent.iterdir():
+    for folder in sorted(parent.iterdir()):
         for prefix in (f".{name}.partial-", f".{name}.replaced-"):
             pid = folder.name.removeprefix(prefix)
             if pid != folder.name and pid.isdecimal() and int(pid) != os.getpid() and not _alive(int(pid)):
                 if folder.is_dir() and not folder.is_symlink():
-                    shutil.rmtree(folder, ignore_errors=True)
+                    if prefix.endswith(".replaced-") and not os.path.lexists(path):
+                        os.replace(folder, path)
+                    else:
+                        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _alive(pid: int) -> bool:

@@ -173,3 +173,45 @@ def test_an_unwritable_place_is_an_os_error_and_nothing_is_made(tmp_path):
     with pytest.raises(OSError), atomic_folder(blocker / "data"):
         pass
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
+def test_a_symbolic_link_is_followed_and_the_folder_it_names_replaced(tmp_path):
+    """A dataset folder linked from elsewhere (a big disk): the new folder lands where the link points."""
+    (tmp_path / "disk").mkdir()
+    real, link = tmp_path / "disk" / "data", tmp_path / "data"
+    with atomic_folder(real) as staging:
+        _fill(staging, "old")
+    link.symlink_to(real)
+    with atomic_folder(link) as staging:
+        _fill(staging, "new")
+    assert link.is_symlink() and _read(real) == {"sub/file.txt": "new"}
+    assert _leftovers(tmp_path) == [] and _leftovers(tmp_path / "disk") == []
+
+
+def test_a_symbolic_link_loop_is_an_os_error(tmp_path):
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    with pytest.raises(OSError), atomic_folder(tmp_path / "a"):
+        pass
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b"]
+
+
+@pytest.mark.parametrize("replace", [True, False])
+def test_a_file_where_the_folder_goes_is_an_os_error_before_anything_is_written(tmp_path, replace):
+    target = tmp_path / "run"
+    target.write_text("a file")
+    with pytest.raises(NotADirectoryError), atomic_folder(target, replace=replace):
+        pytest.fail("the body runs only when the folder can be made")
+    assert target.read_text() == "a file" and sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+def test_a_folder_set_aside_by_a_process_killed_mid_swap_is_put_back(tmp_path):
+    """Killed between its two renames, a run leaves the old folder aside and none in place: the next run restores it."""
+    dead = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True).stdout)
+    (tmp_path / f".data.replaced-{dead}").mkdir()
+    _fill(tmp_path / f".data.replaced-{dead}", "old")
+    (tmp_path / f".data.partial-{dead}").mkdir()
+    with pytest.raises(Interrupted), atomic_folder(tmp_path / "data"):
+        raise Interrupted  # this run fails too: the old folder must still be there afterwards
+    assert _read(tmp_path / "data") == {"sub/file.txt": "old"}
+    assert _leftovers(tmp_path) == []
