@@ -215,3 +215,37 @@ def test_a_folder_set_aside_by_a_process_killed_mid_swap_is_put_back(tmp_path):
         raise Interrupted  # this run fails too: the old folder must still be there afterwards
     assert _read(tmp_path / "data") == {"sub/file.txt": "old"}
     assert _leftovers(tmp_path) == []
+
+
+CONCURRENT_WRITER = """
+import os, sys
+from pathlib import Path
+from elsewhere.files import atomic_folder
+for _ in range(20):
+    with atomic_folder(Path(sys.argv[1]), replace=sys.argv[2] == "1") as staging:
+        for name in ("a", "b", "c"):
+            (staging / name).write_text(str(os.getpid()))
+"""
+
+
+@pytest.mark.parametrize("replace", [False, True])
+def test_concurrent_writers_leave_one_whole_folder(tmp_path, replace):
+    """Four processes write the same folder twenty times each: whatever wins, its files are all one writer's.
+
+    Without replace every writer succeeds (the first folder is kept); with replace a writer whose swap
+    loses the race may fail, with an OSError, never with a folder mixed from two writers.
+    """
+    target = tmp_path / "run"
+    writers = [
+        subprocess.Popen(
+            [sys.executable, "-c", CONCURRENT_WRITER, str(target), str(int(replace))], stderr=subprocess.PIPE
+        )
+        for _ in range(4)
+    ]
+    errors = [writer.communicate(timeout=120)[1].decode() for writer in writers]
+    assert all(writer.returncode == 0 or "OSError" in error for writer, error in zip(writers, errors)), errors
+    assert replace or all(writer.returncode == 0 for writer in writers), errors
+    assert len(set(_read(target).values())) == 1 and sorted(_read(target)) == ["a", "b", "c"]
+    with atomic_folder(target, replace=False):  # the next run clears what the losers left aside
+        pass
+    assert _leftovers(tmp_path) == []
