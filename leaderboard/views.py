@@ -247,9 +247,10 @@ def clicked_entry(table: pd.DataFrame | None, index: object) -> object:
     if table is None or "Entry" not in table.columns or index is None:
         return None
     try:
-        row = index[0] if isinstance(index, (list, tuple)) else index
-        return table["Entry"].iloc[int(row)]
-    except (TypeError, ValueError, IndexError):
+        row = int(index[0] if isinstance(index, (list, tuple)) else index)
+        # A click lands on a row from the top: a negative index would count from the bottom.
+        return table["Entry"].iloc[row] if row >= 0 else None
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
 
 

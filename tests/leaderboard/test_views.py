@@ -341,3 +341,12 @@ def test_error_text_does_not_send_a_huge_value_back():
     text = error_text(ValueError("unknown view '" + "<" * 100_000 + "'"))
     assert text.startswith("unknown view '&lt;") and text.endswith("…") and "\n" not in text
     assert len(text.replace("&lt;", "<")) == ERROR_CHARS
+
+
+@pytest.mark.parametrize(
+    "index", [-1, [-1, 0], float("inf"), [float("-inf")], float("nan"), 10**30, "1e3", [], {"row": 0}, [None], None]
+)
+def test_a_click_index_no_row_has_opens_nothing(index):
+    from elsewhere.leaderboard.views import clicked_entry
+
+    assert clicked_entry(pd.DataFrame({"Entry": [5, 6, 7]}), index) is None
