@@ -375,3 +375,17 @@ def test_jsonl_lone_surrogates_are_refused_in_one_line(truth, tmp_path, field, m
     (tmp_path / "p.jsonl").write_text("\n".join(lines) + "\n")
     with pytest.raises(PredictionsError, match=message):
         read_predictions(tmp_path / "p.jsonl", truth)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("use_dictionary", [True, False])
+def test_a_duplicate_in_a_later_parquet_batch_is_found(big, tmp_path, use_dictionary):
+    """2^20 + 1 rows are two batches: the repeated id sits in the second, its first copy in the first."""
+    ids = big.frame["id"].to_numpy(dtype=object)
+    extra = 2**20 + 1 - len(ids)
+    assert extra > 0
+    column = pa.array([*ids, *ids[:extra]], pa.string())
+    table = pa.table({"id": column, "prediction": pa.array(np.zeros(len(column), dtype=np.int64))})
+    pq.write_table(table, tmp_path / "p.parquet", use_dictionary=use_dictionary, row_group_size=2**19)
+    with pytest.raises(PredictionsError, match=f"{extra} ids appear more than once .* first row {len(ids) + 1} "):
+        read_predictions(tmp_path / "p.parquet", big)
