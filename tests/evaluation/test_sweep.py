@@ -69,6 +69,20 @@ def test_a_bad_grid_is_refused_in_one_line(grid, words):
     assert "\n" not in str(error.value)
 
 
+@pytest.mark.parametrize(
+    "name", ["timm:..", "torchvision:.", "timm:...", "timm:..+pretrained", "timm:../x", "timm:..\\x", "../mlp", ".mlp"]
+)
+def test_an_architecture_name_never_names_a_folder_outside_the_runs(tmp_path, name):
+    """A run's folder is RUNS/<protocol>/<architecture>: whatever the name, it stays one level inside."""
+    try:
+        runs = plan_sweep([name], [PROTOCOL], [0, 3])
+    except ElsewhereError:
+        return
+    for run in runs:
+        folder = (tmp_path / run.folder).resolve()
+        assert folder.parent.parent in (tmp_path, tmp_path / "seed-3") and folder.name == name
+
+
 @pytest.mark.parametrize("text", ["", "1,x", "-1", "1.5", "٣"])
 def test_bad_seed_lists_are_refused(text):
     with pytest.raises(ElsewhereError):
