@@ -518,6 +518,12 @@ def test_options_with_known_values_refuse_others(tmp_path, capsys, option, value
         ("alexnet", "unknown architecture 'alexnet'; valid architectures: mlp,"),
         ("timm:../../etc", "bad backbone name 'timm:../../etc'"),
         ("timm:resnet18+pretrained+pretrained", "bad backbone name"),
+        ("timm:", "bad backbone name 'timm:'"),
+        ("torchvision:+pretrained", "bad backbone name"),
+        ("timm:resnet18\n--out=/tmp/x", "bad backbone name 'timm:resnet18\\n--out=/tmp/x'"),
+        ("timm:" + "a" * 101, "bad backbone name"),
+        ("timm:a:b", "bad backbone name"),
+        ("+pretrained", "unknown architecture '+pretrained'"),
     ],
 )
 def test_train_refuses_an_unknown_architecture_in_one_line(tmp_path, capsys, arch, words):
