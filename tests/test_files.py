@@ -205,15 +205,37 @@ def test_a_file_where_the_folder_goes_is_an_os_error_before_anything_is_written(
     assert target.read_text() == "a file" and sorted(p.name for p in tmp_path.iterdir()) == ["run"]
 
 
+KILLED_MID_SWAP = """
+import os, signal, sys
+from elsewhere.files import atomic_folder
+
+rename = os.replace
+
+
+def replace(source, destination):
+    # The second rename (the new folder into place) never happens: the process dies first.
+    if ".partial-" in str(source):
+        os.kill(os.getpid(), signal.SIGKILL)
+    rename(source, destination)
+
+
+os.replace = replace
+with atomic_folder(sys.argv[1]) as staging:
+    (staging / "new.txt").write_text("new")
+"""
+
+
 def test_a_folder_set_aside_by_a_process_killed_mid_swap_is_put_back(tmp_path):
     """Killed between its two renames, a run leaves the old folder aside and none in place: the next run restores it."""
-    dead = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True).stdout)
-    (tmp_path / f".data.replaced-{dead}").mkdir()
-    _fill(tmp_path / f".data.replaced-{dead}", "old")
-    (tmp_path / f".data.partial-{dead}").mkdir()
-    with pytest.raises(Interrupted), atomic_folder(tmp_path / "data"):
+    target = tmp_path / "data"
+    with atomic_folder(target) as staging:
+        _fill(staging, "old")
+    killed = subprocess.run([sys.executable, "-c", KILLED_MID_SWAP, str(target)], capture_output=True)
+    assert killed.returncode == -9 and not target.exists()
+    assert [p.split("-")[0] for p in _leftovers(tmp_path)] == [".data.partial", ".data.replaced"]
+    with pytest.raises(Interrupted), atomic_folder(target):
         raise Interrupted  # this run fails too: the old folder must still be there afterwards
-    assert _read(tmp_path / "data") == {"sub/file.txt": "old"}
+    assert _read(target) == {"sub/file.txt": "old"}
     assert _leftovers(tmp_path) == []
 
 
