@@ -9,8 +9,6 @@ stops early only when the first runs all fail (the machine or the install is bro
 at its deadline from outside (``timeout``): finished runs are whole folders, so
 ``--table-only`` then writes the baseline table from whatever finished.
 
-Each table row's ``config`` also records the ``device`` the run trained on (from its results).
-
     python benchmarks/panel_sweep.py --data DIR --runs DIR --archs A,B --protocols P,Q --seeds 0,1,2 \\
         --workers 12 --device cuda [--table-only] [--out TABLE]
 """
@@ -18,9 +16,7 @@ Each table row's ``config`` also records the ``device`` the run trained on (from
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import functools
-import json
 import os
 import sys
 import time
@@ -93,11 +89,8 @@ def attempt(task: tuple[Run, Settings]) -> tuple[Run, dict[str, bytes] | None, s
 
 
 def table(root: Path, runs: list[Run], out: Path) -> int:
-    """Write the baseline table of the finished ``runs``, each row's config naming its device."""
-    rows = []
-    for row in table_rows(root, runs):
-        device = json.loads((root / row.results).read_text())["device"]
-        rows.append(dataclasses.replace(row, config={**row.config, "device": device}))
+    """Write the baseline table of the finished ``runs``."""
+    rows = table_rows(root, runs)
     write_table(out, rows)
     return len(rows)
 

@@ -176,7 +176,7 @@ def run_sweep(
 
 
 def table_rows(root: Path, runs: list[Run]) -> list[Row]:
-    """The baseline table's rows for the finished ``runs`` under ``root``, in grid order."""
+    """The baseline table's rows for the finished ``runs`` under ``root``, in grid order; each config names its device."""
     from elsewhere.evaluation.metrics import further_splits
     from elsewhere.evaluation.results import load_results
 
@@ -197,7 +197,8 @@ def table_rows(root: Path, runs: list[Run]) -> list[Row]:
                 id_ci=tuple(float(v) for v in metrics["id_accuracy"]["ci"]),
                 ood_accuracy=float(metrics["ood_accuracy"]["value"]),
                 ood_ci=tuple(float(v) for v in metrics["ood_accuracy"]["ci"]),
-                config=results["model"].get("training", {}).get("config", {}),
+                # The device the run trained on belongs to its recipe: CPU and GPU kernels differ.
+                config={**results["model"].get("training", {}).get("config", {}), "device": results["device"]},
                 results=f"{run.folder}/results.json",
                 further_tests={
                     split: {

@@ -182,6 +182,7 @@ def test_a_killed_sweep_resumes_with_only_the_missing_runs(data, tmp_path):
     assert trained == {run.folder for run in plan_sweep(**GRID)} - {run.folder for run in done_before}
     assert first.read_bytes() == kept
     assert len(rows) == 4 and load_table(runs / TABLE) == rows
+    assert {row.config["device"] for row in rows} == {"cpu"}
     assert not [p for p in runs.rglob("*") if p.name.startswith(".")]
 
 
