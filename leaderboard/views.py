@@ -46,7 +46,7 @@ from elsewhere.splits.registry import get_protocol
 
 VERIFIED_CHOICES = ("all", "verified only", "unverified only")
 # The longest message an app error shows.
-ERROR_CHARS = 500
+ERROR_CHARS = 1_000
 # The parameter-range filter's bounds, on a log scale ("any": no bound).
 PARAMETER_BOUNDS = {
     "any": None,
