@@ -17,7 +17,7 @@ import os
 import secrets
 import shutil
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 
@@ -118,7 +118,8 @@ def _remove_stale_staging(path: Path) -> None:
             if pid != folder.name and pid.isdecimal() and int(pid) != os.getpid() and not _alive(int(pid)):
                 if folder.is_dir() and not folder.is_symlink():
                     if prefix.endswith(".replaced-") and not os.path.lexists(path):
-                        os.replace(folder, path)
+                        with suppress(OSError):  # another run put it back first
+                            os.replace(folder, path)
                     else:
                         shutil.rmtree(folder, ignore_errors=True)
 
