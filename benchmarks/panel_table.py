@@ -10,7 +10,8 @@ Red-Green table: the four networks of Kayhan & van Gemert beside the paper's fig
 paper does not have.
 
 ``--merge OTHER`` first adds the runs of another baseline table (a sweep's ``baselines.json``) to
-TABLE, refusing a run that both hold with different figures; TABLE is rewritten whole or not at all.
+TABLE, refusing a run that both hold with different figures; TABLE is rewritten whole, with every OTHER's
+runs, or not at all.
 
     python benchmarks/panel_table.py [TABLE] [--merge OTHER ...]
 """
@@ -81,9 +82,9 @@ def main() -> None:
     parser.add_argument("--merge", action="append", default=[], metavar="OTHER", help="add this table's runs first")
     args = parser.parse_args()
     try:
-        for other in args.merge:
-            added, total = merge_table(args.table, other)
-            print(f"merged {other}: {added} runs added, {total} in {args.table}", file=sys.stderr)
+        if args.merge:  # all in one write: a refused table leaves TABLE as it was
+            added, total = merge_table(args.table, *args.merge)
+            print(f"merged {', '.join(args.merge)}: {added} runs added, {total} in {args.table}", file=sys.stderr)
         rows = load_table(args.table)
     except (ElsewhereError, OSError) as error:  # OSError: the table cannot be written
         sys.exit(f"panel_table: error: {error}")

@@ -163,22 +163,26 @@ def merge_rows(rows: Iterable[Row], others: Iterable[Row], *, source: str = "the
     return list(merged.values())
 
 
-def merge_table(path: str | Path, other: str | Path) -> tuple[int, int]:
-    """Add the runs of baseline table ``other`` to the table at ``path``, written whole or not at all.
+def merge_table(path: str | Path, *others: str | Path) -> tuple[int, int]:
+    """Add the runs of the baseline tables ``others`` to the table at ``path``: all of them, written
+    whole, or none (a refusal of any one leaves the table as it was).
 
     Returns:
         (rows added, rows in the merged table).
     """
     from elsewhere.splits.registry import protocol_names
 
-    rows, others = load_table(path), load_table(other)
+    rows = load_table(path)
     known = set(protocol_names())
-    for i, row in enumerate(others):
-        if row.protocol not in known:
-            raise ElsewhereError(
-                f"{other}: run {i} is of protocol {row.protocol!r:.80}, which this version of elsewhere does not "
-                "have; merge runs of its protocols (elsewhere protocols lists them)"
-            )
-    merged = merge_rows(rows, others, source=str(other))
+    merged = rows
+    for other in others:
+        runs = load_table(other)
+        for i, row in enumerate(runs):
+            if row.protocol not in known:
+                raise ElsewhereError(
+                    f"{other}: run {i} is of protocol {row.protocol!r:.80}, which this version of elsewhere does not "
+                    "have; merge runs of its protocols (elsewhere protocols lists them)"
+                )
+        merged = merge_rows(merged, runs, source=str(other))
     write_table(Path(path), merged)
     return len(merged) - len(rows), len(merged)

@@ -184,3 +184,14 @@ def test_the_printer_refuses_a_hostile_merge_in_one_line(tmp_path):
         refused = _panel_table(tmp_path / "panel.json", "--merge", tmp_path / other)
         assert refused.returncode != 0 and len(refused.stderr.strip().splitlines()) == 1, refused.stderr
         assert refused.stderr.startswith("panel_table: error:") and (tmp_path / "panel.json").read_bytes() == before
+
+
+def test_several_merges_are_written_all_or_none(tmp_path):
+    table = tmp_path / "panel.json"
+    write_table(table, [row(seed=0)])
+    before = table.read_bytes()
+    write_table(tmp_path / "good.json", [row(seed=1)])
+    write_table(tmp_path / "clash.json", [row(seed=0, ood=0.25)])
+    refused = _panel_table(table, "--merge", tmp_path / "good.json", "--merge", tmp_path / "clash.json")
+    assert refused.returncode != 0 and "seed 0" in refused.stderr and table.read_bytes() == before
+    assert merge_table(table, tmp_path / "good.json", tmp_path / "good.json") == (1, 2)
