@@ -328,7 +328,9 @@ def test_panel_endpoint_gives_the_committed_table(app):
     assert [row[architecture] for row in table["data"]] == list(frame["Architecture"])
 
 
-@pytest.mark.parametrize("protocol", ["nowhere", "x" * 100_000, "iid\u202e🙂", "IID", " iid", None])
+@pytest.mark.parametrize(
+    "protocol", ["nowhere", "x" * 100_000, "iid\u202e🙂", "IID", " iid", None, ["iid"], 5, {"name": "iid"}]
+)
 def test_panel_endpoint_refuses_what_is_not_a_protocol_in_one_line(app, protocol):
     from gradio_client.exceptions import AppError
 
