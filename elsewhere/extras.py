@@ -3,7 +3,7 @@
 The core (generating the dataset, scoring a predictions file) needs neither torch nor gradio; running
 models needs the ``torch`` extra, serving the leaderboard the ``leaderboard`` extra, running on a Ray
 cluster the ``ray`` extra, the panel's library backbones (``timm:NAME``, ``torchvision:NAME``) the
-``panel`` extra. Where such a module is missing, :func:`optional_dependencies` turns
+``backbones`` extra. Where such a module is missing, :func:`optional_dependencies` turns
 Python's ``ModuleNotFoundError`` into an :class:`~elsewhere.errors.ElsewhereError` that names the
 extra to install; a missing module that no extra provides is a broken installation and keeps its
 traceback.

@@ -31,9 +31,11 @@ def row(architecture="redgreen-same", seed=0, ood=0.5, **extra) -> Row:
     return Row(**{**fields, **extra})
 
 
-def test_the_committed_table_reads_without_further_tests():
+def test_the_committed_table_reads_with_and_without_further_tests():
     rows = load_table(TABLE)
-    assert rows and all(r.further_tests == {} for r in rows)
+    moved = [r for r in rows if r.further_tests]
+    assert moved and all(r.protocol == "red-green" and set(r.further_tests) == {"test_moved"} for r in moved)
+    assert len(moved) < len(rows)
     assert len({r.key for r in rows}) == len(rows)
 
 
