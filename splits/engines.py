@@ -15,6 +15,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import socket
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -80,7 +81,7 @@ def run_tasks(
         return
     # Forked workers start at once with everything imported; a worker that dies breaks the pool
     # with an error instead of hanging it (multiprocessing.Pool would wait forever).
-    context = multiprocessing.get_context("forkserver" if fresh_workers else "fork")
+    context = multiprocessing.get_context(local_start_method(fresh_workers))
     with ProcessPoolExecutor(workers, mp_context=context) as pool:
         pending = {pool.submit(function, item) for item in items}
         try:
@@ -91,6 +92,20 @@ def run_tasks(
         finally:
             for future in pending:
                 future.cancel()
+
+
+def local_start_method(fresh_workers: bool = False) -> str:
+    """How the local engine starts its workers: ``fork``, unless forking this process is unsafe.
+
+    A process connected to Ray holds Ray's gRPC threads and their locks; a forked child inherits a
+    lock some thread held at the fork, and hangs for good the first time it frees a Ray object
+    (seen: a shard worker blocked in ``GcsRpcClient``'s destructor after ``--engine ray`` had run in
+    the same process). Such a process, like one asking for ``fresh_workers``, starts its workers
+    from a clean server process instead.
+    """
+    ray = sys.modules.get("ray")
+    ray_connected = ray is not None and getattr(ray, "is_initialized", lambda: False)()
+    return "forkserver" if fresh_workers or ray_connected else "fork"
 
 
 def connect_ray(address: str | None = None):

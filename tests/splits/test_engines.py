@@ -11,7 +11,7 @@ import pytest
 from elsewhere.api import generate
 from elsewhere.cli import main
 from elsewhere.errors import ElsewhereError
-from elsewhere.splits.engines import Engine, run_tasks
+from elsewhere.splits.engines import Engine, local_start_method, run_tasks
 from elsewhere.splits.registry import parse_protocols
 from elsewhere.splits.shards import Job, build_shard, plan, save_shard
 
@@ -108,6 +108,21 @@ def ray_instance():
 
 
 @pytest.mark.slow
+def test_local_workers_are_not_forked_from_a_process_connected_to_ray(ray_instance):
+    # A forked child inherits Ray's gRPC locks as some thread held them; one such child hung this
+    # suite in the test below. Started from a server process, the workers hold none.
+    assert ray_instance.is_initialized()
+    assert local_start_method() == "forkserver"
+    assert sorted(run_tasks(abs, [-2, -1, 3], Engine(workers=2))) == [1, 2, 3]
+
+
+def test_local_workers_fork_when_nothing_makes_it_unsafe():
+    code = "from elsewhere.splits.engines import local_start_method as m; print(m(), m(fresh_workers=True))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.stdout.split() == ["fork", "forkserver"], done.stderr
+
+
+@pytest.mark.slow
 def test_ray_engine_writes_the_same_folder_byte_for_byte(ray_instance, tmp_path):
     local = generate(tmp_path / "local", protocols=PROTOCOLS, size="tiny", seed=5, workers=2, progress=False)
     remote = generate(tmp_path / "ray", protocols=PROTOCOLS, size="tiny", seed=5, progress=False, engine="ray")
@@ -165,7 +180,7 @@ def test_fresh_workers_survive_torch_in_the_parent(fresh, hangs):
     the sweep); fresh workers, as the sweep's training tasks use, do not."""
     code = (
         "import torch\n"
-        "from elsewhere.splits.engines import Engine, run_tasks\n"
+        "from elsewhere.splits.engines import Engine, local_start_method, run_tasks\n"
         "torch.set_num_threads(2)\n"
         "torch.nn.Conv2d(3, 16, 3)(torch.randn(64, 3, 64, 64)).sum().backward()\n"
         f"sizes = [len(t) for t in run_tasks(torch.ones, [2_000_000] * 2, Engine(workers=2), fresh_workers={fresh})]\n"
