@@ -16,6 +16,7 @@ import errno
 import os
 import secrets
 import shutil
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -70,8 +71,9 @@ def atomic_folder(path: str | Path, *, replace: bool = True) -> Iterator[Path]:
         path = Path(path).resolve()
     except RuntimeError as error:  # a symbolic link loop (Python 3.11; 3.13 raises OSError)
         raise OSError(errno.ELOOP, str(error), str(path)) from None
-    if path.exists() and not path.is_dir():
-        raise NotADirectoryError(errno.ENOTDIR, "a file is there, not a folder", str(path))
+    with suppress(FileNotFoundError):  # one stat: another run may swap the folder between two checks
+        if not stat.S_ISDIR(path.stat().st_mode):
+            raise NotADirectoryError(errno.ENOTDIR, "a file is there, not a folder", str(path))
     parent = path.parent
     _remove_stale_staging(path)
     staging = parent / f".{path.name}.partial-{os.getpid()}"
