@@ -83,7 +83,7 @@ def main() -> None:
     args = parser.parse_args()
     try:
         if args.merge:  # all in one write: a refused table leaves TABLE as it was
-            added, total = merge_table(args.table, *args.merge)
+            added, total = merge_table(args.table, *args.merge, protocols=protocol_names())
             print(f"merged {', '.join(args.merge)}: {added} runs added, {total} in {args.table}", file=sys.stderr)
         rows = load_table(args.table)
     except (ElsewhereError, OSError) as error:  # OSError: the table cannot be written

@@ -8,7 +8,7 @@ read their own verdicts without importing the training code.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -163,17 +163,18 @@ def merge_rows(rows: Iterable[Row], others: Iterable[Row], *, source: str = "the
     return list(merged.values())
 
 
-def merge_table(path: str | Path, *others: str | Path) -> tuple[int, int]:
+def merge_table(path: str | Path, *others: str | Path, protocols: Collection[str]) -> tuple[int, int]:
     """Add the runs of the baseline tables ``others`` to the table at ``path``: all of them, written
     whole, or none (a refusal of any one leaves the table as it was).
+
+    ``protocols`` are the names a run may be of (the registry's; passed in, since the registry's
+    protocols read their verdicts from this table).
 
     Returns:
         (rows added, rows in the merged table).
     """
-    from elsewhere.splits.registry import protocol_names
-
     rows = load_table(path)
-    known = set(protocol_names())
+    known = set(protocols)
     merged = rows
     for other in others:
         runs = load_table(other)

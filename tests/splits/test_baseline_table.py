@@ -11,7 +11,9 @@ import pytest
 from elsewhere.errors import ElsewhereError
 from elsewhere.splits.baseline_table import Row, load_table, merge_rows, merge_table, write_table
 from elsewhere.splits.controls import TABLE
-from elsewhere.splits.registry import get_protocol
+from elsewhere.splits.registry import get_protocol, protocol_names
+
+PROTOCOLS = protocol_names()
 
 
 def row(architecture="redgreen-same", seed=0, ood=0.5, **extra) -> Row:
@@ -75,10 +77,10 @@ def test_merge_refuses_another_row_of_the_same_run_and_leaves_the_table(tmp_path
     before = table.read_bytes()
     write_table(other, [row(seed=2), row(seed=1, ood=0.25)])
     with pytest.raises(ElsewhereError, match="redgreen-same on red-green v2 seed 1") as error:
-        merge_table(table, other)
+        merge_table(table, other, protocols=PROTOCOLS)
     assert "\n" not in str(error.value) and table.read_bytes() == before
     write_table(other, [row(seed=2), row(seed=1)])
-    assert merge_table(table, other) == (1, 3)
+    assert merge_table(table, other, protocols=PROTOCOLS) == (1, 3)
     assert [r.seed for r in load_table(table)] == [0, 1, 2]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["other.json", "panel.json"]  # no temporary left
 
@@ -87,7 +89,7 @@ def test_merge_refuses_a_file_that_is_not_a_table(tmp_path):
     write_table(tmp_path / "panel.json", [row()])
     (tmp_path / "other.json").write_text("[]")
     with pytest.raises(ElsewhereError, match="not a baseline table"):
-        merge_table(tmp_path / "panel.json", tmp_path / "other.json")
+        merge_table(tmp_path / "panel.json", tmp_path / "other.json", protocols=PROTOCOLS)
 
 
 SCRIPT = Path(__file__).parents[2] / "benchmarks" / "panel_table.py"
@@ -150,7 +152,7 @@ def test_a_hostile_table_is_refused_in_one_line_and_the_table_is_left(tmp_path, 
     before = table.read_bytes()
     other.write_text(text)
     with pytest.raises(ElsewhereError, match=words) as error:
-        merge_table(table, other)
+        merge_table(table, other, protocols=PROTOCOLS)
     assert "\n" not in str(error.value) and len(str(error.value)) < 500
     assert table.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["other.json", "panel.json"]
 
@@ -161,7 +163,7 @@ def test_merge_refuses_a_run_of_a_protocol_the_registry_lacks(tmp_path):
     before = table.read_bytes()
     write_table(other, [row(seed=1), row(seed=2, protocol="nowhere")])
     with pytest.raises(ElsewhereError, match="run 1 is of protocol 'nowhere'"):
-        merge_table(table, other)
+        merge_table(table, other, protocols=PROTOCOLS)
     assert table.read_bytes() == before
 
 
@@ -196,4 +198,4 @@ def test_several_merges_are_written_all_or_none(tmp_path):
     write_table(tmp_path / "clash.json", [row(seed=0, ood=0.25)])
     refused = _panel_table(table, "--merge", tmp_path / "good.json", "--merge", tmp_path / "clash.json")
     assert refused.returncode != 0 and "seed 0" in refused.stderr and table.read_bytes() == before
-    assert merge_table(table, tmp_path / "good.json", tmp_path / "good.json") == (1, 2)
+    assert merge_table(table, tmp_path / "good.json", tmp_path / "good.json", protocols=PROTOCOLS) == (1, 2)
