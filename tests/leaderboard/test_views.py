@@ -7,6 +7,7 @@ here; the expected values are worked out from the entries' own predictions.
 from __future__ import annotations
 
 import io
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -262,9 +263,14 @@ def test_panel_view_ranks_the_committed_table_and_gives_the_verdict():
     runs = [r for r in rows if r.protocol == PROTOCOL and r.protocol_version == version]
     frame, note = panel_view(PROTOCOL)
     assert sorted(frame["Architecture"]) == sorted({r.architecture for r in runs})
-    best = max(runs, key=lambda r: r.ood_accuracy)
-    assert frame["Architecture"].iloc[0] == best.architecture and frame["Rank"].iloc[0] == 1
-    assert frame["OOD accuracy (%)"].iloc[0] == round(100 * best.ood_accuracy, 1)
+    means = {
+        a: statistics.fmean(r.ood_accuracy for r in runs if r.architecture == a) for a in {r.architecture for r in runs}
+    }
+    best = max(means, key=means.get)
+    assert frame["Architecture"].iloc[0] == best and frame["Rank"].iloc[0] == 1
+    assert frame["OOD accuracy (%)"].iloc[0] == round(100 * means[best], 1)
+    seeds = frame.set_index("Architecture")["Seeds"].to_dict()
+    assert seeds == {a: sum(r.architecture == a for r in runs) for a in means}
     assert list(frame["OOD accuracy (%)"]) == sorted(frame["OOD accuracy (%)"], reverse=True)
     assert frame.set_index("Architecture")["In panel"].to_dict() == {
         a: "✓" if a in PANEL else "" for a in frame["Architecture"]
@@ -283,7 +289,7 @@ def test_panel_view_of_several_seeds_and_unmeasured_protocols():
     from elsewhere.leaderboard.views import panel_summary, panel_view
     from elsewhere.splits.controls import panel_rows
 
-    rows = [r for r in panel_rows() if r.protocol == PROTOCOL]
+    rows = [r for r in panel_rows() if r.protocol == PROTOCOL and r.seed == 0]
     second = [dataclasses.replace(r, seed=1, ood_accuracy=max(r.ood_accuracy - 0.1, 0.0)) for r in rows]
     frame, _ = panel_view(PROTOCOL, rows + second)
     assert set(frame["Seeds"]) == {2} and all(" ± " in cell for cell in frame["ID → OOD accuracy"])
