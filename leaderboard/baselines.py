@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from elsewhere.errors import ElsewhereError
 from elsewhere.leaderboard.store import DuplicateSubmission, Store
 from elsewhere.leaderboard.submissions import Truths, submit
 
@@ -17,7 +18,7 @@ OPERATOR = "elsewhere baselines"
 
 
 def seed_baselines(store: Store, truths: Truths, runs: str | Path) -> list[str]:
-    """Submit every finished run under ``runs``; returns one line per run, stored or kept."""
+    """Submit every finished run under ``runs``; returns one line per run: stored, kept or refused (why)."""
     lines = []
     for results_path in sorted(Path(runs).glob("*/*/results.json")):
         run = results_path.parent
@@ -41,4 +42,8 @@ def seed_baselines(store: Store, truths: Truths, runs: str | Path) -> list[str]:
             lines.append(f"stored #{entry.id} {run.parent.name}/{run.name}")
         except DuplicateSubmission:
             lines.append(f"kept {run.parent.name}/{run.name}")
+        except ElsewhereError as error:
+            # A run the board refuses (say, trained before a split was scored) is reported, not fatal:
+            # the other baselines still seed the board.
+            lines.append(f"refused {run.parent.name}/{run.name}: {error}")
     return lines

@@ -1,7 +1,9 @@
 """Seeding the board with baselines: real training runs, scored again by the leaderboard."""
 
 import json
+import shutil
 
+import pandas as pd
 import pytest
 
 from elsewhere.cli import main
@@ -27,6 +29,16 @@ def test_trained_runs_are_stored_once_as_verified_entries(tiny_dataset, tmp_path
         assert entry.ood_accuracy == pytest.approx(trained["metrics"]["ood_accuracy"]["value"])
         assert entry.results["predictions_sha256"] == trained["predictions_sha256"]
     assert [line.split()[0] for line in seed_baselines(store, Truths(tiny_dataset), runs)] == ["kept", "kept"]
+    assert len(store.list(protocol="location-halves")) == 2
+
+    # A run whose predictions the board refuses (here: half its items missing) is one line; the rest seed.
+    stale = runs / "location-halves" / "cnn-gap-stale"
+    shutil.copytree(runs / "location-halves" / "cnn-gap", stale)
+    predictions = pd.read_parquet(stale / "predictions.parquet")
+    predictions.iloc[: len(predictions) // 2].to_parquet(stale / "predictions.parquet")
+    lines = seed_baselines(store, Truths(tiny_dataset), runs)
+    assert [line.split()[0] for line in lines] == ["kept", "kept", "refused"]
+    assert lines[2].startswith("refused location-halves/cnn-gap-stale: ") and "missing" in lines[2]
     assert len(store.list(protocol="location-halves")) == 2
 
     # The command line's door to the same store: a bad predictions file is one line, exit 2.
