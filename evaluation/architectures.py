@@ -24,6 +24,11 @@ cause each of (non-)transfer across locations:
   four bias-free 3×3 convolutions and global max pooling, in four paddings. Zero padding lets
   filters read absolute position from the border; circular padding removes the border.
 
+The networks without batch norm (``mlp``, ``vit-tiny``, ``mixer-tiny``) first standardise each image
+(``ImageStandardization``): the suite draws every background in a random grey, and left raw that
+offset drowns the object for them (with it, on ``iid`` at size ``small``, the MLP fit its training
+split and the Mixer reached 0.97 validation accuracy; without it both stayed at chance).
+
 ``create_model(name, num_classes, canvas, seed=...)`` builds one with seeded initial weights and
 sets its ``architecture`` attribute to the registry name.
 """
@@ -171,10 +176,25 @@ class AddCoords(nn.Module):
         return torch.cat([x, cols, rows], dim=1)
 
 
+class ImageStandardization(nn.Module):
+    """Each image to zero mean and unit deviation over its pixels and channels: N×3×H×W -> the same.
+
+    A constant image (no object) maps to zeros rather than dividing by zero. The statistics are the
+    whole image's, so they do not depend on where the object lies.
+    """
+
+    EPSILON = 1e-3
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mean = x.mean(dim=(1, 2, 3), keepdim=True)
+        deviation = x.std(dim=(1, 2, 3), keepdim=True)
+        return (x - mean) / (deviation + self.EPSILON)
+
+
 @register("mlp")
 def mlp(num_classes: int, canvas: int) -> nn.Module:
-    """Two hidden layers over the flattened pixels."""
-    layers: list[nn.Module] = [nn.Flatten()]
+    """Two hidden layers over the flattened pixels of the standardised image."""
+    layers: list[nn.Module] = [ImageStandardization(), nn.Flatten()]
     width = 3 * canvas * canvas
     for hidden in MLP_WIDTHS:
         layers += [nn.Linear(width, hidden), nn.ReLU(inplace=True)]
@@ -337,6 +357,7 @@ class VisionTransformer(nn.Module):
 
     def __init__(self, num_classes: int, tokens: int):
         super().__init__()
+        self.standardize = ImageStandardization()
         self.embed = PatchEmbedding(PATCH, VIT_DIM)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, VIT_DIM))
         self.position = nn.Parameter(torch.randn(1, tokens + 1, VIT_DIM) * 0.02)
@@ -348,7 +369,7 @@ class VisionTransformer(nn.Module):
         self.head = nn.Linear(VIT_DIM, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        tokens = self.embed(x)
+        tokens = self.embed(self.standardize(x))
         tokens = torch.cat([self.cls_token.expand(len(tokens), -1, -1), tokens], dim=1) + self.position
         return self.head(self.norm(self.layers(tokens))[:, 0])
 
@@ -384,6 +405,7 @@ def mixer_tiny(num_classes: int, canvas: int) -> nn.Module:
     """MLP-Mixer with 8-pixel patches and 4 layers of width 192, the ViT's size; mean over tokens."""
     tokens = _patch_count("mixer-tiny", canvas)
     return nn.Sequential(
+        ImageStandardization(),
         PatchEmbedding(PATCH, VIT_DIM),
         *[MixerBlock(tokens, VIT_DIM) for _ in range(PANEL_DEPTH)],
         nn.LayerNorm(VIT_DIM),

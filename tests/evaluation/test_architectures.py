@@ -10,6 +10,7 @@ from elsewhere.evaluation.architectures import (
     BlurPool,
     ConvStack,
     GroupConv,
+    ImageStandardization,
     LiftingConv,
     ShapeDescriptors,
     VisionTransformer,
@@ -296,6 +297,30 @@ def test_vit_has_one_learned_position_embedding_per_patch():
     with torch.no_grad():
         # The same patch content at another position reads another embedding.
         assert not torch.allclose(model(image), model(moved))
+
+
+def test_image_standardization_removes_the_background_grey_wherever_the_object_lies():
+    standardize = ImageStandardization()
+    dark, light = torch.full((1, 3, 32, 32), 0.2), torch.full((1, 3, 32, 32), 0.7)
+    for image in (dark, light):
+        image[..., 4:12, 4:12] = torch.tensor([0.9, 0.1, 0.5]).view(3, 1, 1)
+    out = standardize(torch.cat([dark, light]))
+    assert out.mean(dim=(1, 2, 3)).abs().max() < 1e-6
+    assert torch.allclose(out.std(dim=(1, 2, 3)), torch.ones(2), atol=0.02)  # epsilon 1e-3 against std ~0.1
+    moved = torch.roll(dark, shifts=(9, 13), dims=(2, 3))
+    assert torch.allclose(standardize(moved), torch.roll(out[:1], shifts=(9, 13), dims=(2, 3)), atol=1e-6)
+    # An empty canvas is all zeros, not a division by zero.
+    assert torch.equal(standardize(torch.full((1, 3, 8, 8), 0.5)), torch.zeros(1, 3, 8, 8))
+
+
+@pytest.mark.parametrize("name", ["mlp", "vit-tiny", "mixer-tiny"])
+def test_networks_without_batch_norm_see_the_standardised_image(name):
+    """A background grey (the same shift of every pixel) changes nothing for them."""
+    model = create_model(name, CLASSES, 32, seed=0).eval()
+    image = torch.full((1, 3, 32, 32), 0.3)
+    image[..., 8:20, 10:14] = 0.8
+    with torch.no_grad():
+        assert torch.allclose(model(image), model(image + 0.4), atol=1e-4)
 
 
 def test_mixer_mixes_tokens_with_position_specific_weights():

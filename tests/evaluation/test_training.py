@@ -7,7 +7,7 @@ import torch
 
 from elsewhere.evaluation.architectures import create_model
 from elsewhere.evaluation.runner import predict
-from elsewhere.evaluation.training import TrainConfig, default_config, train
+from elsewhere.evaluation.training import TrainConfig, default_config, lr_schedule, train
 
 CPU = torch.device("cpu")
 
@@ -108,7 +108,9 @@ def test_default_configs():
     # As the authors' code trains: weight decay 5e-5, the data in its own order.
     assert redgreen.weight_decay == 5e-5 and not redgreen.shuffle
     for name in ("vit-tiny", "mixer-tiny", "timm:resnet18"):
-        assert default_config(name).optimizer == "adamw" and default_config(name).weight_decay > 0
+        config = default_config(name)
+        assert config.optimizer == "adamw" and config.weight_decay > 0
+        assert (config.schedule, config.warmup, config.clip_norm) == ("cosine", 0.1, 1.0)
     gap = default_config("cnn-gap")
     assert (gap.optimizer, gap.lr) == ("adam", 1e-3)
     with pytest.raises(ValueError, match="did you mean 'resnet-small'"):
@@ -117,11 +119,57 @@ def test_default_configs():
 
 @pytest.mark.parametrize(
     "options",
-    [{"optimizer": "sgd"}, {"epochs": 0}, {"batch_size": 0}, {"lr": 0.0}, {"patience": 0}, {"weight_decay": -1.0}],
+    [
+        {"optimizer": "sgd"},
+        {"epochs": 0},
+        {"batch_size": 0},
+        {"lr": 0.0},
+        {"patience": 0},
+        {"weight_decay": -1.0},
+        {"schedule": "step"},
+        {"schedule": "cosine", "warmup": 1.0},
+        {"schedule": "cosine", "warmup": -0.1},
+        {"warmup": 0.1},
+        {"clip_norm": 0.0},
+        {"clip_norm": float("nan")},
+    ],
 )
 def test_bad_configs_refused(options):
     with pytest.raises(ValueError):
         TrainConfig(**options)
+
+
+def test_cosine_schedule_warms_up_then_decays_to_nearly_zero():
+    config = TrainConfig(epochs=10, schedule="cosine", warmup=0.1)
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=2.0)
+    schedule = lr_schedule(optimizer, config, steps=100)
+    rates = []
+    for _ in range(100):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        schedule.step()
+    assert rates[:10] == pytest.approx([2.0 * (i + 1) / 10 for i in range(10)])
+    assert rates[10] == pytest.approx(2.0) and max(rates) == pytest.approx(2.0)
+    assert all(a >= b for a, b in zip(rates[10:], rates[11:]))
+    assert rates[55] == pytest.approx(1.0)
+    assert 0 < rates[-1] < 0.01
+    constant = lr_schedule(optimizer, TrainConfig(), steps=100)
+    assert constant.get_last_lr() == [2.0]
+
+
+def test_gradient_clipping_bounds_each_step(image_splits):
+    """AdamW's steps do not depend on the gradient's scale, except through its epsilon: a gradient
+    clipped far below epsilon barely moves the weights, one left alone moves them."""
+    small = image_splits["train"].select(range(32))
+    validation = image_splits["validation"].select(range(16))
+    moved = {}
+    for clip in (None, 1e-12):
+        model = create_model("mlp", 2, 32, seed=0)
+        before = torch.nn.utils.parameters_to_vector(model.parameters()).detach().clone()
+        config = TrainConfig(epochs=1, batch_size=16, optimizer="adamw", clip_norm=clip)
+        train(model, small, validation, config, device=CPU, progress=False)
+        moved[clip] = (torch.nn.utils.parameters_to_vector(model.parameters()) - before).abs().max().item()
+    assert moved[None] > 1e-4 and moved[1e-12] < 1e-5
 
 
 def test_withheld_labels_refused(image_splits):
