@@ -3,20 +3,27 @@
 Each workload runs in a loop for ``--seconds`` while ``nvidia-smi`` samples the GPU's utilisation
 every 100 ms: the bare forward pass of the model over images already on the GPU (the most the
 model can keep the GPU busy), then ``evaluation.runner.predict`` over the split from parquet
-(decoding, collation, transfer, softmax, copy back) with 0 workers and with its default workers.
-If the data path keeps up, ``predict`` keeps the GPU about as busy as the bare pass. Same model,
+(decoding, collation, transfer, softmax, copy back) with 0 workers and with its default workers,
+and ``predict`` reading the split's pixel cache (``evaluate --pixel-cache``: decoded once, then
+mapped from disk). If the data path keeps up, ``predict`` keeps the GPU about as busy as the bare
+pass. Before the models, the feed alone (the batches ``predict`` would receive, each copied once as
+pinning them does, no model) is timed from the PNGs and from the cache: on a machine without a GPU
+this is the figure to read. Same model,
 batch and bf16 autocast as ``harness_overhead.py``; each model is the reference architecture at
 its initial weights (speed does not depend on them).
 
     python benchmarks/gpu_feed.py --data DIR [--protocol location-halves] [--split train] [--seconds 6]
+        [--device cuda|cpu]
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
+import shutil
 import statistics
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable
 
@@ -25,7 +32,9 @@ import torch
 from torch import nn
 
 from elsewhere.evaluation.architectures import create_model
-from elsewhere.evaluation.runner import decode_split, predict, to_float
+from elsewhere.evaluation.pixel_cache import cached_pixels, pixel_key
+from elsewhere.evaluation.runner import ArrayBatches, decode_split, image_batches, predict, to_float
+from elsewhere.splits.dataset import read_manifest
 
 BATCH = 256
 
@@ -63,10 +72,17 @@ def bare(model: nn.Module, images: torch.Tensor, device: torch.device) -> int:
     return len(images)
 
 
-def end_to_end(model: nn.Module, split: datasets.Dataset, device: torch.device, workers: int | None) -> int:
-    """``predict`` over the split, from parquet to probabilities."""
-    predict(model, split, device=device, batch_size=BATCH, num_workers=workers, progress=False)
+def end_to_end(
+    model: nn.Module, split: datasets.Dataset, device: torch.device, workers: int | None, pixels=None
+) -> int:
+    """``predict`` over the split, from parquet (or its pixel cache) to probabilities."""
+    predict(model, split, device=device, batch_size=BATCH, num_workers=workers, pixels=pixels, progress=False)
     return len(split)
+
+
+def feed(loader) -> int:
+    """The batches alone, each copied once into fresh memory as pinning them for CUDA does."""
+    return sum(len(batch.clone()) for batch in loader)
 
 
 def main() -> None:
@@ -82,10 +98,27 @@ def main() -> None:
     split = datasets.load_dataset(args.data, args.protocol, split=args.split)
     images = to_float(decode_split(split).to(device), device, channels_last=True)
     classes = split.features["label"].num_classes
+    cache = tempfile.mkdtemp(prefix="pixel-cache-")
+    try:
+        key = pixel_key(read_manifest(args.data), args.protocol, args.split)
+        pixels = cached_pixels(split, key, cache)
+        run(args, device, split, images, classes, pixels)
+    finally:
+        shutil.rmtree(cache)
+
+
+def run(args, device: torch.device, split: datasets.Dataset, images: torch.Tensor, classes: int, pixels) -> None:
     print(
         f"{len(split)} images of {args.protocol}/{args.split}, batch {BATCH}, {torch.cuda.get_device_name() if device.type == 'cuda' else 'CPU'}"
     )
     print("architecture  workload                img/s   GPU util % (mean, median, samples)")
+    feeds = {
+        "feed: PNGs, in process": lambda: image_batches(split, batch_size=BATCH, num_workers=0),
+        "feed: pixel cache": lambda: torch.utils.data.DataLoader(ArrayBatches(pixels, BATCH), batch_size=None),
+    }
+    for label, loader in feeds.items():
+        rate, _ = sampled(args.seconds, lambda loader=loader: feed(loader()), device)
+        print(f"{'-':<13} {label:<22} {rate:9.0f}", flush=True)
     for arch in args.archs.split(","):
         model = create_model(arch, classes, images.shape[-1], seed=0).to(device).eval()
         model = model.to(memory_format=torch.channels_last)
@@ -103,6 +136,7 @@ def main() -> None:
             "bare forward": functools.partial(bare, model, images, device),
             "predict, 0 workers": functools.partial(end_to_end, model, split, device, 0),
             "predict, default": functools.partial(end_to_end, model, split, device, None),
+            "predict, pixel cache": functools.partial(end_to_end, model, split, device, None, pixels),
         }
         for label, step in workloads.items():
             rate, samples = sampled(args.seconds, step, device)
@@ -111,7 +145,7 @@ def main() -> None:
                 if samples
                 else "no samples"
             )
-            print(f"{arch:<13} {label:<20} {rate:9.0f}   {util}", flush=True)
+            print(f"{arch:<13} {label:<22} {rate:9.0f}   {util}", flush=True)
 
 
 if __name__ == "__main__":

@@ -97,13 +97,15 @@ def evaluate(
     save_predictions: str | Path | None = None,
     mean: Sequence[float] | None = None,
     std: Sequence[float] | None = None,
+    pixel_cache: str | Path | None = None,
     progress: bool = True,
 ) -> dict:
     """Results of a torch model built by ``model`` (``file.py:factory``); see ``elsewhere evaluate``.
 
     The model takes float32 N×3×H×W RGB in [0, 1], normalised per channel as ``(x − mean) / std``
     when ``mean``/``std`` are given or the model has ``input_mean``/``input_std``, and returns
-    logits N×classes; anything else is refused before scoring.
+    logits N×classes; anything else is refused before scoring. ``pixel_cache`` is a folder where
+    each split's decoded images are kept, so that later evaluations of the same data skip decoding.
     """
     with optional_dependencies():
         from elsewhere.evaluation.harness import evaluate_model
@@ -119,5 +121,6 @@ def evaluate(
         save_predictions=save_predictions,
         mean=mean,
         std=std,
+        pixel_cache=pixel_cache,
         progress=progress,
     )

@@ -129,6 +129,7 @@ def _evaluate(args: argparse.Namespace) -> None:
         save_predictions=args.save_predictions,
         mean=args.mean,
         std=args.std,
+        pixel_cache=args.pixel_cache,
         progress=not args.quiet,
     )
     write_results(results, args.out)
@@ -460,6 +461,13 @@ def _add_evaluate(commands) -> None:
     p.add_argument("--std", type=_rgb, default=None, metavar="R,G,B", help="input std per channel, on [0, 1]")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--model-name", default=None)
+    p.add_argument(
+        "--pixel-cache",
+        default=None,
+        metavar="DIR",
+        help="keep each split's decoded images here: later evaluations of the same data read them instead of "
+        "decoding (uint8, 12 kB per 64×64 image)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=_evaluate)
 

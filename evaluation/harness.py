@@ -22,6 +22,7 @@ from elsewhere.evaluation.architectures import create_model
 from elsewhere.evaluation.backbones import check_backbone, is_backbone, pretrained_label
 from elsewhere.evaluation.data import evaluated_splits, load_split, load_truth, manifest_of, protocol_entry
 from elsewhere.evaluation.loading import build_model, count_parameters, load_weights, save_weights
+from elsewhere.evaluation.pixel_cache import cached_pixels, pixel_key
 from elsewhere.evaluation.predictions import make_predictions, write_predictions
 from elsewhere.evaluation.results import file_sha256, write_results
 from elsewhere.evaluation.runner import Statistics, channel_statistics, predict, resolve_device
@@ -47,13 +48,20 @@ def predict_splits(
     progress: bool,
     num_classes: int | None = None,
     statistics: Statistics | None = None,
+    pixel_cache: str | Path | None = None,
 ) -> pd.DataFrame:
-    """Predictions (with probabilities) for every evaluated item of ``protocol``."""
+    """Predictions (with probabilities) for every evaluated item of ``protocol``; with ``pixel_cache``
+    (a folder), each split's images are decoded once into it and read from there after
+    (:mod:`~elsewhere.evaluation.pixel_cache`)."""
     from elsewhere.splits.registry import get_protocol
 
+    manifest = manifest_of(data) if pixel_cache is not None else None
     frames = []
     for split in evaluated_splits(get_protocol(protocol)):
         dataset = load_split(data, protocol, split)
+        pixels = None
+        if pixel_cache is not None:
+            pixels = cached_pixels(dataset, pixel_key(manifest, protocol, split), pixel_cache, progress=progress)
         labels, probabilities = predict(
             model,
             dataset,
@@ -61,6 +69,7 @@ def predict_splits(
             batch_size=batch_size,
             num_classes=num_classes,
             statistics=statistics,
+            pixels=pixels,
             progress=progress,
         )
         frames.append(make_predictions(dataset["id"], labels, probabilities))
@@ -79,12 +88,14 @@ def evaluate_model(
     save_predictions: str | Path | None = None,
     mean: Sequence[float] | None = None,
     std: Sequence[float] | None = None,
+    pixel_cache: str | Path | None = None,
     progress: bool = True,
 ) -> dict:
     """Results of the model built by ``factory`` (``file.py:function``) on ``protocol``.
 
     The input is normalised by ``mean``/``std`` when given, else by the model's ``input_mean``/
     ``input_std`` attributes when it has them (:func:`~elsewhere.evaluation.runner.channel_statistics`).
+    ``pixel_cache``: a folder where decoded images are kept between evaluations (see :func:`predict_splits`).
     """
     if batch_size < 1:
         raise ElsewhereError(f"bad batch size {batch_size}; use a whole number of at least 1")
@@ -104,6 +115,7 @@ def evaluate_model(
         progress=progress,
         num_classes=num_classes,
         statistics=statistics,
+        pixel_cache=pixel_cache,
     )
     if save_predictions is not None:
         write_predictions(predictions, save_predictions)

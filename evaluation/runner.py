@@ -7,6 +7,9 @@ image). The uint8 batch crosses to the device as it is — a quarter of the byte
 and non-blocking on CUDA, and becomes float in [0, 1] there. The NHWC batch permuted to NCHW
 already has the channels-last memory layout, so channels-last costs no copy.
 
+Given a split's decoded pixels (``evaluation.pixel_cache``), ``predict`` reads slices of them in
+place of the PNGs: decoding, not the model, bounds a small model on a GPU.
+
 Defaults: ``predict`` on CPU decodes in this process (the model's threads already use every
 core); otherwise ``num_workers`` is ``min(4, os.cpu_count())``, or 0 when the split has fewer
 than ``SMALL_SPLIT`` rows: starting two workers takes about 0.2 s, about what they save on 2000
@@ -157,6 +160,24 @@ class ImageBatches(torch.utils.data.Dataset):
         return torch.from_numpy(decode_images(self.rows[start : start + self.batch_size]))
 
 
+class ArrayBatches(torch.utils.data.Dataset):
+    """Batch ``i`` of already decoded uint8 N×H×W×3 pixels (a memory-mapped pixel cache): a view,
+    copied only where it must move (into pinned memory on CUDA)."""
+
+    def __init__(self, pixels: np.ndarray, batch_size: int):
+        if batch_size < 1:
+            raise ElsewhereError(f"bad batch size {batch_size}; use at least 1")
+        self.pixels = pixels
+        self.batch_size = batch_size
+
+    def __len__(self) -> int:
+        return -(-len(self.pixels) // self.batch_size)
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        start = index * self.batch_size
+        return torch.from_numpy(self.pixels[start : start + self.batch_size])
+
+
 def _yield_to_the_model(worker_id: int) -> None:
     # On CPU the workers share the cores with the model's threads. Left at equal priority they
     # stall its parallel regions; at the lowest they decode whenever those threads wait (between
@@ -290,6 +311,7 @@ def predict(
     channels_last: bool | None = None,
     num_classes: int | None = None,
     statistics: Statistics | None = None,
+    pixels: np.ndarray | None = None,
     progress: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Run ``model`` over every image of ``dataset``, in dataset order.
@@ -297,10 +319,14 @@ def predict(
     Returns the predicted class (int64, N) and the softmax probabilities (float32, N×C). The model
     is moved to ``device`` and put in eval mode. ``bf16`` and ``channels_last`` default to the
     module docstring's choices for the device. ``num_classes``, when given, is the width the
-    logits must have; ``statistics`` normalise the input (:func:`channel_statistics`).
+    logits must have; ``statistics`` normalise the input (:func:`channel_statistics`). ``pixels``,
+    when given, are the split's images already decoded (``evaluation.pixel_cache``), read in place of
+    the PNGs in this process.
     """
     if len(dataset) == 0:
         raise ElsewhereError("the split is empty; nothing to predict")
+    if pixels is not None and len(pixels) != len(dataset):
+        raise ElsewhereError(f"the decoded pixels hold {len(pixels)} images, the split {len(dataset)}; decode it again")
     cuda = device.type == "cuda"
     bf16 = cuda if bf16 is None else bf16
     layout_chosen = channels_last is not None
@@ -314,9 +340,12 @@ def predict(
         # On CPU the model's threads already use every core; decoding beside them measured
         # slower end to end (benchmarks/harness_overhead.py) than decoding between batches.
         num_workers = 0
-    loader = image_batches(
-        dataset, batch_size=batch_size, num_workers=num_workers, pin_memory=cuda, low_priority=not cuda
-    )
+    if pixels is not None:
+        loader = torch.utils.data.DataLoader(ArrayBatches(pixels, batch_size), batch_size=None, pin_memory=cuda)
+    else:
+        loader = image_batches(
+            dataset, batch_size=batch_size, num_workers=num_workers, pin_memory=cuda, low_priority=not cuda
+        )
     # Results stay on the device until the end: a copy back per batch would make the host wait
     # for the device each time instead of queueing the next batch. So does the count of images
     # with non-finite logits, read once after the first batch (to fail fast) and once at the end.

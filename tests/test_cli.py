@@ -183,6 +183,31 @@ def test_evaluate_runs_a_factory_with_safetensors_weights(tiny_dataset, tmp_path
     )
     rescored = load_results(tmp_path / "s.json")
     assert rescored["predictions_sha256"] == evaluated["predictions_sha256"]
+    # Read from a pixel cache (filled by the first run, read by the second), the same predictions.
+    for _ in range(2):
+        status, _, _ = _run(
+            capsys,
+            "evaluate",
+            "--data",
+            tiny_dataset,
+            "--protocol",
+            PROTOCOL,
+            "--model",
+            f"{factory}:build",
+            "--weights",
+            tmp_path / "net.safetensors",
+            "--out",
+            tmp_path / "c.json",
+            "--pixel-cache",
+            tmp_path / "pixels",
+            "--device",
+            "cpu",
+            "--quiet",
+        )
+        assert (
+            status == 0 and load_results(tmp_path / "c.json")["predictions_sha256"] == evaluated["predictions_sha256"]
+        )
+    assert len(list((tmp_path / "pixels").glob("*.npy"))) == 3
     assert rescored["metrics"]["accuracy"] == evaluated["metrics"]["accuracy"]
     # The rule is known, so its accuracy can be computed from the images directly.
     table = datasets.load_dataset(str(tiny_dataset), PROTOCOL, split="test_ood")

@@ -1,0 +1,107 @@
+"""The pixel cache: decoded once, read after, never read for other data, and damage is only a miss."""
+
+import os
+
+import datasets
+import numpy as np
+import pytest
+import torch
+
+from elsewhere.errors import ElsewhereError
+from elsewhere.evaluation.architectures import create_model
+from elsewhere.evaluation.data import evaluated_splits
+from elsewhere.evaluation.harness import evaluate_model
+from elsewhere.evaluation.pixel_cache import cached_pixels, pixel_key
+from elsewhere.evaluation.runner import decode_split, predict
+from elsewhere.splits.dataset import read_manifest
+from elsewhere.splits.registry import get_protocol
+
+PROTOCOL = "location-halves"
+CPU = torch.device("cpu")
+
+
+@pytest.fixture
+def split(tiny_dataset):
+    return datasets.load_dataset(str(tiny_dataset), PROTOCOL, split="test_ood")
+
+
+@pytest.fixture
+def key(tiny_dataset):
+    return pixel_key(read_manifest(tiny_dataset), PROTOCOL, "test_ood")
+
+
+def test_decoded_once_then_mapped_from_the_file(split, key, tmp_path):
+    first = cached_pixels(split, key, tmp_path)
+    path = tmp_path / f"{key}.npy"
+    written = path.stat().st_mtime_ns
+    again = cached_pixels(split, key, tmp_path)
+    assert isinstance(again, np.memmap) and path.stat().st_mtime_ns == written
+    assert np.array_equal(first, decode_split(split).numpy()) and np.array_equal(again, first)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]
+
+
+def test_keys_differ_by_split_protocol_and_shard_bytes(tiny_dataset):
+    manifest = read_manifest(tiny_dataset)
+    keys = {pixel_key(manifest, p, s) for p in (PROTOCOL, "location-quadrant") for s in ("test_id", "test_ood")}
+    assert len(keys) == 4
+    before = pixel_key(manifest, PROTOCOL, "test_ood")
+    manifest["protocols"][PROTOCOL]["splits"]["test_ood"]["shards"][0]["sha256"] = "0" * 64
+    assert pixel_key(manifest, PROTOCOL, "test_ood") != before
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda path: path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2]),  # truncated
+        lambda path: path.write_bytes(b"not a numpy file"),
+        lambda path: np.save(path, np.zeros((3, 64, 64, 3), np.uint8)),  # another split's shape
+        lambda path: np.save(path, np.zeros((1000, 64, 64, 3), np.float32)),  # another type
+        lambda path: np.save(path, np.array([{"pickled": 1}] * 4, dtype=object)),  # never unpickled
+    ],
+)
+def test_a_damaged_file_is_decoded_again_and_replaced(split, key, tmp_path, damage):
+    truth = cached_pixels(split, key, tmp_path).copy()
+    damage(tmp_path / f"{key}.npy")
+    assert np.array_equal(cached_pixels(split, key, tmp_path), truth)
+    assert np.array_equal(np.load(tmp_path / f"{key}.npy"), truth)
+
+
+def test_an_unwritable_folder_is_one_line_and_leaves_nothing(split, key, tmp_path):
+    blocked = tmp_path / "file"
+    blocked.write_text("a file, not a folder")
+    with pytest.raises(ElsewhereError, match="cannot write the pixel cache") as error:
+        cached_pixels(split, key, blocked / "cache")
+    assert "\n" not in str(error.value)
+    if os.geteuid() != 0:
+        read_only = tmp_path / "read-only"
+        read_only.mkdir()
+        read_only.chmod(0o500)
+        with pytest.raises(ElsewhereError, match="writable folder"):
+            cached_pixels(split, key, read_only)
+        assert list(read_only.iterdir()) == []
+
+
+def test_predictions_from_the_cache_equal_those_from_the_pngs(split, key, tmp_path):
+    model = create_model("cnn-gap", 10, 64, seed=0)
+    plain = predict(model, split, device=CPU, batch_size=100, progress=False)
+    cached = predict(
+        model, split, device=CPU, batch_size=100, pixels=cached_pixels(split, key, tmp_path), progress=False
+    )
+    assert np.array_equal(plain[0], cached[0]) and np.array_equal(plain[1], cached[1])
+    with pytest.raises(ElsewhereError, match="decode it again"):
+        predict(model, split, device=CPU, pixels=np.zeros((3, 64, 64, 3), np.uint8), progress=False)
+
+
+def test_evaluation_with_a_cache_scores_the_same_and_fills_it_once_per_split(tiny_dataset, tmp_path):
+    factory = tmp_path / "net.py"
+    factory.write_text(
+        "from elsewhere.evaluation.architectures import create_model\n"
+        "def build(num_classes, canvas):\n    return create_model('cnn-gap', num_classes, canvas, seed=0)\n"
+    )
+    runs = [
+        evaluate_model(tiny_dataset, PROTOCOL, f"{factory}:build", device="cpu", pixel_cache=cache, progress=False)
+        for cache in (None, tmp_path / "cache", tmp_path / "cache")
+    ]
+    assert len({r["predictions_sha256"] for r in runs}) == 1
+    files = sorted((tmp_path / "cache").iterdir())
+    assert len(files) == len(evaluated_splits(get_protocol(PROTOCOL))) and all(f.suffix == ".npy" for f in files)
