@@ -11,9 +11,10 @@ paper does not have.
 
 ``--merge OTHER`` first adds the runs of another baseline table (a sweep's ``baselines.json``) to
 TABLE, refusing a run that both hold with different figures; TABLE is rewritten whole, with every OTHER's
-runs, or not at all.
+runs, or not at all. ``--drop ARCH`` first removes every run of an architecture whose definition or
+recipe changed, so that its new runs can be merged (in the same write).
 
-    python benchmarks/panel_table.py [TABLE] [--merge OTHER ...]
+    python benchmarks/panel_table.py [TABLE] [--drop ARCH ...] [--merge OTHER ...]
 """
 
 from __future__ import annotations
@@ -80,11 +81,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("table", nargs="?", default=str(TABLE), help="baseline table (default: splits/panel.json)")
     parser.add_argument("--merge", action="append", default=[], metavar="OTHER", help="add this table's runs first")
+    parser.add_argument("--drop", action="append", default=[], metavar="ARCH", help="remove this architecture's runs")
     args = parser.parse_args()
     try:
-        if args.merge:  # all in one write: a refused table leaves TABLE as it was
-            added, total = merge_table(args.table, *args.merge, protocols=protocol_names())
-            print(f"merged {', '.join(args.merge)}: {added} runs added, {total} in {args.table}", file=sys.stderr)
+        if args.merge or args.drop:  # all in one write: a refused table leaves TABLE as it was
+            added, total = merge_table(args.table, *args.merge, protocols=protocol_names(), drop=args.drop)
+            print(
+                f"dropped {', '.join(args.drop) or 'nothing'}, merged {', '.join(args.merge) or 'nothing'}: "
+                f"{added} runs added, {total} in {args.table}",
+                file=sys.stderr,
+            )
         rows = load_table(args.table)
     except (ElsewhereError, OSError) as error:  # OSError: the table cannot be written
         sys.exit(f"panel_table: error: {error}")

@@ -163,17 +163,20 @@ def merge_rows(rows: Iterable[Row], others: Iterable[Row], *, source: str = "the
     return list(merged.values())
 
 
-def merge_table(path: str | Path, *others: str | Path, protocols: Collection[str]) -> tuple[int, int]:
+def merge_table(
+    path: str | Path, *others: str | Path, protocols: Collection[str], drop: Collection[str] = ()
+) -> tuple[int, int]:
     """Add the runs of the baseline tables ``others`` to the table at ``path``: all of them, written
     whole, or none (a refusal of any one leaves the table as it was).
 
     ``protocols`` are the names a run may be of (the registry's; passed in, since the registry's
-    protocols read their verdicts from this table).
+    protocols read their verdicts from this table). The table's runs of the architectures in
+    ``drop`` are removed first (their definition or recipe changed).
 
     Returns:
-        (rows added, rows in the merged table).
+        (rows added, rows in the merged table), the rows added counted after the drop.
     """
-    rows = load_table(path)
+    rows = [row for row in load_table(path) if row.architecture not in set(drop)]
     known = set(protocols)
     merged = rows
     for other in others:

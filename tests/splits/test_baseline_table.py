@@ -85,6 +85,20 @@ def test_merge_refuses_another_row_of_the_same_run_and_leaves_the_table(tmp_path
     assert sorted(p.name for p in tmp_path.iterdir()) == ["other.json", "panel.json"]  # no temporary left
 
 
+def test_a_dropped_architecture_is_replaced_by_its_new_runs_in_one_write(tmp_path):
+    """A changed definition: its old runs go and its new ones (other figures, same runs) come in."""
+    table, other = tmp_path / "panel.json", tmp_path / "other.json"
+    write_table(table, [row(seed=0), row("mlp", seed=0), row("mlp", seed=1)])
+    write_table(other, [row("mlp", seed=0, ood=0.25)])
+    with pytest.raises(ElsewhereError, match="mlp on red-green v2 seed 0"):
+        merge_table(table, other, protocols=PROTOCOLS)
+    assert merge_table(table, other, protocols=PROTOCOLS, drop=["mlp"]) == (1, 2)
+    assert [(r.architecture, r.seed, r.ood_accuracy) for r in load_table(table)] == [
+        ("redgreen-same", 0, row().ood_accuracy),
+        ("mlp", 0, 0.25),
+    ]
+
+
 def test_merge_refuses_a_file_that_is_not_a_table(tmp_path):
     write_table(tmp_path / "panel.json", [row()])
     (tmp_path / "other.json").write_text("[]")
