@@ -143,25 +143,9 @@ def test_evaluate_runs_a_factory_with_safetensors_weights(tiny_dataset, tmp_path
     with torch.no_grad():
         model.gain.fill_(2.0)
     save_weights(model, tmp_path / "net.safetensors")
-    status, out, _ = _run(
-        capsys,
-        "evaluate",
-        "--data",
-        tiny_dataset,
-        "--protocol",
-        PROTOCOL,
-        "--model",
-        f"{factory}:build",
-        "--weights",
-        tmp_path / "net.safetensors",
-        "--out",
-        tmp_path / "e.json",
-        "--save-predictions",
-        tmp_path / "p.parquet",
-        "--device",
-        "cpu",
-        "--quiet",
-    )
+    evaluate = ("evaluate", "--data", tiny_dataset, "--protocol", PROTOCOL, "--model", f"{factory}:build")
+    evaluate += ("--weights", tmp_path / "net.safetensors", "--device", "cpu", "--quiet")
+    status, out, _ = _run(capsys, *evaluate, "--out", tmp_path / "e.json", "--save-predictions", tmp_path / "p.parquet")
     assert status == 0, out
     assert out.startswith(f"{PROTOCOL}: out-of-location accuracy ") and out.endswith(
         f"results in {tmp_path / 'e.json'}\n"
@@ -185,25 +169,7 @@ def test_evaluate_runs_a_factory_with_safetensors_weights(tiny_dataset, tmp_path
     assert rescored["predictions_sha256"] == evaluated["predictions_sha256"]
     # Read from a pixel cache (filled by the first run, read by the second), the same predictions.
     for _ in range(2):
-        status, _, _ = _run(
-            capsys,
-            "evaluate",
-            "--data",
-            tiny_dataset,
-            "--protocol",
-            PROTOCOL,
-            "--model",
-            f"{factory}:build",
-            "--weights",
-            tmp_path / "net.safetensors",
-            "--out",
-            tmp_path / "c.json",
-            "--pixel-cache",
-            tmp_path / "pixels",
-            "--device",
-            "cpu",
-            "--quiet",
-        )
+        status, _, _ = _run(capsys, *evaluate, "--out", tmp_path / "c.json", "--pixel-cache", tmp_path / "pixels")
         assert (
             status == 0 and load_results(tmp_path / "c.json")["predictions_sha256"] == evaluated["predictions_sha256"]
         )
