@@ -16,58 +16,93 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
+import tempfile
 from pathlib import Path
 
 import datasets
 import numpy as np
 
 from elsewhere.errors import ElsewhereError
-from elsewhere.evaluation.runner import decode_split
+from elsewhere.evaluation.runner import decode_split, image_batches
 
 FORMAT = "elsewhere-pixels-1"
+BATCH = 256
 
 
 def pixel_key(manifest: dict, protocol: str, split: str) -> str:
     """The cache name of ``protocol``/``split``: a digest of its shards' paths and checksums."""
-    shards = manifest["protocols"][protocol]["splits"][split]["shards"]
-    lines = [FORMAT, protocol, split, *sorted(f"{s['path']} {s['sha256']}" for s in shards)]
+    try:
+        shards = manifest["protocols"][protocol]["splits"][split]["shards"]
+        lines = [FORMAT, protocol, split, *sorted(f"{s['path']} {s['sha256']}" for s in shards)]
+    except (KeyError, TypeError):
+        raise ElsewhereError(
+            f"the dataset's manifest lists no shard checksums for {protocol}/{split}, which name its pixel cache; "
+            "regenerate the dataset, or evaluate without a pixel cache"
+        ) from None
     return hashlib.sha256("\n".join(lines).encode()).hexdigest()
 
 
 def cached_pixels(dataset: datasets.Dataset, key: str, folder: str | Path, *, progress: bool = False) -> np.ndarray:
     """The split's images as uint8 N×H×W×3, memory-mapped from ``folder/<key>.npy`` (written first
-    if missing or damaged)."""
-    folder = Path(folder)
-    path = folder / f"{key}.npy"
-    pixels = _read(path, len(dataset))
-    if pixels is not None:
-        return pixels
-    staging = folder / f".{key}.{os.getpid()}.tmp.npy"
+    if missing or damaged).
+
+    A file is used only if it is a regular file of exactly the split's shape whose first and last
+    images are the split's own (decoded to check): a file swapped for another split's, or of other
+    images, is decoded again.
+    """
+    if len(dataset) == 0:
+        raise ElsewhereError("the split is empty; nothing to predict")
+    ends = decode_split(dataset.select([0, len(dataset) - 1])).numpy()
+    shape = (len(dataset), *ends.shape[1:])
+    pixels = _read(Path(folder) / f"{key}.npy", shape)
+    if pixels is None or not (np.array_equal(pixels[0], ends[0]) and np.array_equal(pixels[-1], ends[-1])):
+        _write(dataset, shape, Path(folder), key, progress)
+        pixels = _read(Path(folder) / f"{key}.npy", shape)
+    if pixels is None:
+        raise ElsewhereError(f"the pixel cache in {folder} could not be read back; give another folder")
+    return pixels
+
+
+def _write(dataset: datasets.Dataset, shape: tuple[int, ...], folder: Path, key: str, progress: bool) -> None:
+    """Decode the split batch by batch into a fresh file (one batch in memory), then rename it into place."""
+    staging = None
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        np.save(staging, decode_split(dataset, progress=progress).numpy())
-        os.replace(staging, path)
+        # A fresh, unpredictable name, created exclusively: never a planted link, never another writer's.
+        handle, staging = tempfile.mkstemp(dir=folder, prefix=f".{key}.", suffix=".tmp.npy")
+        os.close(handle)
+        out = np.lib.format.open_memmap(staging, mode="w+", dtype=np.uint8, shape=shape)
+        at = 0
+        for batch in image_batches(dataset, batch_size=BATCH, num_workers=0):
+            if tuple(batch.shape[1:]) != shape[1:]:
+                raise ElsewhereError(
+                    f"images of one split differ in size ({tuple(batch.shape[1:3])} and {shape[1:3]}); every image "
+                    "must share the canvas"
+                )
+            out[at : at + len(batch)] = batch.numpy()
+            at += len(batch)
+        out.flush()
+        del out
+        os.replace(staging, folder / f"{key}.npy")
+        staging = None
     except OSError as error:
         raise ElsewhereError(
             f"cannot write the pixel cache in {folder} ({error.strerror or type(error).__name__}); give a "
             "writable folder, or evaluate without a cache"
         ) from None
     finally:
-        if staging.is_file():
-            staging.unlink()
-    pixels = _read(path, len(dataset))
-    if pixels is None:
-        raise ElsewhereError(f"the pixel cache {path} could not be read back; give another folder")
-    return pixels
+        if staging is not None and os.path.lexists(staging):
+            os.unlink(staging)
 
 
-def _read(path: Path, rows: int) -> np.ndarray | None:
-    """The cached array if ``path`` holds ``rows`` uint8 RGB images, else None."""
+def _read(path: Path, shape: tuple[int, ...]) -> np.ndarray | None:
+    """The cached array if ``path`` is a regular file holding uint8 images of ``shape``, else None."""
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO would block the read forever
+            return None
         # Copy-on-write: the array is writable (as torch wants) yet nothing written reaches the file.
         pixels = np.load(path, mmap_mode="c", allow_pickle=False)
-    except (OSError, ValueError, EOFError):
+    except (OSError, ValueError, EOFError, OverflowError):
         return None
-    if pixels.dtype != np.uint8 or pixels.ndim != 4 or pixels.shape[0] != rows or pixels.shape[3] != 3:
-        return None
-    return pixels
+    return pixels if pixels.dtype == np.uint8 and pixels.shape == shape else None

@@ -1,12 +1,19 @@
 """The pixel cache: decoded once, read after, never read for other data, and damage is only a miss."""
 
+import io
+import json
 import os
+import shutil
+import threading
+import tracemalloc
 
 import datasets
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
+from elsewhere.cli import main
 from elsewhere.errors import ElsewhereError
 from elsewhere.evaluation.architectures import create_model
 from elsewhere.evaluation.data import evaluated_splits
@@ -105,3 +112,80 @@ def test_evaluation_with_a_cache_scores_the_same_and_fills_it_once_per_split(tin
     assert len({r["predictions_sha256"] for r in runs}) == 1
     files = sorted((tmp_path / "cache").iterdir())
     assert len(files) == len(evaluated_splits(get_protocol(PROTOCOL))) and all(f.suffix == ".npy" for f in files)
+
+
+# Attacks found by a red-team pass: each failed before the fix.
+
+
+def _forge_header(path, shape):
+    header = f"{{'descr': '|u1', 'fortran_order': False, 'shape': {shape!r}, }}".ljust(118) + "\n"
+    path.write_bytes(b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header.encode())
+
+
+def test_a_file_of_other_images_is_decoded_again(tiny_dataset, split, key, tmp_path):
+    """Same row count, another image size: once used silently (wrong predictions, no error)."""
+    np.save(tmp_path / f"{key}.npy", np.zeros((len(split), 16, 16, 3), np.uint8))
+    assert np.array_equal(cached_pixels(split, key, tmp_path), decode_split(split).numpy())
+    # Another split's cache of the same shape, put in this one's place.
+    other = datasets.load_dataset(str(tiny_dataset), PROTOCOL, split="test_id").select(range(len(split)))
+    np.save(tmp_path / f"{key}.npy", decode_split(other).numpy())
+    assert np.array_equal(cached_pixels(split, key, tmp_path), decode_split(split).numpy())
+
+
+def test_a_header_with_a_negative_dimension_is_decoded_again(split, key, tmp_path):
+    _forge_header(tmp_path / f"{key}.npy", (len(split), -1, 64, 3))
+    assert cached_pixels(split, key, tmp_path).shape[1:] == (64, 64, 3)
+
+
+def test_a_fifo_at_the_cache_path_does_not_hang(split, key, tmp_path):
+    fifo = tmp_path / f"{key}.npy"
+    os.mkfifo(fifo)
+    worker = threading.Thread(target=lambda: cached_pixels(split, key, tmp_path), daemon=True)
+    worker.start()
+    worker.join(30)
+    hung = worker.is_alive()
+    if hung:  # let the blocked open end before failing
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        worker.join(10)
+    assert not hung
+
+
+def test_the_staging_file_never_writes_through_a_planted_link(split, key, tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    (tmp_path / "cache").mkdir()
+    os.symlink(victim, tmp_path / "cache" / f".{key}.{os.getpid()}.tmp.npy")  # the name once used
+    cached_pixels(split, key, tmp_path / "cache")
+    assert victim.read_text() == "precious\n"
+
+
+def test_a_manifest_without_the_split_is_one_line(tiny_dataset, tmp_path, capsys):
+    data = tmp_path / "data"
+    shutil.copytree(tiny_dataset, data)
+    manifest = json.loads((data / "elsewhere.json").read_text())
+    del manifest["protocols"][PROTOCOL]["splits"]["probe"]
+    (data / "elsewhere.json").write_text(json.dumps(manifest))
+    model = tmp_path / "model.py"
+    model.write_text(
+        "import torch\ndef f(num_classes):\n    return torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1),"
+        " torch.nn.Flatten(), torch.nn.Linear(3, num_classes))\n"
+    )
+    arguments = ["evaluate", "--data", str(data), "--protocol", PROTOCOL, "--model", f"{model}:f", "--quiet"]
+    arguments += ["--device", "cpu", "--out", str(tmp_path / "r.json"), "--pixel-cache", str(tmp_path / "c")]
+    assert main(arguments) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
+    assert len(errors) == 1 and "no shard checksums for location-halves/probe" in errors[0]
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_writing_the_cache_holds_about_one_batch_in_memory(tmp_path):
+    buffer = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), np.uint8)).save(buffer, "PNG")
+    rows = 1536  # 18 MiB decoded in six batches of 256
+    dataset = datasets.Dataset.from_dict({"image": [{"bytes": buffer.getvalue(), "path": None}] * rows})
+    dataset = dataset.cast_column("image", datasets.Image())
+    tracemalloc.start()
+    cached_pixels(dataset, "k", tmp_path)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < rows * 64 * 64 * 3 * 3 / 4
