@@ -51,6 +51,8 @@ def cached_pixels(dataset: datasets.Dataset, key: str, folder: str | Path, *, pr
     images are the split's own (decoded to check): a file swapped for another split's, or of other
     images, is decoded again.
     """
+    if not str(folder).strip():  # an empty name would silently mean the current folder
+        raise ElsewhereError("the pixel cache folder is an empty name; give a folder")
     if len(dataset) == 0:
         raise ElsewhereError("the split is empty; nothing to predict")
     ends = decode_split(dataset.select([0, len(dataset) - 1])).numpy()

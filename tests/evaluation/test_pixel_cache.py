@@ -88,6 +88,11 @@ def test_an_unwritable_folder_is_one_line_and_leaves_nothing(split, key, tmp_pat
         assert list(read_only.iterdir()) == []
 
 
+def test_an_empty_folder_name_is_refused(split, key):
+    with pytest.raises(ElsewhereError, match="empty name"):
+        cached_pixels(split, key, " ")
+
+
 def test_predictions_from_the_cache_equal_those_from_the_pngs(split, key, tmp_path):
     model = create_model("cnn-gap", 10, 64, seed=0)
     plain = predict(model, split, device=CPU, batch_size=100, progress=False)
