@@ -258,7 +258,7 @@ def test_reference_panel_tab_shows_the_committed_table(browser, site):
             page.locator("#panel-protocol input").click()
             page.get_by_role("option", name=protocol, exact=True).click()
         frame, _ = panel_view(protocol)
-        assert len(frame) >= 7, "the committed table holds the whole panel on this protocol"
+        assert len(frame) >= 5, "the committed table holds most of the panel on this protocol"
         table = page.locator("#panel-table")
         table.locator("[role=gridcell]").first.wait_for()
         headers = [h.strip() for h in table.locator("th[role=columnheader]").all_inner_texts()]
