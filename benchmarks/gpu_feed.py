@@ -33,7 +33,7 @@ from torch import nn
 
 from elsewhere.evaluation.architectures import create_model
 from elsewhere.evaluation.pixel_cache import cached_pixels, pixel_key
-from elsewhere.evaluation.runner import ArrayBatches, decode_split, image_batches, predict, to_float
+from elsewhere.evaluation.runner import array_batches, decode_split, image_batches, predict, to_float
 from elsewhere.splits.dataset import read_manifest
 
 BATCH = 256
@@ -114,7 +114,7 @@ def run(args, device: torch.device, split: datasets.Dataset, images: torch.Tenso
     print("architecture  workload                img/s   GPU util % (mean, median, samples)")
     feeds = {
         "feed: PNGs, in process": lambda: image_batches(split, batch_size=BATCH, num_workers=0),
-        "feed: pixel cache": lambda: torch.utils.data.DataLoader(ArrayBatches(pixels, BATCH), batch_size=None),
+        "feed: pixel cache": lambda: array_batches(pixels, batch_size=BATCH),
     }
     for label, loader in feeds.items():
         rate, _ = sampled(args.seconds, lambda loader=loader: feed(loader()), device)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-import tempfile
 from pathlib import Path
 
 import datasets
@@ -25,6 +24,7 @@ import numpy as np
 
 from elsewhere.errors import ElsewhereError
 from elsewhere.evaluation.runner import decode_split, image_batches
+from elsewhere.files import atomic_path
 
 FORMAT = "elsewhere-pixels-1"
 BATCH = 256
@@ -67,35 +67,27 @@ def cached_pixels(dataset: datasets.Dataset, key: str, folder: str | Path, *, pr
 
 
 def _write(dataset: datasets.Dataset, shape: tuple[int, ...], folder: Path, key: str, progress: bool) -> None:
-    """Decode the split batch by batch into a fresh file (one batch in memory), then rename it into place."""
-    staging = None
+    """Decode the split batch by batch into a fresh file (one batch in memory), renamed into place whole."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        # A fresh, unpredictable name, created exclusively: never a planted link, never another writer's.
-        handle, staging = tempfile.mkstemp(dir=folder, prefix=f".{key}.", suffix=".tmp.npy")
-        os.close(handle)
-        out = np.lib.format.open_memmap(staging, mode="w+", dtype=np.uint8, shape=shape)
-        at = 0
-        for batch in image_batches(dataset, batch_size=BATCH, num_workers=0):
-            if tuple(batch.shape[1:]) != shape[1:]:
-                raise ElsewhereError(
-                    f"images of one split differ in size ({tuple(batch.shape[1:3])} and {shape[1:3]}); every image "
-                    "must share the canvas"
-                )
-            out[at : at + len(batch)] = batch.numpy()
-            at += len(batch)
-        out.flush()
-        del out
-        os.replace(staging, folder / f"{key}.npy")
-        staging = None
+        with atomic_path(folder / f"{key}.npy") as staging:
+            out = np.lib.format.open_memmap(staging, mode="w+", dtype=np.uint8, shape=shape)
+            at = 0
+            for batch in image_batches(dataset, batch_size=BATCH, num_workers=0):
+                if tuple(batch.shape[1:]) != shape[1:]:
+                    raise ElsewhereError(
+                        f"images of one split differ in size ({tuple(batch.shape[1:3])} and {shape[1:3]}); every "
+                        "image must share the canvas"
+                    )
+                out[at : at + len(batch)] = batch.numpy()
+                at += len(batch)
+            out.flush()
+            del out
     except OSError as error:
         raise ElsewhereError(
             f"cannot write the pixel cache in {folder} ({error.strerror or type(error).__name__}); give a "
             "writable folder, or evaluate without a cache"
         ) from None
-    finally:
-        if staging is not None and os.path.lexists(staging):
-            os.unlink(staging)
 
 
 def _read(path: Path, shape: tuple[int, ...]) -> np.ndarray | None:

@@ -208,6 +208,11 @@ def image_batches(
     )
 
 
+def array_batches(pixels: np.ndarray, *, batch_size: int, pin_memory: bool = False) -> torch.utils.data.DataLoader:
+    """A loader yielding already decoded pixels in order as uint8 N×H×W×3 tensors, in this process."""
+    return torch.utils.data.DataLoader(ArrayBatches(pixels, batch_size), batch_size=None, pin_memory=pin_memory)
+
+
 def _three(values, what: str) -> torch.Tensor:
     try:
         tensor = torch.as_tensor(values, dtype=torch.float32).detach().cpu().flatten()
@@ -341,7 +346,7 @@ def predict(
         # slower end to end (benchmarks/harness_overhead.py) than decoding between batches.
         num_workers = 0
     if pixels is not None:
-        loader = torch.utils.data.DataLoader(ArrayBatches(pixels, batch_size), batch_size=None, pin_memory=cuda)
+        loader = array_batches(pixels, batch_size=batch_size, pin_memory=cuda)
     else:
         loader = image_batches(
             dataset, batch_size=batch_size, num_workers=num_workers, pin_memory=cuda, low_priority=not cuda
