@@ -26,8 +26,9 @@ cause each of (non-)transfer across locations:
 
 The networks without batch norm (``mlp``, ``vit-tiny``, ``mixer-tiny``) first standardise each image
 (``ImageStandardization``): the suite draws every background in a random grey, and left raw that
-offset drowns the object for them (with it, on ``iid`` at size ``small``, the MLP fit its training
-split and the Mixer reached 0.97 validation accuracy; without it both stayed at chance).
+offset drowns the object for them (on ``iid`` at size ``small``, with it the MLP fit its training
+split and the Mixer reached 0.97 validation accuracy in 15 epochs; without it the MLP stayed at
+chance and the Mixer reached 0.22).
 
 ``create_model(name, num_classes, canvas, seed=...)`` builds one with seeded initial weights and
 sets its ``architecture`` attribute to the registry name.

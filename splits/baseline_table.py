@@ -176,7 +176,8 @@ def merge_table(
     Returns:
         (rows added, rows in the merged table), the rows added counted after the drop.
     """
-    rows = [row for row in load_table(path) if row.architecture not in set(drop)]
+    dropped = set(drop)
+    rows = [row for row in load_table(path) if row.architecture not in dropped]
     known = set(protocols)
     merged = rows
     for other in others:
