@@ -271,7 +271,8 @@ def _render_pass(scenes: Sequence[Scene], canvas: int, supersample: int, out: np
         sprites = [layer[depth] for layer in layers if len(layer) > depth]
         for batch in _batches(sprites, supersample):
             _paint(images, batch, supersample)
-    pixels = _clip(np.rint(images[:, :, :canvas, :canvas]))
+    # Each paint is a convex blend of values in [0, 255], so the rounded pixels need no clipping.
+    pixels = np.rint(images[:, :, :canvas, :canvas])
     for channel in range(3):  # one interleaving copy per channel: far faster than a 4-d transpose
         out[..., channel] = pixels[:, channel]
 

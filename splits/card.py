@@ -20,7 +20,7 @@ import numpy as np
 from huggingface_hub import DatasetCard, DatasetCardData
 from PIL import Image
 
-from elsewhere.generator import render
+from elsewhere.generator.render import render_batch
 from elsewhere.splits.controls import RANKED, panel_rows, verdict
 from elsewhere.splits.names import is_evaluated
 from elsewhere.splits.protocol import Protocol
@@ -159,14 +159,11 @@ def _example_grid(protocol: Protocol, split: str, job: Job) -> tuple[Image.Image
     rows = math.ceil(count / columns)
     side = protocol.canvas
     sheet = np.zeros((rows * (side + 2), columns * (side + 2), 3), dtype=np.uint8)
-    classes = []
-    for i in range(count):
-        sample = draw(protocol, split, i, job.seed, job.secret)
-        classes.append(protocol.class_names[sample.factors.label])
+    samples = [draw(protocol, split, i, job.seed, job.secret) for i in range(count)]
+    for i, image in enumerate(render_batch([s.scene for s in samples], side)):
         r, c = divmod(i, columns)
-        sheet[r * (side + 2) : r * (side + 2) + side, c * (side + 2) : c * (side + 2) + side] = render(
-            sample.scene, side
-        )
+        sheet[r * (side + 2) : r * (side + 2) + side, c * (side + 2) : c * (side + 2) + side] = image
+    classes = [protocol.class_names[s.factors.label] for s in samples]
     image = Image.fromarray(sheet).resize((sheet.shape[1] * EXAMPLE_ZOOM, sheet.shape[0] * EXAMPLE_ZOOM), Image.NEAREST)
     return image, classes, columns
 
