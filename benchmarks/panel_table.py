@@ -7,7 +7,7 @@ version is in the table), and the protocol's verdict from :mod:`elsewhere.splits
 board shows it: ``iid`` is a control by design). The
 Red-Green table: the four networks of Kayhan & van Gemert beside the paper's figures, ours as mean
 ± sd over the seeds in the table (with one seed, its 95% interval), and the ``test_moved`` split the
-paper does not have.
+paper does not have; then ``redgreen-periodic``, which the paper does not have.
 
 ``--merge OTHER`` first adds the runs of another baseline table (a sweep's ``baselines.json``) to
 TABLE, refusing a run that both hold with different figures; TABLE is rewritten whole, with every OTHER's
@@ -41,6 +41,8 @@ PAPER = {
     "redgreen-same": ("S-Conv, zero padding 1", (99.8, 0.1), (8.4, 0.7)),
     "redgreen-full": ("F-Conv, zero padding 2", (89.7, 0.5), (89.7, 0.5)),
     "redgreen-circular": ("circular padding 2", (73.7, 1.0), (73.7, 1.0)),
+    # Not in the paper: the circular network with every feature map periodic (our control).
+    "redgreen-periodic": ("circular padding 1 (ours)", None, None),
 }
 
 
@@ -72,7 +74,7 @@ def red_green_table(rows: list[Row]) -> list[str]:
             percent([m["accuracy"] for m in moved], [tuple(m["ci"]) for m in moved]),
         ]
         seeds = ", ".join(str(r.seed) for r in sorted(runs, key=lambda r: r.seed)) or "none"
-        paper = [f"{mean:.1f} ± {sd:.1f}" for mean, sd in (similar, dissimilar)]
+        paper = [f"{f[0]:.1f} ± {f[1]:.1f}" if f else "–" for f in (similar, dissimilar)]
         lines.append(f"| `{arch}` | {padding} | " + " | ".join(paper + ours) + f" | {len(runs)} ({seeds}) |")
     return lines
 

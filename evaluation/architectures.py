@@ -23,6 +23,9 @@ cause each of (non-)transfer across locations:
 - ``redgreen-{valid,same,full,circular}``: Kayhan & van Gemert's Red-Green network (CVPR 2020),
   four bias-free 3×3 convolutions and global max pooling, in four paddings. Zero padding lets
   filters read absolute position from the border; circular padding removes the border.
+  ``redgreen-periodic`` pads circularly by 1, so every feature map keeps whole periods (32, 16, 8,
+  4) and the network is exactly invariant to wrapped shifts by multiples of its stride of 8;
+  ``redgreen-circular``'s padding of 2 grows the maps (34, 18, 10, 6) and breaks the period.
 
 The networks without batch norm (``mlp``, ``vit-tiny``, ``mixer-tiny``) first standardise each image
 (``ImageStandardization``): the suite draws every background in a random grey, and left raw that
@@ -54,7 +57,13 @@ ARCHITECTURES: Registry[Builder] = Registry("architecture")
 STACK_WIDTHS = (16, 32, 64)
 MLP_WIDTHS = (256, 128)
 RESNET_WIDTHS = (32, 64, 128)
-REDGREEN_PADDING = {"valid": (0, "zeros"), "same": (1, "zeros"), "full": (2, "zeros"), "circular": (2, "circular")}
+REDGREEN_PADDING = {
+    "valid": (0, "zeros"),
+    "same": (1, "zeros"),
+    "full": (2, "zeros"),
+    "circular": (2, "circular"),
+    "periodic": (1, "circular"),
+}
 REDGREEN_LAYERS = ((3, 32, 1), (32, 32, 2), (32, 64, 2), (64, 64, 2))
 
 
@@ -312,6 +321,7 @@ register("redgreen-valid")(_redgreen("valid"))
 register("redgreen-same")(_redgreen("same"))
 register("redgreen-full")(_redgreen("full"))
 register("redgreen-circular")(_redgreen("circular"))
+register("redgreen-periodic")(_redgreen("periodic"))
 
 
 # The panel beside the baselines: the architectures researchers bring (issue 11).

@@ -171,13 +171,21 @@ def merge_table(
 
     ``protocols`` are the names a run may be of (the registry's; passed in, since the registry's
     protocols read their verdicts from this table). The table's runs of the architectures in
-    ``drop`` are removed first (their definition or recipe changed).
+    ``drop`` are removed first (their definition or recipe changed); naming one the table has no
+    run of is refused, since a misspelt name would drop nothing.
 
     Returns:
         (rows added, rows in the merged table), the rows added counted after the drop.
     """
+    table = load_table(path)
+    present = sorted({row.architecture for row in table})
+    for name in drop:
+        if name not in present:
+            raise ElsewhereError(
+                f"{path}: no run of {name!r:.80} to drop; the table holds runs of {', '.join(present) or 'none'}"
+            )
     dropped = set(drop)
-    rows = [row for row in load_table(path) if row.architecture not in dropped]
+    rows = [row for row in table if row.architecture not in dropped]
     known = set(protocols)
     merged = rows
     for other in others:

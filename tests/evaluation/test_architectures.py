@@ -40,6 +40,7 @@ def test_registry_holds_exactly_the_issue_names():
         "redgreen-same",
         "redgreen-full",
         "redgreen-circular",
+        "redgreen-periodic",
         "vit-tiny",
         "mixer-tiny",
         "gcnn-c4",
@@ -176,7 +177,7 @@ def test_coordconv_appends_coordinate_channels():
     assert torch.allclose(out[0, 4, :, 0], torch.tensor([-1.0, -1 / 3, 1 / 3, 1.0]))
 
 
-REDGREEN = ["redgreen-valid", "redgreen-same", "redgreen-full", "redgreen-circular"]
+REDGREEN = ["redgreen-valid", "redgreen-same", "redgreen-full", "redgreen-circular", "redgreen-periodic"]
 
 
 @pytest.mark.parametrize("name", REDGREEN)
@@ -213,6 +214,7 @@ def test_redgreen_global_max_pooling():
         ("redgreen-same", 1, "zeros", 4),  # 32, 16, 8, 4
         ("redgreen-full", 2, "zeros", 6),  # 34, 18, 10, 6
         ("redgreen-circular", 2, "circular", 6),
+        ("redgreen-periodic", 1, "circular", 4),
     ],
 )
 def test_redgreen_paddings(name, padding, mode, side):
@@ -235,6 +237,21 @@ def test_circular_padding_sees_no_border():
     # One stride-1 layer: circular padding is exactly equivariant to circular shifts.
     assert torch.allclose(torch.roll(first_circular[0][..., 1:-1], -2, dims=3), first_circular[1][..., 1:-1])
     assert not torch.allclose(torch.roll(first_full[0][..., 1:-1], -2, dims=3), first_full[1][..., 1:-1])
+
+
+@pytest.mark.parametrize("shift", [8, 16, 24])
+def test_periodic_padding_is_exactly_invariant_to_shifts_by_its_stride(shift):
+    """The Red-Green dissimilar test is the similar layouts moved 16 px down, wrapped: a periodic
+    network scores both alike; padding 2 grows the maps (34, 18, 10, 6) and breaks the period."""
+    images = torch.rand(4, 3, 32, 32, generator=torch.Generator().manual_seed(3))
+    moved = torch.roll(images, shifts=(shift, 32 - shift), dims=(2, 3))
+    with torch.no_grad():
+        periodic = create_model("redgreen-periodic", 2, 32, seed=0).eval()
+        circular = create_model("redgreen-circular", 2, 32, seed=0).eval()
+        assert torch.allclose(periodic(images), periodic(moved), atol=1e-6, rtol=0)
+        assert not torch.allclose(circular(images), circular(moved), atol=1e-4, rtol=0)
+        # Only multiples of the network's stride of 8: one pixel is another input.
+        assert not torch.allclose(periodic(images), periodic(torch.roll(images, 1, dims=2)), atol=1e-4, rtol=0)
 
 
 def _trained_batch_norm(model: nn.Module, canvas: int) -> nn.Module:

@@ -99,6 +99,16 @@ def test_a_dropped_architecture_is_replaced_by_its_new_runs_in_one_write(tmp_pat
     ]
 
 
+def test_dropping_an_architecture_without_runs_is_refused_and_leaves_the_table(tmp_path):
+    """A misspelt --drop would otherwise drop nothing, and the merge then refuse or duplicate."""
+    table = tmp_path / "panel.json"
+    write_table(table, [row(seed=0), row("mlp", seed=0)])
+    before = table.read_bytes()
+    with pytest.raises(ElsewhereError, match="no run of 'mpl'.*mlp, redgreen-same"):
+        merge_table(table, protocols=PROTOCOLS, drop=["mlp", "mpl"])
+    assert table.read_bytes() == before
+
+
 def test_merge_refuses_a_file_that_is_not_a_table(tmp_path):
     write_table(tmp_path / "panel.json", [row()])
     (tmp_path / "other.json").write_text("[]")
