@@ -34,7 +34,8 @@ split and the Mixer reached 0.97 validation accuracy in 15 epochs; without it th
 chance and the Mixer reached 0.22).
 
 ``create_model(name, num_classes, canvas, seed=...)`` builds one with seeded initial weights and
-sets its ``architecture`` attribute to the registry name.
+sets its ``architecture`` attribute to the registry name and ``architecture_revision`` to its
+revision (``REVISIONS``), which saved weights record.
 """
 
 from __future__ import annotations
@@ -65,6 +66,10 @@ REDGREEN_PADDING = {
     "periodic": (1, "circular"),
 }
 REDGREEN_LAYERS = ((3, 32, 1), (32, 32, 2), (32, 64, 2), (64, 64, 2))
+# An architecture's revision goes up when what it computes changes but its weight keys do not, so
+# that weights saved before are refused rather than loaded silently (``loading.load_weights``).
+# Revision 2 of these three standardises each image first. Every other architecture is at 1.
+REVISIONS = {"mlp": 2, "vit-tiny": 2, "mixer-tiny": 2}
 
 
 def register(name: str) -> Callable[[Builder], Builder]:
@@ -105,6 +110,7 @@ def create_model(name: str, num_classes: int, canvas: int, *, seed: int) -> nn.M
         torch.manual_seed(seed)
         model = builder(num_classes, canvas)
     model.architecture = name
+    model.architecture_revision = REVISIONS.get(name, 1)
     return model
 
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -145,7 +145,41 @@ def load_weights(model: nn.Module, path: str | Path) -> None:
             f"weights file {path} does not fit the model: keys {'; '.join(problems)}; "
             f"save the weights of this very architecture"
         )
+    _check_identity(model, path)
     model.load_state_dict(tensors, strict=True)
+
+
+def _identity(model: nn.Module) -> dict[str, str]:
+    """The registry name and revision a model of ``create_model`` carries; nothing for other models."""
+    name = getattr(model, "architecture", None)
+    if not isinstance(name, str):
+        return {}
+    return {"architecture": name, "revision": str(getattr(model, "architecture_revision", 1))}
+
+
+def _check_identity(model: nn.Module, path: Path) -> None:
+    """Refuse a file saved from another registry architecture, or from another revision of this one.
+
+    Their keys can fit exactly (the Red-Green paddings; ``vit-tiny`` before its standardisation),
+    so the keys alone would load them silently. A file without the record (a researcher's own) is
+    judged by its keys alone; one recorded before revisions were (``architecture`` only) is revision 1.
+    """
+    expected = _identity(model)
+    with safe_open(str(path), framework="pt") as handle:
+        recorded = handle.metadata() or {}
+    if not expected or "architecture" not in recorded:
+        return
+    name, revision = recorded["architecture"], recorded.get("revision", "1")
+    if name != expected["architecture"]:
+        raise ElsewhereError(
+            f"weights file {path} holds {name:.80} weights, not {expected['architecture']}; "
+            f"load it into the architecture that saved it"
+        )
+    if revision != expected["revision"]:
+        raise ElsewhereError(
+            f"weights file {path} holds {name} revision {revision:.20} weights, and this version of elsewhere builds "
+            f"revision {expected['revision']}, which computes differently with the same keys; train it again"
+        )
 
 
 def save_weights(model: nn.Module, path: str | Path) -> None:
@@ -155,9 +189,7 @@ def save_weights(model: nn.Module, path: str | Path) -> None:
         raise ElsewhereError(f"weights file {path} must end in {WEIGHTS_SUFFIX}")
     # Own, contiguous CPU copies: safetensors refuses tensors that share memory or are strided.
     tensors = {k: v.detach().cpu().clone(memory_format=torch.contiguous_format) for k, v in model.state_dict().items()}
-    metadata = {"format": "pt"}
-    if isinstance(getattr(model, "architecture", None), str):
-        metadata["architecture"] = model.architecture
+    metadata = {"format": "pt", **_identity(model)}
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as temporary:
         save_file(tensors, str(temporary), metadata=metadata)

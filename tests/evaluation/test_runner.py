@@ -466,6 +466,30 @@ def test_mismatched_weights_refused(tmp_path):
     assert "1.2.weight (5, 64) vs (2, 64)" in _one_line_error(lambda: load_weights(gap, tmp_path / "shape.safetensors"))
 
 
+def test_weights_of_another_architecture_with_the_same_keys_are_refused(tmp_path):
+    """The Red-Green paddings share every key and shape: only the file's record tells them apart."""
+    save_weights(create_model("redgreen-full", 2, 32, seed=0), tmp_path / "full.safetensors")
+    circular = create_model("redgreen-circular", 2, 32, seed=0)
+    message = _one_line_error(lambda: load_weights(circular, tmp_path / "full.safetensors"))
+    assert "holds redgreen-full weights" in message and "redgreen-circular" in message
+
+
+def test_weights_of_an_older_revision_are_refused(tmp_path):
+    """vit-tiny gained its image standardisation without new weights: an older file fits every key."""
+    model = create_model("vit-tiny", 2, 32, seed=0)
+    tensors = {k: v.contiguous() for k, v in model.state_dict().items()}
+    save_file(tensors, tmp_path / "old.safetensors", metadata={"format": "pt", "architecture": "vit-tiny"})
+    message = _one_line_error(
+        lambda: load_weights(create_model("vit-tiny", 2, 32, seed=1), tmp_path / "old.safetensors")
+    )
+    assert "vit-tiny revision 1" in message and "revision 2" in message
+    save_weights(model, tmp_path / "new.safetensors")
+    load_weights(create_model("vit-tiny", 2, 32, seed=1), tmp_path / "new.safetensors")
+    # A researcher's own file, without elsewhere's record, is checked by its keys alone.
+    save_file(tensors, tmp_path / "plain.safetensors")
+    load_weights(create_model("vit-tiny", 2, 32, seed=1), tmp_path / "plain.safetensors")
+
+
 def test_count_parameters():
     model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2, bias=False))
     assert count_parameters(model) == 3 * 4 + 4 + 4 * 2
