@@ -9,7 +9,8 @@ later one maps that file into memory, where a batch is a slice.
 A file is named by the SHA-256 of the split's shard checksums in the manifest, so other data, a
 regeneration whose bytes differ, or another split never reads it. A file that is unreadable or
 does not hold the split's shape is decoded again and replaced (it is only a cache); files are
-written under a temporary name and renamed into place, so a reader never sees half of one.
+written under a temporary name and renamed into place, so a reader never sees half of one, and
+the staging files of killed writers are removed by the next write of the same split.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+import time
 from pathlib import Path
 
 import datasets
@@ -28,6 +30,9 @@ from elsewhere.files import atomic_path
 
 FORMAT = "elsewhere-pixels-1"
 BATCH = 256
+# A staging file not written for this long belongs to a writer that was killed: a live one writes
+# a batch every few milliseconds, and the kernel flushes its pages within about 30 seconds.
+STALE_SECONDS = 3600
 
 
 def pixel_key(manifest: dict, protocol: str, split: str) -> str:
@@ -70,6 +75,7 @@ def _write(dataset: datasets.Dataset, shape: tuple[int, ...], folder: Path, key:
     """Decode the split batch by batch into a fresh file (one batch in memory), renamed into place whole."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
+        _remove_stale(folder, key)
         with atomic_path(folder / f"{key}.npy") as staging:
             out = np.lib.format.open_memmap(staging, mode="w+", dtype=np.uint8, shape=shape)
             at = 0
@@ -88,6 +94,17 @@ def _write(dataset: datasets.Dataset, shape: tuple[int, ...], folder: Path, key:
             f"cannot write the pixel cache in {folder} ({error.strerror or type(error).__name__}); give a "
             "writable folder, or evaluate without a cache"
         ) from None
+
+
+def _remove_stale(folder: Path, key: str) -> None:
+    """Delete the staging files of ``key`` that killed writers left behind (each up to a whole split)."""
+    now = time.time()
+    for path in folder.glob(f".{key}.npy.*.partial"):
+        try:
+            if now - path.lstat().st_mtime > STALE_SECONDS:
+                path.unlink()
+        except OSError:  # gone meanwhile, or not ours to remove: it is only a cache
+            pass
 
 
 def _read(path: Path, shape: tuple[int, ...]) -> np.ndarray | None:
