@@ -222,6 +222,12 @@ def train(
             optimizer.step()
             schedule.step()
             total += loss.detach() * len(batch)
+        if not torch.isfinite(total):
+            # Its weights predict nothing; kept as a "best epoch" they would be scored as a result.
+            raise ElsewhereError(
+                f"training diverged in epoch {epoch} (the training loss is {total.item() / len(train_images)}); "
+                f"lower the learning rate (now {config.lr:g}) or clip the gradients"
+            )
         val_loss, val_accuracy = evaluate_loss(model, val_images, val_labels, device)
         record = {
             "epoch": epoch,

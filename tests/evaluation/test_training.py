@@ -172,6 +172,18 @@ def test_gradient_clipping_bounds_each_step(image_splits):
     assert moved[None] > 1e-4 and moved[1e-12] < 1e-5
 
 
+@pytest.mark.parametrize("clip", [None, 1.0])
+def test_a_diverged_run_is_refused_instead_of_kept(image_splits, clip):
+    """A loss that is no longer finite leaves weights that predict nothing: the run must fail in one
+    line, not be kept as its best epoch and scored. An lr of 1e30 drives Adadelta there at once."""
+    small = image_splits["train"].select(range(32))
+    validation = image_splits["validation"].select(range(16))
+    model = create_model("cnn-flatten", 2, 32, seed=0)
+    config = TrainConfig(epochs=3, batch_size=16, lr=1e30, optimizer="adadelta", clip_norm=clip)
+    with pytest.raises(ValueError, match=r"diverged in epoch 1 .*lower the learning rate"):
+        train(model, small, validation, config, device=CPU, progress=False)
+
+
 def test_withheld_labels_refused(image_splits):
     train_split = image_splits["train"].select(range(8))
     withheld = train_split.cast_column("label", datasets.Value("int64")).map(lambda row: {"label": -1})
