@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import nn
 
 from elsewhere.errors import ElsewhereError
@@ -122,7 +122,10 @@ def load_weights(model: nn.Module, path: str | Path) -> None:
     if not path.is_file():
         raise ElsewhereError(f"weights file {path} does not exist")
     try:
-        tensors = load_file(path)
+        # One handle for the tensors and the record, so that both come from the same file.
+        with safe_open(str(path), framework="pt") as handle:
+            recorded = handle.metadata() or {}
+            tensors = {key: handle.get_tensor(key) for key in handle.keys()}
     except (SafetensorError, OSError, ValueError, RuntimeError) as error:
         raise ElsewhereError(f"weights file {path} is not a readable safetensors file ({one_line(error)})") from error
     expected = model.state_dict()
@@ -145,7 +148,7 @@ def load_weights(model: nn.Module, path: str | Path) -> None:
             f"weights file {path} does not fit the model: keys {'; '.join(problems)}; "
             f"save the weights of this very architecture"
         )
-    _check_identity(model, path)
+    _check_identity(model, recorded, path)
     model.load_state_dict(tensors, strict=True)
 
 
@@ -157,28 +160,28 @@ def _identity(model: nn.Module) -> dict[str, str]:
     return {"architecture": name, "revision": str(getattr(model, "architecture_revision", 1))}
 
 
-def _check_identity(model: nn.Module, path: Path) -> None:
+def _check_identity(model: nn.Module, recorded: dict[str, str], path: Path) -> None:
     """Refuse a file saved from another registry architecture, or from another revision of this one.
 
     Their keys can fit exactly (the Red-Green paddings; ``vit-tiny`` before its standardisation),
     so the keys alone would load them silently. A file without the record (a researcher's own) is
-    judged by its keys alone; one recorded before revisions were (``architecture`` only) is revision 1.
+    judged by its keys alone; one recorded before revisions were (``architecture`` only) counts as
+    revision 1. The record is a stranger's text, so it is shown quoted and cut short.
     """
     expected = _identity(model)
-    with safe_open(str(path), framework="pt") as handle:
-        recorded = handle.metadata() or {}
     if not expected or "architecture" not in recorded:
         return
     name, revision = recorded["architecture"], recorded.get("revision", "1")
     if name != expected["architecture"]:
         raise ElsewhereError(
-            f"weights file {path} holds {name:.80} weights, not {expected['architecture']}; "
+            f"weights file {path} holds {name!r:.80} weights, not {expected['architecture']}; "
             f"load it into the architecture that saved it"
         )
     if revision != expected["revision"]:
         raise ElsewhereError(
-            f"weights file {path} holds {name} revision {revision:.20} weights, and this version of elsewhere builds "
-            f"revision {expected['revision']}, which computes differently with the same keys; train it again"
+            f"weights file {path} holds {name!r} revision {revision!r:.20} weights (a file that records no "
+            f"revision counts as 1), and this version of elsewhere builds revision {expected['revision']}, which "
+            "computes differently with the same keys; train it again"
         )
 
 

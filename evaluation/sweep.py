@@ -113,16 +113,19 @@ def train_run(task: tuple[Run, Settings]) -> tuple[Run, dict[str, bytes]]:
 
     with tempfile.TemporaryDirectory(prefix="elsewhere-run-") as scratch:
         out = Path(scratch) / "run"
-        train_baseline(
-            settings.data,
-            run.protocol,
-            run.architecture,
-            out,
-            epochs=settings.epochs,
-            seed=run.seed,
-            device=settings.device,
-            progress=False,
-        )
+        try:
+            train_baseline(
+                settings.data,
+                run.protocol,
+                run.architecture,
+                out,
+                epochs=settings.epochs,
+                seed=run.seed,
+                device=settings.device,
+                progress=False,
+            )
+        except ElsewhereError as error:  # a grid has dozens of runs: say which one failed
+            raise ElsewhereError(f"run {run.architecture} on {run.protocol}, seed {run.seed}: {error}") from None
         return run, {name: (out / name).read_bytes() for name in RUN_FILES if (out / name).is_file()}
 
 

@@ -171,6 +171,15 @@ def evaluate_loss(
     return total.item() / len(images), correct.item() / len(images)
 
 
+def _check_finite(epoch: int, split: str, loss: float, config: TrainConfig) -> None:
+    """Refuse a diverged run: its weights predict nothing, and kept as a "best epoch" they would be scored."""
+    if not math.isfinite(loss):
+        raise ElsewhereError(
+            f"training diverged in epoch {epoch} (the {split} loss is {loss}); this recipe (lr {config.lr:g}, "
+            f"{config.optimizer}) does not train this network on this data"
+        )
+
+
 def train(
     model: nn.Module,
     train_ds: datasets.Dataset,
@@ -222,13 +231,10 @@ def train(
             optimizer.step()
             schedule.step()
             total += loss.detach() * len(batch)
-        if not torch.isfinite(total):
-            # Its weights predict nothing; kept as a "best epoch" they would be scored as a result.
-            raise ElsewhereError(
-                f"training diverged in epoch {epoch} (the training loss is {total.item() / len(train_images)}); "
-                f"lower the learning rate (now {config.lr:g}) or clip the gradients"
-            )
+        _check_finite(epoch, "training", total.item() / len(train_images), config)
         val_loss, val_accuracy = evaluate_loss(model, val_images, val_labels, device)
+        # The training loss is taken before each step: a last step that broke the weights shows here only.
+        _check_finite(epoch, "validation", val_loss, config)
         record = {
             "epoch": epoch,
             "train_loss": total.item() / len(train_images),

@@ -18,6 +18,8 @@ from elsewhere.files import write_text_atomic
 TABLE_FORMAT = 1
 # The largest table read: about a hundred thousand runs (the committed one is about 0.1 MB).
 MAX_TABLE_BYTES = 64 * 2**20
+# How many of a table's architectures a refusal lists.
+SHOWN_NAMES = 20
 
 
 @dataclass(frozen=True)
@@ -181,9 +183,10 @@ def merge_table(
     present = sorted({row.architecture for row in table})
     for name in drop:
         if name not in present:
-            raise ElsewhereError(
-                f"{path}: no run of {name!r:.80} to drop; the table holds runs of {', '.join(present) or 'none'}"
-            )
+            # The table's names are a file's text too: quoted, and only the first few.
+            shown = ", ".join(f"{a!r:.80}" for a in present[:SHOWN_NAMES]) or "none"
+            more = f" and {len(present) - SHOWN_NAMES} more" if len(present) > SHOWN_NAMES else ""
+            raise ElsewhereError(f"{path}: no run of {name!r:.80} to drop; the table holds runs of {shown}{more}")
     dropped = set(drop)
     rows = [row for row in table if row.architecture not in dropped]
     known = set(protocols)

@@ -471,7 +471,17 @@ def test_weights_of_another_architecture_with_the_same_keys_are_refused(tmp_path
     save_weights(create_model("redgreen-full", 2, 32, seed=0), tmp_path / "full.safetensors")
     circular = create_model("redgreen-circular", 2, 32, seed=0)
     message = _one_line_error(lambda: load_weights(circular, tmp_path / "full.safetensors"))
-    assert "holds redgreen-full weights" in message and "redgreen-circular" in message
+    assert "holds 'redgreen-full' weights" in message and "redgreen-circular" in message
+
+
+def test_a_hostile_record_is_quoted_not_sent_to_the_terminal(tmp_path):
+    """The record is a stranger's text: escape sequences in it must not reach the terminal raw."""
+    model = create_model("cnn-gap", 2, 32, seed=0)
+    tensors = {k: v.contiguous() for k, v in model.state_dict().items()}
+    for record in ({"architecture": "\x1b]0;pwned\x07\x1b[2J"}, {"architecture": "cnn-gap", "revision": "\x1b[2J"}):
+        save_file(tensors, tmp_path / "hostile.safetensors", metadata={"format": "pt", **record})
+        message = _one_line_error(lambda: load_weights(model, tmp_path / "hostile.safetensors"))
+        assert "\x1b" not in message and "\\x1b" in message
 
 
 def test_weights_of_an_older_revision_are_refused(tmp_path):
@@ -482,7 +492,7 @@ def test_weights_of_an_older_revision_are_refused(tmp_path):
     message = _one_line_error(
         lambda: load_weights(create_model("vit-tiny", 2, 32, seed=1), tmp_path / "old.safetensors")
     )
-    assert "vit-tiny revision 1" in message and "revision 2" in message
+    assert "'vit-tiny' revision '1'" in message and "revision 2" in message
     save_weights(model, tmp_path / "new.safetensors")
     load_weights(create_model("vit-tiny", 2, 32, seed=1), tmp_path / "new.safetensors")
     # A researcher's own file, without elsewhere's record, is checked by its keys alone.

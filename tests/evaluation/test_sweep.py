@@ -17,6 +17,7 @@ from elsewhere.evaluation.sweep import (
     parse_seeds,
     plan_sweep,
     run_sweep,
+    train_run,
 )
 from elsewhere.splits.baseline_table import load_table, write_table
 from elsewhere.splits.engines import Engine
@@ -87,6 +88,13 @@ def test_an_architecture_name_never_names_a_folder_outside_the_runs(tmp_path, na
 def test_bad_seed_lists_are_refused(text):
     with pytest.raises(ElsewhereError):
         parse_seeds(text)
+
+
+def test_a_failed_run_names_itself(tmp_path):
+    """In a grid of dozens of runs, the one line of a failure says which run failed."""
+    run = Run("location-halves", "cnn-gap", 1)
+    with pytest.raises(ElsewhereError, match=r"^run cnn-gap on location-halves, seed 1: .*none"):
+        train_run((run, Settings(data=str(tmp_path / "none"), device="cpu")))
 
 
 def test_table_round_trips_and_bad_tables_are_one_line(tmp_path):

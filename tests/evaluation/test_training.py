@@ -180,7 +180,18 @@ def test_a_diverged_run_is_refused_instead_of_kept(image_splits, clip):
     validation = image_splits["validation"].select(range(16))
     model = create_model("cnn-flatten", 2, 32, seed=0)
     config = TrainConfig(epochs=3, batch_size=16, lr=1e30, optimizer="adadelta", clip_norm=clip)
-    with pytest.raises(ValueError, match=r"diverged in epoch 1 .*lower the learning rate"):
+    with pytest.raises(ValueError, match=r"diverged in epoch 1 .*does not train this network"):
+        train(model, small, validation, config, device=CPU, progress=False)
+
+
+def test_a_run_broken_by_its_last_step_is_refused(image_splits):
+    """One step per epoch and one epoch: the training loss is taken before the step that breaks
+    the weights, so only the validation loss shows it."""
+    small = image_splits["train"].select(range(16))
+    validation = image_splits["validation"].select(range(16))
+    model = create_model("cnn-flatten", 2, 32, seed=0)
+    config = TrainConfig(epochs=1, batch_size=16, lr=1e30, optimizer="adadelta")
+    with pytest.raises(ValueError, match=r"diverged in epoch 1 \(the validation loss is nan\)"):
         train(model, small, validation, config, device=CPU, progress=False)
 
 

@@ -104,9 +104,18 @@ def test_dropping_an_architecture_without_runs_is_refused_and_leaves_the_table(t
     table = tmp_path / "panel.json"
     write_table(table, [row(seed=0), row("mlp", seed=0)])
     before = table.read_bytes()
-    with pytest.raises(ElsewhereError, match="no run of 'mpl'.*mlp, redgreen-same"):
+    with pytest.raises(ElsewhereError, match="no run of 'mpl'.*'mlp', 'redgreen-same'"):
         merge_table(table, protocols=PROTOCOLS, drop=["mlp", "mpl"])
     assert table.read_bytes() == before
+
+
+def test_the_refusal_to_drop_lists_a_hostile_table_quoted_and_bounded(tmp_path):
+    table = tmp_path / "panel.json"
+    write_table(table, [row(f"\x1b[2J net {i}" + "x" * 200, seed=0) for i in range(500)])
+    with pytest.raises(ElsewhereError) as error:
+        merge_table(table, protocols=PROTOCOLS, drop=["mlp"])
+    message = str(error.value)
+    assert "\x1b" not in message and "and 480 more" in message and len(message) < 2500
 
 
 def test_merge_refuses_a_file_that_is_not_a_table(tmp_path):
