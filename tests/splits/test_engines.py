@@ -1,6 +1,7 @@
 """Engines: local processes and Ray tasks give the same folder; a failed task is retried, never doubled."""
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -186,10 +187,16 @@ def test_fresh_workers_survive_torch_in_the_parent(fresh, hangs):
         f"sizes = [len(t) for t in run_tasks(torch.ones, [2_000_000] * 2, Engine(workers=2), fresh_workers={fresh})]\n"
         "assert sizes == [2_000_000] * 2\n"
     )
+    # Its own session, so that a hang is ended for the forked workers too, not only their parent.
+    process = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+    )
     try:
-        done = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60)
+        _, stderr = process.communicate(timeout=60)
     except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
         assert hangs, "fresh workers hung"
         return
-    assert not hangs or done.returncode != 0, "forked workers did not hang: this test no longer shows the hazard"
-    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    assert not hangs or process.returncode != 0, "forked workers did not hang: this test no longer shows the hazard"
+    assert process.returncode == 0, stderr.decode()[-2000:]
