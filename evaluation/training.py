@@ -231,13 +231,14 @@ def train(
             optimizer.step()
             schedule.step()
             total += loss.detach() * len(batch)
-        _check_finite(epoch, "training", total.item() / len(train_images), config)
+        train_loss = total.item() / len(train_images)
+        _check_finite(epoch, "training", train_loss, config)
         val_loss, val_accuracy = evaluate_loss(model, val_images, val_labels, device)
         # The training loss is taken before each step: a last step that broke the weights shows here only.
         _check_finite(epoch, "validation", val_loss, config)
         record = {
             "epoch": epoch,
-            "train_loss": total.item() / len(train_images),
+            "train_loss": train_loss,
             "val_loss": val_loss,
             "val_accuracy": val_accuracy,
             "seconds": time.perf_counter() - started,
