@@ -5,9 +5,9 @@ The panel table: one row per protocol, one column per architecture, in-distribut
 accuracy (mean ± sd over seeds where there are several; ``–`` where no run of the protocol's current
 version is in the table), and the protocol's verdict from :mod:`elsewhere.splits.controls` (as the
 board shows it: ``iid`` is a control by design). The
-Red-Green table: the four networks of Kayhan & van Gemert beside the paper's figures, ours as mean
-± sd over the seeds in the table (with one seed, its 95% interval), and the ``test_moved`` split the
-paper does not have; then ``redgreen-periodic``, which the paper does not have.
+Red-Green table: the networks of Kayhan & van Gemert beside the paper's figures, ours as mean ± sd
+over the seeds in the table (with one seed, its 95% interval), and the ``test_moved`` split the paper
+does not have; then ``redgreen-circular``, the circular network as its code is written today.
 
 ``--merge OTHER`` first adds the runs of another baseline table (a sweep's ``baselines.json``) to
 TABLE, refusing a run that both hold with different figures; TABLE is rewritten whole, with every OTHER's
@@ -36,13 +36,15 @@ MOVED = "test_moved"
 # Kayhan & van Gemert, "On Translation Invariance in CNNs: Convolutional Layers can Exploit Absolute
 # Spatial Location" (CVPR 2020), section "Border handling variants", as published in the authors'
 # repository README: (padding, similar, dissimilar), percent, mean ± std over 10 runs.
+# The authors' circular network asks for padding 2; PyTorch before 1.5 split a circular padding
+# between the two sides ((p + 1) // 2 and p // 2, pytorch/pytorch#20981), so it ran with 1 on each:
+# ``redgreen-periodic``. ``redgreen-circular`` is padding 2 as PyTorch runs it today.
 PAPER = {
     "redgreen-valid": ("V-Conv, no padding", (100.0, 0.0), (0.2, 0.1)),
     "redgreen-same": ("S-Conv, zero padding 1", (99.8, 0.1), (8.4, 0.7)),
     "redgreen-full": ("F-Conv, zero padding 2", (89.7, 0.5), (89.7, 0.5)),
-    "redgreen-circular": ("circular padding 2", (73.7, 1.0), (73.7, 1.0)),
-    # Not in the paper: the circular network with every feature map periodic (our control).
-    "redgreen-periodic": ("circular padding 1 (ours)", None, None),
+    "redgreen-periodic": ("circular padding 1 (the paper's 2, as PyTorch < 1.5 ran it)", (73.7, 1.0), (73.7, 1.0)),
+    "redgreen-circular": ("circular padding 2 (as PyTorch ≥ 1.5 runs the paper's code)", None, None),
 }
 
 

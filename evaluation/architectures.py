@@ -24,8 +24,10 @@ cause each of (non-)transfer across locations:
   four bias-free 3×3 convolutions and global max pooling, in four paddings. Zero padding lets
   filters read absolute position from the border; circular padding removes the border.
   ``redgreen-periodic`` pads circularly by 1, so every feature map keeps whole periods (32, 16, 8,
-  4) and the network is exactly invariant to wrapped shifts by multiples of its stride of 8;
-  ``redgreen-circular``'s padding of 2 grows the maps (34, 18, 10, 6) and breaks the period.
+  4) and the network is exactly invariant to wrapped shifts by multiples of its stride of 8. It is
+  the paper's circular network as it ran: the authors' code asks for padding 2, which PyTorch
+  before 1.5 split between the two sides. ``redgreen-circular`` is that padding of 2 as PyTorch
+  runs it now: it grows the maps (34, 18, 10, 6) and breaks the period.
 
 The networks without batch norm (``mlp``, ``vit-tiny``, ``mixer-tiny``) first standardise each image
 (``ImageStandardization``): the suite draws every background in a random grey, and left raw that

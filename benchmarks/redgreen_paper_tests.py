@@ -1,0 +1,157 @@
+"""Red-Green networks scored on the paper's own two tests, to tell its figures from ours.
+
+In the authors' code (``utils_red_green.py`` of oskyhn/CNNs-Without-Borders), the training, validation
+and test generators all reseed NumPy with 1988 and draw the same values in the same order. So the
+paper's *similar* test is the first 1,000 training images, its validation set is the same 1,000
+images, and its *dissimilar* test is those images moved 16 rows. The paper's figures are training
+accuracies, and a network exactly invariant to that move answers both tests alike, image by image.
+Ours are held-back layouts, never trained on (``splits/redgreen.py``).
+
+This script builds the paper's two tests from our training split (its first 1,000 images, and the
+same moved 16 rows: a wrapped move on the 32-pixel canvas, which for these layouts moves both boxes
+within it) and scores Red-Green networks on them, beside our ``test_id`` and ``test_ood``:
+
+- RUN folders (``elsewhere sweep`` or ``elsewhere train`` output): their saved weights;
+- ``--retrain ARCH ...``: fresh runs (``--seeds``) with the recipe of ``elsewhere sweep``, but the
+  best epoch selected as the authors' code selects it, on the first 1,000 training images.
+  Nothing is written.
+
+    python benchmarks/redgreen_paper_tests.py --data SUITE RUNS/red-green/redgreen-* RUNS/seed-*/red-green/redgreen-*
+    python benchmarks/redgreen_paper_tests.py --data SUITE --retrain redgreen-periodic --seeds 0,1,2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from elsewhere.errors import ElsewhereError
+from elsewhere.evaluation.architectures import create_model
+from elsewhere.evaluation.data import load_split
+from elsewhere.evaluation.loading import load_weights
+from elsewhere.evaluation.runner import decode_split, to_float
+from elsewhere.evaluation.training import default_config, train
+
+PROTOCOL = "red-green"
+PAPER_TEST = 1000  # the authors' similar test and validation set: the first 1,000 training images
+MOVE = 16  # rows; the authors' dissimilar test
+CLASSES, CANVAS = 2, 32
+DEVICE = torch.device("cpu")
+
+
+def accuracy(model: torch.nn.Module, pixels: torch.Tensor, labels: np.ndarray) -> np.ndarray:
+    """Per-image correctness (bool) of ``model`` on uint8 N×H×W×3 ``pixels``."""
+    model.eval()
+    with torch.inference_mode():
+        predicted = model(to_float(pixels, DEVICE, channels_last=False)).argmax(1).numpy()
+    return predicted == labels
+
+
+def test_sets(data: str) -> dict[str, tuple[torch.Tensor, np.ndarray]]:
+    """The paper's two tests built from our training split, and our two, as (pixels, labels)."""
+    named = {}
+    for split in ("train", "test_id", "test_ood"):
+        dataset = load_split(data, PROTOCOL, split)
+        named[split] = (decode_split(dataset), np.asarray(dataset["label"]))
+    pixels, labels = named.pop("train")
+    first, first_labels = pixels[:PAPER_TEST], labels[:PAPER_TEST]
+    return {
+        "paper similar": (first, first_labels),
+        "paper dissimilar": (torch.roll(first, MOVE, dims=1), first_labels),
+        **named,
+    }
+
+
+def scores(model: torch.nn.Module, sets: dict) -> dict[str, float]:
+    """Accuracy in percent on each test, and the share of the paper's test images answered alike
+    before and after the move (100 for a network exactly invariant to it)."""
+    correct = {name: accuracy(model, pixels, labels) for name, (pixels, labels) in sets.items()}
+    result = {name: 100 * float(c.mean()) for name, c in correct.items()}
+    result["alike"] = 100 * float(np.mean(correct["paper similar"] == correct["paper dissimilar"]))
+    return result
+
+
+def saved_run(folder: Path) -> tuple[str, int, torch.nn.Module]:
+    """A trained run's architecture, seed and model, from the folder ``elsewhere train`` wrote."""
+    try:
+        record = json.loads((folder / "results.json").read_text())
+        protocol = record["protocol"]["name"]
+        architecture, seed = record["model"]["architecture"], record["model"]["training"]["seed"]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise SystemExit(f"{folder}: not a run folder with a results.json of a trained run ({error!r})") from None
+    if protocol != PROTOCOL or not str(architecture).startswith("redgreen-"):
+        raise SystemExit(f"{folder}: a run of {architecture!r} on {protocol!r}; give Red-Green networks on {PROTOCOL}")
+    model = create_model(architecture, CLASSES, CANVAS, seed=seed)
+    try:
+        load_weights(model, folder / "model.safetensors")
+    except ElsewhereError as error:
+        raise SystemExit(f"{folder}: {error}") from None
+    return architecture, seed, model
+
+
+def retrained(data: str, architecture: str, seed: int) -> torch.nn.Module:
+    """A fresh run whose best epoch is chosen on the first training images, as the authors' is."""
+    config = replace(default_config(architecture), seed=seed)
+    training = load_split(data, PROTOCOL, "train")
+    model = create_model(architecture, CLASSES, CANVAS, seed=seed)
+    first = training.select(range(min(PAPER_TEST, len(training))))
+    train(model, training, first, config, device=DEVICE, progress=False)
+    return model
+
+
+def seed_list(text: str) -> list[int]:
+    try:
+        return [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"bad seeds {text!r}; give whole numbers, comma-separated") from None
+
+
+def summary(values: list[float]) -> str:
+    if len(values) == 1:
+        return f"{values[0]:.1f}"
+    return f"{statistics.mean(values):.1f} ± {statistics.stdev(values):.1f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", nargs="*", type=Path, help="red-green run folders to score")
+    parser.add_argument("--data", required=True, help="a suite from `elsewhere generate` (size small)")
+    parser.add_argument("--retrain", nargs="*", default=[], metavar="ARCH", help="Red-Green networks to retrain")
+    parser.add_argument("--seeds", default=[0], type=seed_list, help="seeds of the retrained runs, comma-separated")
+    args = parser.parse_args()
+    if not args.runs and not args.retrain:
+        parser.error("give run folders to score, or --retrain ARCH")
+    if any(not name.startswith("redgreen-") for name in args.retrain):
+        parser.error(f"--retrain takes Red-Green networks (redgreen-...), not {args.retrain!r}")
+    rows: dict[tuple[str, str], list[tuple[int, dict]]] = {}
+    try:
+        sets = test_sets(args.data)
+        for folder in args.runs:
+            architecture, seed, model = saved_run(folder)
+            rows.setdefault((architecture, "held-back validation (ours)"), []).append((seed, scores(model, sets)))
+        for architecture in args.retrain:
+            for seed in args.seeds:
+                model = retrained(args.data, architecture, seed)
+                rows.setdefault((architecture, "first 1,000 training images (paper)"), []).append(
+                    (seed, scores(model, sets))
+                )
+    except ElsewhereError as error:
+        raise SystemExit(f"redgreen_paper_tests: error: {error}") from None
+    columns = ("paper similar", "paper dissimilar", "alike", "test_id", "test_ood")
+    print("| network | best epoch chosen on | " + " | ".join(columns) + " | seeds |")
+    print("| --- | --- | " + " | ".join("---" for _ in columns) + " | --- |")
+    for (architecture, selection), runs in sorted(rows.items()):
+        runs.sort(key=lambda run: run[0])
+        cells = [summary([figures[c] for _, figures in runs]) for c in columns]
+        seeds = ", ".join(str(seed) for seed, _ in runs)
+        print(f"| `{architecture}` | {selection} | " + " | ".join(cells) + f" | {len(runs)} ({seeds}) |")
+
+
+if __name__ == "__main__":
+    main()

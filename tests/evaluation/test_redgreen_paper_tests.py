@@ -1,0 +1,61 @@
+"""The script that scores Red-Green networks on the paper's own tests (built from our training split)."""
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from elsewhere.evaluation.data import load_split
+from elsewhere.evaluation.runner import decode_split
+from elsewhere.splits.redgreen import BOTTOM_ROW, BOX, ROW_OFFSETS, TOP_ROW
+
+SCRIPT = Path(__file__).parents[2] / "benchmarks" / "redgreen_paper_tests.py"
+
+
+def _script():
+    spec = importlib.util.spec_from_file_location("redgreen_paper_tests", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _run(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, SCRIPT, *map(str, args)], capture_output=True, text=True, timeout=600)
+
+
+def test_the_paper_tests_are_the_first_training_images_and_those_moved_into_the_other_band(tiny_dataset):
+    sets = _script().test_sets(tiny_dataset)
+    training = load_split(tiny_dataset, "red-green", "train")
+    pixels, labels = decode_split(training), np.asarray(training["label"])
+    similar, similar_labels = sets["paper similar"]
+    assert torch.equal(similar, pixels[: len(similar)]) and (similar_labels == labels[: len(similar)]).all()
+    moved, moved_labels = sets["paper dissimilar"]
+    assert (moved_labels == similar_labels).all()
+    low, high = ROW_OFFSETS
+    for image, label in zip(moved.numpy(), moved_labels):
+        rows = np.flatnonzero(image.any(axis=(1, 2)))
+        band = BOTTOM_ROW if label == 0 else TOP_ROW  # the other class's band: no box wrapped or cut
+        assert band + low <= rows.min() and rows.max() <= band + high + BOX - 1
+        assert image.sum() == 2 * BOX * BOX * 255  # both boxes whole: one full channel each
+
+
+def test_a_periodic_network_answers_both_paper_tests_alike(tiny_dataset):
+    done = _run("--data", tiny_dataset, "--retrain", "redgreen-periodic", "--seeds", "0")
+    assert done.returncode == 0, done.stderr
+    row = next(line for line in done.stdout.splitlines() if line.startswith("| `redgreen-periodic` |"))
+    cells = [cell.strip() for cell in row.split("|")[1:-1]]
+    assert cells[1] == "first 1,000 training images (paper)" and cells[2] == cells[3] and cells[4] == "100.0"
+
+
+def test_bad_input_gets_one_line(tiny_dataset, tmp_path):
+    for args, says in (
+        ((tmp_path,), "not a run folder"),
+        (("--retrain", "cnn-gap"), "--retrain takes Red-Green networks"),
+        (("--retrain", "redgreen-same", "--seeds", "one"), "bad seeds 'one'"),
+        ((), "give run folders to score"),
+    ):
+        done = _run("--data", tiny_dataset, *args)
+        assert done.returncode != 0 and says in done.stderr and "Traceback" not in done.stderr
