@@ -15,20 +15,26 @@ within it) and scores Red-Green networks on them, beside our ``test_id`` and ``t
 - ``--retrain ARCH ...``: fresh runs (``--seeds``) with the recipe of ``elsewhere sweep``, but the
   best epoch selected as the authors' code selects it, on the first 1,000 training images.
   Nothing is written.
+- ``--authors-data``: the fresh runs train on the authors' own 2,000 images instead of ours (drawn
+  as their generator draws them, from NumPy's legacy generator seeded with 1988), and the paper's
+  two tests are built from those.
 
     python benchmarks/redgreen_paper_tests.py --data SUITE RUNS/red-green/redgreen-* RUNS/seed-*/red-green/redgreen-*
-    python benchmarks/redgreen_paper_tests.py --data SUITE --retrain redgreen-periodic --seeds 0,1,2
+    python benchmarks/redgreen_paper_tests.py --data SUITE --retrain redgreen-periodic --seeds 0,1,2 [--authors-data]
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import statistics
 from dataclasses import replace
 from pathlib import Path
 
+import datasets
 import numpy as np
+import PIL.Image
 import torch
 
 from elsewhere.errors import ElsewhereError
@@ -37,9 +43,11 @@ from elsewhere.evaluation.data import load_split
 from elsewhere.evaluation.loading import load_weights
 from elsewhere.evaluation.runner import decode_split, to_float
 from elsewhere.evaluation.training import default_config, train
+from elsewhere.splits.redgreen import BOTTOM_ROW, BOX, MAX_COLUMN, MAX_FIRST_COLUMN, MIN_GAP, ROW_OFFSETS, TOP_ROW
 
 PROTOCOL = "red-green"
 PAPER_TEST = 1000  # the authors' similar test and validation set: the first 1,000 training images
+AUTHORS_SEED, AUTHORS_TRAIN = 1988, 2000
 MOVE = 16  # rows; the authors' dissimilar test
 CLASSES, CANVAS = 2, 32
 DEVICE = torch.device("cpu")
@@ -53,19 +61,52 @@ def accuracy(model: torch.nn.Module, pixels: torch.Tensor, labels: np.ndarray) -
     return predicted == labels
 
 
-def test_sets(data: str) -> dict[str, tuple[torch.Tensor, np.ndarray]]:
-    """The paper's two tests built from our training split, and our two, as (pixels, labels)."""
-    named = {}
-    for split in ("train", "test_id", "test_ood"):
+def authors_draw(count: int = AUTHORS_TRAIN) -> tuple[np.ndarray, np.ndarray]:
+    """The authors' training images as uint8 N×H×W×3 and their labels, drawn as their generator
+    draws them: NumPy's legacy generator seeded with 1988; even images red-left in the top band, odd
+    ones green-left in the bottom band; per image the left box's column and row, then the right
+    box's, both redrawn until the right box is ``MIN_GAP`` or more columns further."""
+    rng = np.random.RandomState(AUTHORS_SEED)
+    pixels = np.zeros((count, CANVAS, CANVAS, 3), np.uint8)
+    labels = np.arange(count) % 2
+    low, high = ROW_OFFSETS
+    for image, label in zip(pixels, labels):
+        band = TOP_ROW if label == 0 else BOTTOM_ROW
+        left_channel, right_channel = (0, 1) if label == 0 else (1, 0)  # red is channel 0, green 1
+        left, left_row = rng.randint(MAX_FIRST_COLUMN + 1), band + rng.randint(low, high + 1)
+        while True:
+            right, right_row = rng.randint(left, MAX_COLUMN + 1), band + rng.randint(low, high + 1)
+            if right - left >= MIN_GAP:
+                break
+        image[left_row : left_row + BOX, left : left + BOX, left_channel] = 255
+        image[right_row : right_row + BOX, right : right + BOX, right_channel] = 255
+    return pixels, labels
+
+
+def as_dataset(pixels: np.ndarray, labels: np.ndarray) -> datasets.Dataset:
+    """Images and labels as a split the trainer reads: PNG images and a ``label`` column."""
+    images = []
+    for image in pixels:
+        png = io.BytesIO()
+        PIL.Image.fromarray(image).save(png, format="PNG")
+        images.append({"bytes": png.getvalue(), "path": None})
+    features = datasets.Features({"image": datasets.Image(), "label": datasets.Value("int64")})
+    return datasets.Dataset.from_dict({"image": images, "label": labels.tolist()}, features=features)
+
+
+def training_set(data: str, authors: bool) -> datasets.Dataset:
+    return as_dataset(*authors_draw()) if authors else load_split(data, PROTOCOL, "train")
+
+
+def test_sets(data: str, training: datasets.Dataset) -> dict[str, tuple[torch.Tensor, np.ndarray]]:
+    """The paper's two tests built from ``training``, and our two, as (pixels, labels)."""
+    first = training.select(range(min(PAPER_TEST, len(training))))
+    pixels, labels = decode_split(first), np.asarray(first["label"])
+    named = {"paper similar": (pixels, labels), "paper dissimilar": (torch.roll(pixels, MOVE, dims=1), labels)}
+    for split in ("test_id", "test_ood"):
         dataset = load_split(data, PROTOCOL, split)
         named[split] = (decode_split(dataset), np.asarray(dataset["label"]))
-    pixels, labels = named.pop("train")
-    first, first_labels = pixels[:PAPER_TEST], labels[:PAPER_TEST]
-    return {
-        "paper similar": (first, first_labels),
-        "paper dissimilar": (torch.roll(first, MOVE, dims=1), first_labels),
-        **named,
-    }
+    return named
 
 
 def scores(model: torch.nn.Module, sets: dict) -> dict[str, float]:
@@ -95,10 +136,9 @@ def saved_run(folder: Path) -> tuple[str, int, torch.nn.Module]:
     return architecture, seed, model
 
 
-def retrained(data: str, architecture: str, seed: int) -> torch.nn.Module:
+def retrained(training: datasets.Dataset, architecture: str, seed: int) -> torch.nn.Module:
     """A fresh run whose best epoch is chosen on the first training images, as the authors' is."""
     config = replace(default_config(architecture), seed=seed)
-    training = load_split(data, PROTOCOL, "train")
     model = create_model(architecture, CLASSES, CANVAS, seed=seed)
     first = training.select(range(min(PAPER_TEST, len(training))))
     train(model, training, first, config, device=DEVICE, progress=False)
@@ -124,33 +164,40 @@ def main() -> None:
     parser.add_argument("--data", required=True, help="a suite from `elsewhere generate` (size small)")
     parser.add_argument("--retrain", nargs="*", default=[], metavar="ARCH", help="Red-Green networks to retrain")
     parser.add_argument("--seeds", default=[0], type=seed_list, help="seeds of the retrained runs, comma-separated")
+    parser.add_argument("--authors-data", action="store_true", help="retrain on the authors' images, not ours")
     args = parser.parse_args()
     if not args.runs and not args.retrain:
         parser.error("give run folders to score, or --retrain ARCH")
     if any(not name.startswith("redgreen-") for name in args.retrain):
         parser.error(f"--retrain takes Red-Green networks (redgreen-...), not {args.retrain!r}")
+    if args.authors_data and args.runs:
+        parser.error("--authors-data builds the paper's tests from the authors' images: score run folders without it")
     rows: dict[tuple[str, str], list[tuple[int, dict]]] = {}
     try:
-        sets = test_sets(args.data)
+        training = training_set(args.data, args.authors_data)
+        sets = test_sets(args.data, training)
+        trained_on = "the authors' images" if args.authors_data else "ours"
         for folder in args.runs:
             architecture, seed, model = saved_run(folder)
-            rows.setdefault((architecture, "held-back validation (ours)"), []).append((seed, scores(model, sets)))
+            rows.setdefault((architecture, "ours", "held-back validation (ours)"), []).append(
+                (seed, scores(model, sets))
+            )
         for architecture in args.retrain:
             for seed in args.seeds:
-                model = retrained(args.data, architecture, seed)
-                rows.setdefault((architecture, "first 1,000 training images (paper)"), []).append(
+                model = retrained(training, architecture, seed)
+                rows.setdefault((architecture, trained_on, "first 1,000 training images (paper)"), []).append(
                     (seed, scores(model, sets))
                 )
     except ElsewhereError as error:
         raise SystemExit(f"redgreen_paper_tests: error: {error}") from None
     columns = ("paper similar", "paper dissimilar", "alike", "test_id", "test_ood")
-    print("| network | best epoch chosen on | " + " | ".join(columns) + " | seeds |")
-    print("| --- | --- | " + " | ".join("---" for _ in columns) + " | --- |")
-    for (architecture, selection), runs in sorted(rows.items()):
+    print("| network | trained on | best epoch chosen on | " + " | ".join(columns) + " | seeds |")
+    print("| --- | --- | --- | " + " | ".join("---" for _ in columns) + " | --- |")
+    for (architecture, trained_on, selection), runs in sorted(rows.items()):
         runs.sort(key=lambda run: run[0])
         cells = [summary([figures[c] for _, figures in runs]) for c in columns]
         seeds = ", ".join(str(seed) for seed, _ in runs)
-        print(f"| `{architecture}` | {selection} | " + " | ".join(cells) + f" | {len(runs)} ({seeds}) |")
+        print(f"| `{architecture}` | {trained_on} | {selection} | " + " | ".join(cells) + f" | {len(runs)} ({seeds}) |")
 
 
 if __name__ == "__main__":

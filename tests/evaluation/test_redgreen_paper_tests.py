@@ -10,7 +10,7 @@ import torch
 
 from elsewhere.evaluation.data import load_split
 from elsewhere.evaluation.runner import decode_split
-from elsewhere.splits.redgreen import BOTTOM_ROW, BOX, ROW_OFFSETS, TOP_ROW
+from elsewhere.splits.redgreen import BOTTOM_ROW, BOX, MAX_COLUMN, MAX_FIRST_COLUMN, MIN_GAP, ROW_OFFSETS, TOP_ROW
 
 SCRIPT = Path(__file__).parents[2] / "benchmarks" / "redgreen_paper_tests.py"
 
@@ -27,8 +27,8 @@ def _run(*args) -> subprocess.CompletedProcess:
 
 
 def test_the_paper_tests_are_the_first_training_images_and_those_moved_into_the_other_band(tiny_dataset):
-    sets = _script().test_sets(tiny_dataset)
     training = load_split(tiny_dataset, "red-green", "train")
+    sets = _script().test_sets(tiny_dataset, training)
     pixels, labels = decode_split(training), np.asarray(training["label"])
     similar, similar_labels = sets["paper similar"]
     assert torch.equal(similar, pixels[: len(similar)]) and (similar_labels == labels[: len(similar)]).all()
@@ -47,7 +47,22 @@ def test_a_periodic_network_answers_both_paper_tests_alike(tiny_dataset):
     assert done.returncode == 0, done.stderr
     row = next(line for line in done.stdout.splitlines() if line.startswith("| `redgreen-periodic` |"))
     cells = [cell.strip() for cell in row.split("|")[1:-1]]
-    assert cells[1] == "first 1,000 training images (paper)" and cells[2] == cells[3] and cells[4] == "100.0"
+    assert cells[1:3] == ["ours", "first 1,000 training images (paper)"]
+    assert cells[3] == cells[4] and cells[5] == "100.0"
+
+
+def test_the_authors_images_follow_their_layout():
+    pixels, labels = _script().authors_draw(200)
+    assert (labels == np.arange(200) % 2).all()
+    low, high = ROW_OFFSETS
+    for image, label in zip(pixels, labels):
+        red, green = (np.argwhere(image[..., channel]) for channel in (0, 1))
+        assert len(red) == len(green) == BOX * BOX and not image[..., 2].any()
+        left, right = (red, green) if label == 0 else (green, red)
+        assert right[:, 1].min() - left[:, 1].min() >= MIN_GAP and left[:, 1].min() <= MAX_FIRST_COLUMN
+        band = TOP_ROW if label == 0 else BOTTOM_ROW
+        for box in (left, right):
+            assert band + low <= box[:, 0].min() <= band + high and box[:, 1].max() <= MAX_COLUMN + BOX - 1
 
 
 def test_bad_input_gets_one_line(tiny_dataset, tmp_path):
@@ -56,6 +71,7 @@ def test_bad_input_gets_one_line(tiny_dataset, tmp_path):
         (("--retrain", "cnn-gap"), "--retrain takes Red-Green networks"),
         (("--retrain", "redgreen-same", "--seeds", "one"), "bad seeds 'one'"),
         ((), "give run folders to score"),
+        ((tmp_path, "--authors-data"), "score run folders without it"),
     ):
         done = _run("--data", tiny_dataset, *args)
         assert done.returncode != 0 and says in done.stderr and "Traceback" not in done.stderr
