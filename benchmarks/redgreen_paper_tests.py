@@ -191,7 +191,14 @@ def main() -> None:
     except ElsewhereError as error:
         raise SystemExit(f"redgreen_paper_tests: error: {error}") from None
     columns = ("paper similar", "paper dissimilar", "alike", "test_id", "test_ood")
-    print("| network | trained on | best epoch chosen on | " + " | ".join(columns) + " | seeds |")
+    headers = (
+        "paper's similar test (training images 0–999)",
+        "paper's dissimilar test (those moved 16 rows)",
+        "answered alike",
+        "ours: test_id",
+        "ours: test_ood",
+    )
+    print("| network | trained on | best epoch chosen on | " + " | ".join(headers) + " | seeds |")
     print("| --- | --- | --- | " + " | ".join("---" for _ in columns) + " | --- |")
     for (architecture, trained_on, selection), runs in sorted(rows.items()):
         runs.sort(key=lambda run: run[0])
