@@ -25,6 +25,10 @@ from elsewhere.errors import ElsewhereError
 
 ENGINES = ("local", "ray")
 RETRIES = 2
+# What a task raises that is worth another try: the file system or network failing around it. A
+# refusal (``ElsewhereError``: bad input, a diverged run) fails the same way every time, so it
+# fails at once. A worker or node that dies is retried whatever it was running.
+RETRIED = [OSError]
 RAY_EXTRA = "pip install 'elsewhere[ray]'"
 # How long a cluster's address may take to accept a connection before it counts as unreachable.
 PROBE_SECONDS = 5.0
@@ -69,7 +73,8 @@ def run_tasks(
             hangs its forked children the first time they use it.
 
     Raises:
-        whatever a task raised, once its retries (Ray) are spent; the remaining tasks are cancelled.
+        whatever a task raised, at once or, on Ray, once the retries of a dead worker or an
+        ``OSError`` are spent; the remaining tasks are cancelled.
     """
     items = list(items)
     if engine.kind == "ray":
@@ -152,7 +157,7 @@ def _probe(address: str) -> None:
 
 def _ray_tasks(function: Callable[[Any], Any], items: list[Any], address: str | None, gpus: float) -> Iterator[Any]:
     ray = connect_ray(address)
-    remote = ray.remote(num_cpus=1, num_gpus=gpus, max_retries=RETRIES, retry_exceptions=True)(function)
+    remote = ray.remote(num_cpus=1, num_gpus=gpus, max_retries=RETRIES, retry_exceptions=RETRIED)(function)
     pending = [remote.remote(item) for item in items]
     try:
         while pending:

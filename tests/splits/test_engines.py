@@ -163,6 +163,36 @@ def test_a_task_that_dies_is_retried_and_its_shard_written_once(ray_instance, tm
     assert rows == sum(s["rows"] for s in expected["protocols"]["location-halves"]["splits"].values())
 
 
+def _refuse(marker: str) -> None:
+    with open(marker, "a") as attempts:
+        attempts.write("attempt\n")
+    raise ElsewhereError("a refusal: the same input fails the same way every time")
+
+
+def _fail_once_with_os_error(marker: str) -> str:
+    with open(marker, "a") as attempts:
+        attempts.write("attempt\n")
+    if Path(marker).read_text().count("attempt") == 1:
+        raise OSError("a passing failure of the file system")
+    return "done"
+
+
+@pytest.mark.slow
+def test_ray_runs_a_refused_task_once_and_retries_a_passing_failure(ray_instance, tmp_path):
+    # A refusal (bad input, a diverged training run) is deterministic: retrying it only wastes the
+    # run's time again, twice. A failure of the system around the task may pass.
+    from ray import cloudpickle
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    refused = tmp_path / "refused"
+    with pytest.raises(ElsewhereError, match="a refusal"):
+        list(run_tasks(_refuse, [str(refused)], Engine("ray")))
+    assert refused.read_text().count("attempt") == 1
+    passing = tmp_path / "passing"
+    assert list(run_tasks(_fail_once_with_os_error, [str(passing)], Engine("ray"))) == ["done"]
+    assert passing.read_text().count("attempt") == 2
+
+
 def test_a_damaged_shard_is_refused_and_not_written(tmp_path):
     job = Job(seed=5, size="tiny")
     shard = plan(parse_protocols("location-halves"), "tiny")[0]
