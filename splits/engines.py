@@ -162,7 +162,13 @@ def _ray_tasks(function: Callable[[Any], Any], items: list[Any], address: str | 
     try:
         while pending:
             done, pending = ray.wait(pending, num_returns=1)
-            yield ray.get(done[0])
+            try:
+                result = ray.get(done[0])
+            except ray.exceptions.RayTaskError as error:
+                if isinstance(error.cause, ElsewhereError):  # its own line, not Ray's coloured traceback
+                    raise error.cause from None
+                raise
+            yield result
     finally:
         for ref in pending:
             ray.cancel(ref, force=True)

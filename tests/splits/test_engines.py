@@ -185,9 +185,11 @@ def test_ray_runs_a_refused_task_once_and_retries_a_passing_failure(ray_instance
 
     cloudpickle.register_pickle_by_value(sys.modules[__name__])
     refused = tmp_path / "refused"
-    with pytest.raises(ElsewhereError, match="a refusal"):
+    with pytest.raises(ElsewhereError, match="a refusal") as refusal:
         list(run_tasks(_refuse, [str(refused)], Engine("ray")))
     assert refused.read_text().count("attempt") == 1
+    # The task's own line reaches the user, not Ray's account of the remote traceback.
+    assert str(refusal.value) == "a refusal: the same input fails the same way every time"
     passing = tmp_path / "passing"
     assert list(run_tasks(_fail_once_with_os_error, [str(passing)], Engine("ray"))) == ["done"]
     assert passing.read_text().count("attempt") == 2
