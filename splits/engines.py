@@ -73,8 +73,9 @@ def run_tasks(
             hangs its forked children the first time they use it.
 
     Raises:
-        whatever a task raised, at once or, on Ray, once the retries of a dead worker or an
-        ``OSError`` are spent; the remaining tasks are cancelled.
+        whatever a task raised: locally after the tasks already running have finished and been
+        yielded; on Ray at once, or once the retries of a dead worker or an ``OSError`` are spent.
+        The tasks not yet started never start.
     """
     items = list(items)
     if engine.kind == "ray":
@@ -89,14 +90,24 @@ def run_tasks(
     context = multiprocessing.get_context(local_start_method(fresh_workers))
     with ProcessPoolExecutor(workers, mp_context=context) as pool:
         pending = {pool.submit(function, item) for item in items}
+        failure: BaseException | None = None
         try:
             while pending:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
-                    yield future.result()
+                    if future.cancelled():
+                        continue
+                    if future.exception() is None:
+                        yield future.result()
+                    elif failure is None:  # start nothing more, but keep what is already running
+                        failure = future.exception()
+                        for waiting in pending:
+                            waiting.cancel()
         finally:
             for future in pending:
                 future.cancel()
+        if failure is not None:
+            raise failure
 
 
 def local_start_method(fresh_workers: bool = False) -> str:

@@ -5,6 +5,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,23 @@ def test_local_engine_returns_every_result_once():
     assert sorted(run_tasks(_square, range(7), Engine("local", workers=2))) == [x * x for x in range(7)]
     assert list(run_tasks(_square, [3], Engine("local", workers=1))) == [9]
     assert list(run_tasks(_square, [], Engine("local", workers=2))) == []
+
+
+def _fail_at_once_or_finish(item: str) -> str:
+    if item == "fail":
+        raise ElsewhereError("this task fails")
+    time.sleep(2.0)
+    return item
+
+
+def test_a_failed_local_task_keeps_the_results_of_the_tasks_in_flight():
+    # A sweep's runs last minutes: one failing run must not throw away the others already running
+    # (they are waited for anyway), nor hide them from the caller, who saves each as it arrives.
+    seen = []
+    with pytest.raises(ElsewhereError, match="this task fails"):
+        for result in run_tasks(_fail_at_once_or_finish, ["fail", "slow"], Engine("local", workers=2)):
+            seen.append(result)
+    assert seen == ["slow"]
 
 
 @pytest.mark.parametrize(
