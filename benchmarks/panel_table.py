@@ -7,7 +7,7 @@ version is in the table), and the protocol's verdict from :mod:`elsewhere.splits
 board shows it: ``iid`` is a control by design). The
 Red-Green table: the networks of Kayhan & van Gemert beside the paper's figures, ours as mean ± sd
 over the seeds in the table (with one seed, its 95% interval), and the ``test_moved`` split the paper
-does not have; then ``redgreen-circular``, the circular network as its code is written today.
+does not have; then ``redgreen-circular``, the authors' circular padding of 2 as PyTorch runs it today.
 
 ``--merge OTHER`` first adds the runs of another baseline table (a sweep's ``baselines.json``) to
 TABLE, refusing a run that both hold with different figures; TABLE is rewritten whole, with every OTHER's

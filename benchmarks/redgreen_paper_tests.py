@@ -13,8 +13,8 @@ within it) and scores Red-Green networks on them, beside our ``test_id`` and ``t
 
 - RUN folders (``elsewhere sweep`` or ``elsewhere train`` output): their saved weights;
 - ``--retrain ARCH ...``: fresh runs (``--seeds``) with the recipe of ``elsewhere sweep``, but the
-  best epoch selected as the authors' code selects it, on the first 1,000 training images.
-  Nothing is written.
+  best epoch chosen where the authors' code chooses it, on the first 1,000 training images (their
+  early stopping waits one epoch longer: 9 epochs without improvement, ours 8). Nothing is written.
 - ``--authors-data``: the fresh runs train on the authors' own 2,000 images instead of ours (drawn
   as their generator draws them, from NumPy's legacy generator seeded with 1988), and the paper's
   two tests are built from those.
@@ -26,24 +26,23 @@ within it) and scores Red-Green networks on them, beside our ``test_id`` and ``t
 from __future__ import annotations
 
 import argparse
-import io
-import json
 import statistics
 from dataclasses import replace
 from pathlib import Path
 
-import datasets
 import numpy as np
-import PIL.Image
 import torch
+from datasets import Dataset, Features, Image, Value
 
 from elsewhere.errors import ElsewhereError
 from elsewhere.evaluation.architectures import create_model
-from elsewhere.evaluation.data import load_split
+from elsewhere.evaluation.data import load_split, manifest_of, protocol_entry
 from elsewhere.evaluation.loading import load_weights
-from elsewhere.evaluation.runner import decode_split, to_float
+from elsewhere.evaluation.results import load_results
+from elsewhere.evaluation.runner import decode_split, predict
 from elsewhere.evaluation.training import default_config, train
 from elsewhere.splits.redgreen import BOTTOM_ROW, BOX, MAX_COLUMN, MAX_FIRST_COLUMN, MIN_GAP, ROW_OFFSETS, TOP_ROW
+from elsewhere.splits.shards import png_batch
 
 PROTOCOL = "red-green"
 PAPER_TEST = 1000  # the authors' similar test and validation set: the first 1,000 training images
@@ -55,9 +54,9 @@ DEVICE = torch.device("cpu")
 
 def accuracy(model: torch.nn.Module, pixels: torch.Tensor, labels: np.ndarray) -> np.ndarray:
     """Per-image correctness (bool) of ``model`` on uint8 N×H×W×3 ``pixels``."""
-    model.eval()
-    with torch.inference_mode():
-        predicted = model(to_float(pixels, DEVICE, channels_last=False)).argmax(1).numpy()
+    predicted, _ = predict(
+        model, Dataset.from_dict({"label": labels}), device=DEVICE, pixels=pixels.numpy(), progress=False
+    )
     return predicted == labels
 
 
@@ -83,24 +82,25 @@ def authors_draw(count: int = AUTHORS_TRAIN) -> tuple[np.ndarray, np.ndarray]:
     return pixels, labels
 
 
-def as_dataset(pixels: np.ndarray, labels: np.ndarray) -> datasets.Dataset:
+def as_dataset(pixels: np.ndarray, labels: np.ndarray) -> Dataset:
     """Images and labels as a split the trainer reads: PNG images and a ``label`` column."""
-    images = []
-    for image in pixels:
-        png = io.BytesIO()
-        PIL.Image.fromarray(image).save(png, format="PNG")
-        images.append({"bytes": png.getvalue(), "path": None})
-    features = datasets.Features({"image": datasets.Image(), "label": datasets.Value("int64")})
-    return datasets.Dataset.from_dict({"image": images, "label": labels.tolist()}, features=features)
+    images = [{"bytes": png, "path": None} for png in png_batch(pixels)]
+    features = Features({"image": Image(), "label": Value("int64")})
+    return Dataset.from_dict({"image": images, "label": labels.tolist()}, features=features)
 
 
-def training_set(data: str, authors: bool) -> datasets.Dataset:
+def training_set(data: str, authors: bool) -> Dataset:
     return as_dataset(*authors_draw()) if authors else load_split(data, PROTOCOL, "train")
 
 
-def test_sets(data: str, training: datasets.Dataset) -> dict[str, tuple[torch.Tensor, np.ndarray]]:
+def first_images(training: Dataset) -> Dataset:
+    """The authors' validation set and similar test: the first ``PAPER_TEST`` training images."""
+    return training.select(range(min(PAPER_TEST, len(training))))
+
+
+def test_sets(data: str, training: Dataset) -> dict[str, tuple[torch.Tensor, np.ndarray]]:
     """The paper's two tests built from ``training``, and our two, as (pixels, labels)."""
-    first = training.select(range(min(PAPER_TEST, len(training))))
+    first = first_images(training)
     pixels, labels = decode_split(first), np.asarray(first["label"])
     named = {"paper similar": (pixels, labels), "paper dissimilar": (torch.roll(pixels, MOVE, dims=1), labels)}
     for split in ("test_id", "test_ood"):
@@ -118,30 +118,30 @@ def scores(model: torch.nn.Module, sets: dict) -> dict[str, float]:
     return result
 
 
-def saved_run(folder: Path) -> tuple[str, int, torch.nn.Module]:
-    """A trained run's architecture, seed and model, from the folder ``elsewhere train`` wrote."""
-    try:
-        record = json.loads((folder / "results.json").read_text())
-        protocol = record["protocol"]["name"]
-        architecture, seed = record["model"]["architecture"], record["model"]["training"]["seed"]
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise SystemExit(f"{folder}: not a run folder with a results.json of a trained run ({error!r})") from None
-    if protocol != PROTOCOL or not str(architecture).startswith("redgreen-"):
-        raise SystemExit(f"{folder}: a run of {architecture!r} on {protocol!r}; give Red-Green networks on {PROTOCOL}")
+def saved_run(folder: Path, fingerprint: str) -> tuple[str, int, torch.nn.Module]:
+    """A trained run's architecture, seed and model, from the folder ``elsewhere train`` wrote;
+    refused unless it trained on the data whose ``red-green`` has ``fingerprint``."""
+    record = load_results(folder / "results.json")
+    protocol, model_record = record["protocol"], record["model"]
+    architecture, seed = model_record.get("architecture"), model_record.get("training", {}).get("seed")
+    if protocol["name"] != PROTOCOL or not str(architecture).startswith("redgreen-"):
+        raise ElsewhereError(
+            f"{folder}: a run of {architecture!r} on {protocol['name']!r}; give Red-Green networks on {PROTOCOL}"
+        )
+    if protocol["fingerprint"] != fingerprint:
+        raise ElsewhereError(f"{folder}: trained on other {PROTOCOL} data than --data holds; give that run's suite")
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise ElsewhereError(f"{folder}: its results record no whole-number training seed ({seed!r})")
     model = create_model(architecture, CLASSES, CANVAS, seed=seed)
-    try:
-        load_weights(model, folder / "model.safetensors")
-    except ElsewhereError as error:
-        raise SystemExit(f"{folder}: {error}") from None
+    load_weights(model, folder / "model.safetensors")
     return architecture, seed, model
 
 
-def retrained(training: datasets.Dataset, architecture: str, seed: int) -> torch.nn.Module:
+def retrained(training: Dataset, architecture: str, seed: int) -> torch.nn.Module:
     """A fresh run whose best epoch is chosen on the first training images, as the authors' is."""
     config = replace(default_config(architecture), seed=seed)
     model = create_model(architecture, CLASSES, CANVAS, seed=seed)
-    first = training.select(range(min(PAPER_TEST, len(training))))
-    train(model, training, first, config, device=DEVICE, progress=False)
+    train(model, training, first_images(training), config, device=DEVICE, progress=False)
     return model
 
 
@@ -172,27 +172,34 @@ def main() -> None:
         parser.error(f"--retrain takes Red-Green networks (redgreen-...), not {args.retrain!r}")
     if args.authors_data and args.runs:
         parser.error("--authors-data builds the paper's tests from the authors' images: score run folders without it")
-    rows: dict[tuple[str, str], list[tuple[int, dict]]] = {}
+    if len(set(args.seeds)) < len(args.seeds):
+        parser.error(f"--seeds names a seed twice ({args.seeds})")
+    rows: dict[tuple[str, str, str], dict[int, dict]] = {}
+
+    def add(row: tuple[str, str, str], seed: int, figures: dict, what: str) -> None:
+        if seed in rows.setdefault(row, {}):
+            raise ElsewhereError(f"{what}: a second run of {row[0]} with seed {seed}; give each run once")
+        rows[row][seed] = figures
+
     try:
+        _, entry = protocol_entry(manifest_of(args.data), args.data, PROTOCOL)
         training = training_set(args.data, args.authors_data)
         sets = test_sets(args.data, training)
         trained_on = "the authors' images" if args.authors_data else "ours"
         for folder in args.runs:
-            architecture, seed, model = saved_run(folder)
-            rows.setdefault((architecture, "ours", "held-back validation (ours)"), []).append(
-                (seed, scores(model, sets))
-            )
+            architecture, seed, model = saved_run(folder, entry["fingerprint"])
+            add((architecture, "ours", "held-back validation (ours)"), seed, scores(model, sets), str(folder))
         for architecture in args.retrain:
             for seed in args.seeds:
                 model = retrained(training, architecture, seed)
-                rows.setdefault((architecture, trained_on, "first 1,000 training images (paper)"), []).append(
-                    (seed, scores(model, sets))
-                )
+                selection = f"first {len(sets['paper similar'][1]):,} training images (paper)"
+                add((architecture, trained_on, selection), seed, scores(model, sets), "--retrain")
     except ElsewhereError as error:
         raise SystemExit(f"redgreen_paper_tests: error: {error}") from None
     columns = ("paper similar", "paper dissimilar", "alike", "test_id", "test_ood")
+    count = len(sets["paper similar"][1])
     headers = (
-        "paper's similar test (training images 0–999)",
+        f"paper's similar test (training images 0–{count - 1})",
         "paper's dissimilar test (those moved 16 rows)",
         "answered alike",
         "ours: test_id",
@@ -201,9 +208,8 @@ def main() -> None:
     print("| network | trained on | best epoch chosen on | " + " | ".join(headers) + " | seeds |")
     print("| --- | --- | --- | " + " | ".join("---" for _ in columns) + " | --- |")
     for (architecture, trained_on, selection), runs in sorted(rows.items()):
-        runs.sort(key=lambda run: run[0])
-        cells = [summary([figures[c] for _, figures in runs]) for c in columns]
-        seeds = ", ".join(str(seed) for seed, _ in runs)
+        cells = [summary([runs[seed][c] for seed in sorted(runs)]) for c in columns]
+        seeds = ", ".join(str(seed) for seed in sorted(runs))
         print(f"| `{architecture}` | {trained_on} | {selection} | " + " | ".join(cells) + f" | {len(runs)} ({seeds}) |")
 
 

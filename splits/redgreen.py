@@ -11,14 +11,15 @@ vertically, so the bands swap between the classes. A network that reads absolute
 
 Two departures from the authors' data, both to make the test mean what it claims:
 
-- No validation or test image repeats a training image. In the authors' code every one does: each
-  generator reseeds NumPy with the same seed and draws the same values, so their validation set and
-  similar test are the first 1000 training images, and their dissimilar test is those images moved
-  (``benchmarks/redgreen_paper_tests.py`` builds these two tests from ours). Drawn independently,
-  637 of 1000 similar test images were byte-identical to training images. Every layout (class, both boxes' columns and
-  rows) belongs by a hash either to the training pool or to the held-back pool (one in
-  ``HELD_BACK``); training draws only from the first, validation and ``test_id`` only from the
-  second. The dissimilar tests cannot repeat a training image: their bands are the other class's.
+- No validation or test image repeats a training image. In the authors' code each generator
+  reseeds NumPy with the same seed and draws the same values, so their validation set and similar
+  test are the first 1000 training images themselves, and their dissimilar test is those images
+  moved 16 rows (``benchmarks/redgreen_paper_tests.py`` builds these two tests from ours). An
+  earlier draw of ours, independent per split, still had 637 of 1000 similar test images
+  byte-identical to training images. Now every layout (class, both boxes' columns and rows)
+  belongs by a hash either to the training pool or to the held-back pool (one in ``HELD_BACK``);
+  training draws only from the first, validation and ``test_id`` only from the second. The
+  dissimilar tests cannot repeat a training image: their bands are the other class's.
 - A third test, ``test_moved``: the dissimilar bands, and the boxes moved horizontally. In the
   published layout the left box's column (0–9, against 5–27 for the right one) tells which colour
   is left: a threshold on the red box's column fitted on training scores 0.96 on both published
