@@ -41,14 +41,23 @@ from elsewhere.evaluation.loading import load_weights
 from elsewhere.evaluation.results import load_results
 from elsewhere.evaluation.runner import decode_split, predict
 from elsewhere.evaluation.training import default_config, train
-from elsewhere.splits.redgreen import BOTTOM_ROW, BOX, MAX_COLUMN, MAX_FIRST_COLUMN, MIN_GAP, ROW_OFFSETS, TOP_ROW
+from elsewhere.splits.redgreen import (
+    BOTTOM_ROW,
+    BOX,
+    CANVAS,
+    MAX_COLUMN,
+    MAX_FIRST_COLUMN,
+    MIN_GAP,
+    ROW_OFFSETS,
+    TOP_ROW,
+)
 from elsewhere.splits.shards import png_batch
 
 PROTOCOL = "red-green"
 PAPER_TEST = 1000  # the authors' similar test and validation set: the first 1,000 training images
 AUTHORS_SEED, AUTHORS_TRAIN = 1988, 2000
-MOVE = 16  # rows; the authors' dissimilar test
-CLASSES, CANVAS = 2, 32
+MOVE = BOTTOM_ROW - TOP_ROW  # 16 rows: the authors' dissimilar test swaps the two bands
+CLASSES = 2
 DEVICE = torch.device("cpu")
 
 
@@ -186,21 +195,21 @@ def main() -> None:
         training = training_set(args.data, args.authors_data)
         sets = test_sets(args.data, training)
         trained_on = "the authors' images" if args.authors_data else "ours"
+        count = len(sets["paper similar"][1])
         for folder in args.runs:
             architecture, seed, model = saved_run(folder, entry["fingerprint"])
             add((architecture, "ours", "held-back validation (ours)"), seed, scores(model, sets), str(folder))
         for architecture in args.retrain:
             for seed in args.seeds:
                 model = retrained(training, architecture, seed)
-                selection = f"first {len(sets['paper similar'][1]):,} training images (paper)"
+                selection = f"first {count:,} training images (paper)"
                 add((architecture, trained_on, selection), seed, scores(model, sets), "--retrain")
     except ElsewhereError as error:
         raise SystemExit(f"redgreen_paper_tests: error: {error}") from None
     columns = ("paper similar", "paper dissimilar", "alike", "test_id", "test_ood")
-    count = len(sets["paper similar"][1])
     headers = (
         f"paper's similar test (training images 0–{count - 1})",
-        "paper's dissimilar test (those moved 16 rows)",
+        f"paper's dissimilar test (those moved {MOVE} rows)",
         "answered alike",
         "ours: test_id",
         "ours: test_ood",
