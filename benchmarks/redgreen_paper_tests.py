@@ -17,10 +17,15 @@ within it) and scores Red-Green networks on them, beside our ``test_id`` and ``t
   early stopping waits one epoch longer: 9 epochs without improvement, ours 8). Nothing is written.
 - ``--authors-data``: the fresh runs train on the authors' own 2,000 images instead of ours (drawn
   as their generator draws them, from NumPy's legacy generator seeded with 1988), and the paper's
-  two tests are built from those.
+  two tests are built from those. ``--authors-seed N`` draws another 2,000 images the same way:
+  how far the figures move between draws says how much of a difference one draw of data can make.
+- ``--train-order shuffled``: the fresh runs see the training images in one random order (seeded by
+  the run's seed; the recipe does not reshuffle between epochs) instead of as drawn (the authors'
+  alternate the two classes). The validation set and the paper's tests stay the first 1,000 drawn.
 
     python benchmarks/redgreen_paper_tests.py --data SUITE RUNS/red-green/redgreen-* RUNS/seed-*/red-green/redgreen-*
     python benchmarks/redgreen_paper_tests.py --data SUITE --retrain redgreen-periodic --seeds 0,1,2 [--authors-data]
+    python benchmarks/redgreen_paper_tests.py --data SUITE --retrain redgreen-full --authors-data --authors-seed 1
 """
 
 from __future__ import annotations
@@ -69,12 +74,12 @@ def accuracy(model: torch.nn.Module, pixels: torch.Tensor, labels: np.ndarray) -
     return predicted == labels
 
 
-def authors_draw(count: int = AUTHORS_TRAIN) -> tuple[np.ndarray, np.ndarray]:
+def authors_draw(count: int = AUTHORS_TRAIN, seed: int = AUTHORS_SEED) -> tuple[np.ndarray, np.ndarray]:
     """The authors' training images as uint8 N×H×W×3 and their labels, drawn as their generator
-    draws them: NumPy's legacy generator seeded with 1988; even images red-left in the top band, odd
+    draws them: NumPy's legacy generator seeded with 1988 (theirs) or ``seed``; even images red-left in the top band, odd
     ones green-left in the bottom band; per image the left box's column and row, then the right
     box's, both redrawn until the right box is ``MIN_GAP`` or more columns further."""
-    rng = np.random.RandomState(AUTHORS_SEED)
+    rng = np.random.RandomState(seed)
     pixels = np.zeros((count, CANVAS, CANVAS, 3), np.uint8)
     labels = np.arange(count) % 2
     low, high = ROW_OFFSETS
@@ -98,8 +103,9 @@ def as_dataset(pixels: np.ndarray, labels: np.ndarray) -> Dataset:
     return Dataset.from_dict({"image": images, "label": labels.tolist()}, features=features)
 
 
-def training_set(data: str, authors: bool) -> Dataset:
-    return as_dataset(*authors_draw()) if authors else load_split(data, PROTOCOL, "train")
+def training_set(data: str, authors_seed: int | None) -> Dataset:
+    """Our training split, or (``authors_seed`` given) the authors' images drawn with that seed."""
+    return load_split(data, PROTOCOL, "train") if authors_seed is None else as_dataset(*authors_draw(seed=authors_seed))
 
 
 def first_images(training: Dataset) -> Dataset:
@@ -146,11 +152,13 @@ def saved_run(folder: Path, fingerprint: str) -> tuple[str, int, torch.nn.Module
     return architecture, seed, model
 
 
-def retrained(training: Dataset, architecture: str, seed: int) -> torch.nn.Module:
-    """A fresh run whose best epoch is chosen on the first training images, as the authors' is."""
+def retrained(training: Dataset, architecture: str, seed: int, shuffled: bool = False) -> torch.nn.Module:
+    """A fresh run whose best epoch is chosen on the first training images, as the authors' is;
+    ``shuffled``: trained on the images in one random order drawn from ``seed``."""
     config = replace(default_config(architecture), seed=seed)
     model = create_model(architecture, CLASSES, CANVAS, seed=seed)
-    train(model, training, first_images(training), config, device=DEVICE, progress=False)
+    order = np.random.default_rng(seed).permutation(len(training)) if shuffled else np.arange(len(training))
+    train(model, training.select(order), first_images(training), config, device=DEVICE, progress=False)
     return model
 
 
@@ -174,6 +182,15 @@ def main() -> None:
     parser.add_argument("--retrain", nargs="*", default=[], metavar="ARCH", help="Red-Green networks to retrain")
     parser.add_argument("--seeds", default=[0], type=seed_list, help="seeds of the retrained runs, comma-separated")
     parser.add_argument("--authors-data", action="store_true", help="retrain on the authors' images, not ours")
+    parser.add_argument(
+        "--authors-seed", type=int, default=None, metavar="N", help=f"with --authors-data: draw with N, not {AUTHORS_SEED}"
+    )
+    parser.add_argument(
+        "--train-order",
+        choices=("drawn", "shuffled"),
+        default="drawn",
+        help="retrained runs see the images as drawn, or in one seeded random order",
+    )
     args = parser.parse_args()
     if not args.runs and not args.retrain:
         parser.error("give run folders to score, or --retrain ARCH")
@@ -181,6 +198,10 @@ def main() -> None:
         parser.error(f"--retrain takes Red-Green networks (redgreen-...), not {args.retrain!r}")
     if args.authors_data and args.runs:
         parser.error("--authors-data builds the paper's tests from the authors' images: score run folders without it")
+    if args.authors_seed is not None and not (args.authors_data and 0 <= args.authors_seed < 2**32):
+        parser.error(f"--authors-seed takes a whole number from 0 to {2**32 - 1}, with --authors-data")
+    if args.runs and args.train_order != "drawn":
+        parser.error("--train-order applies to --retrain runs: score run folders without it")
     if len(set(args.seeds)) < len(args.seeds):
         parser.error(f"--seeds names a seed twice ({args.seeds})")
     rows: dict[tuple[str, str, str], dict[int, dict]] = {}
@@ -192,16 +213,21 @@ def main() -> None:
 
     try:
         _, entry = protocol_entry(manifest_of(args.data), args.data, PROTOCOL)
-        training = training_set(args.data, args.authors_data)
+        authors_seed = (AUTHORS_SEED if args.authors_seed is None else args.authors_seed) if args.authors_data else None
+        training = training_set(args.data, authors_seed)
         sets = test_sets(args.data, training)
-        trained_on = "the authors' images" if args.authors_data else "ours"
+        trained_on = "ours" if authors_seed is None else "the authors' images"
+        if authors_seed not in (None, AUTHORS_SEED):
+            trained_on = f"the authors' generator, seed {authors_seed}"
+        if args.train_order == "shuffled":
+            trained_on += ", shuffled once"
         count = len(sets["paper similar"][1])
         for folder in args.runs:
             architecture, seed, model = saved_run(folder, entry["fingerprint"])
             add((architecture, "ours", "held-back validation (ours)"), seed, scores(model, sets), str(folder))
         for architecture in args.retrain:
             for seed in args.seeds:
-                model = retrained(training, architecture, seed)
+                model = retrained(training, architecture, seed, shuffled=args.train_order == "shuffled")
                 selection = f"first {count:,} training images (paper)"
                 add((architecture, trained_on, selection), seed, scores(model, sets), "--retrain")
     except ElsewhereError as error:

@@ -69,8 +69,9 @@ def test_the_authors_images_are_the_ones_their_generator_draws():
     assert digest == "a35834812320267db845ec0dccfbe2acf50091a69d09aecca105119b4dee782f"
 
 
-def test_the_authors_images_follow_their_layout():
-    pixels, labels = _script().authors_draw(200)
+@pytest.mark.parametrize("seed", [1988, 7])
+def test_the_authors_images_follow_their_layout(seed):
+    pixels, labels = _script().authors_draw(200, seed=seed)
     assert (labels == np.arange(200) % 2).all()
     low, high = ROW_OFFSETS
     for image, label in zip(pixels, labels):
@@ -81,6 +82,28 @@ def test_the_authors_images_follow_their_layout():
         band = TOP_ROW if label == 0 else BOTTOM_ROW
         for box in (left, right):
             assert band + low <= box[:, 0].min() <= band + high and box[:, 1].max() <= MAX_COLUMN + BOX - 1
+
+
+def test_another_authors_seed_draws_other_images():
+    theirs, _ = _script().authors_draw(50)
+    other, _ = _script().authors_draw(50, seed=7)
+    assert not (theirs == other).all(axis=(1, 2, 3)).any()
+
+
+def test_a_shuffled_training_order_is_its_own_reproducible_run(tiny_dataset):
+    script = _script()
+    training = load_split(tiny_dataset, "red-green", "train")
+
+    def weights(shuffled: bool) -> torch.Tensor:
+        model = script.retrained(training, "redgreen-same", 0, shuffled=shuffled)
+        return torch.cat([p.detach().flatten() for p in model.parameters()])
+
+    shuffled = weights(True)
+    assert torch.equal(shuffled, weights(True))
+    assert not torch.equal(shuffled, weights(False))
+    done = _run("--data", tiny_dataset, "--retrain", "redgreen-periodic", "--train-order", "shuffled")
+    assert done.returncode == 0, done.stderr
+    assert "| `redgreen-periodic` | ours, shuffled once |" in done.stdout
 
 
 @pytest.fixture(scope="module")
@@ -103,6 +126,11 @@ def test_bad_input_gets_one_line(tiny_dataset, tiny_run, tmp_path):
         (("--retrain", "redgreen-same", "--seeds", "one"), "bad seeds 'one'"),
         ((), "give run folders to score"),
         ((tmp_path, "--authors-data"), "score run folders without it"),
+        (("--retrain", "redgreen-same", "--authors-seed", "3"), "with --authors-data"),
+        (("--retrain", "redgreen-same", "--authors-data", "--authors-seed", "-1"), "from 0 to 4294967295"),
+        (("--retrain", "redgreen-same", "--authors-data", "--authors-seed", "x"), "invalid int value"),
+        ((tmp_path, "--train-order", "shuffled"), "applies to --retrain runs"),
+        (("--retrain", "redgreen-same", "--train-order", "sorted"), "invalid choice: 'sorted'"),
     ):
         done = _run("--data", tiny_dataset, *args)
         assert done.returncode != 0 and says in done.stderr and "Traceback" not in done.stderr
