@@ -157,6 +157,8 @@ def test_table_submit_and_error_in_the_browser(browser, site, tmp_path):
     screenshot(page, "table-after-submit")
 
     page.reload()
+    # As after the first load: the form takes a file only once the app has started in the page.
+    page.locator("#leaderboard-table [role=gridcell]").first.wait_for()
     bad = tmp_path / "bad.csv"
     bad.write_text("id,prediction\nnot-an-item,0\n")
     submit_through_form(page, bad, "bad net")
