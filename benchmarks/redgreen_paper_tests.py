@@ -76,9 +76,10 @@ def accuracy(model: torch.nn.Module, pixels: torch.Tensor, labels: np.ndarray) -
 
 def authors_draw(count: int = AUTHORS_TRAIN, seed: int = AUTHORS_SEED) -> tuple[np.ndarray, np.ndarray]:
     """The authors' training images as uint8 N×H×W×3 and their labels, drawn as their generator
-    draws them: NumPy's legacy generator seeded with 1988 (theirs) or ``seed``; even images red-left in the top band, odd
-    ones green-left in the bottom band; per image the left box's column and row, then the right
-    box's, both redrawn until the right box is ``MIN_GAP`` or more columns further."""
+    draws them: NumPy's legacy generator seeded with 1988 (theirs) or ``seed``; even images
+    red-left in the top band, odd ones green-left in the bottom band; per image the left box's
+    column and row, then the right box's, both redrawn until the right box is ``MIN_GAP`` or more
+    columns further."""
     rng = np.random.RandomState(seed)
     pixels = np.zeros((count, CANVAS, CANVAS, 3), np.uint8)
     labels = np.arange(count) % 2
@@ -183,7 +184,11 @@ def main() -> None:
     parser.add_argument("--seeds", default=[0], type=seed_list, help="seeds of the retrained runs, comma-separated")
     parser.add_argument("--authors-data", action="store_true", help="retrain on the authors' images, not ours")
     parser.add_argument(
-        "--authors-seed", type=int, default=None, metavar="N", help=f"with --authors-data: draw with N, not {AUTHORS_SEED}"
+        "--authors-seed",
+        type=int,
+        default=None,
+        metavar="N",
+        help=f"with --authors-data: draw with N, not {AUTHORS_SEED}",
     )
     parser.add_argument(
         "--train-order",
