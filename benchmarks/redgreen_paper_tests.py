@@ -19,8 +19,8 @@ within it) and scores Red-Green networks on them, beside our ``test_id`` and ``t
   as their generator draws them, from NumPy's legacy generator seeded with 1988), and the paper's
   two tests are built from those. ``--authors-seed N`` draws another 2,000 images the same way:
   how far the figures move between draws says how much of a difference one draw of data can make.
-- ``--train-order shuffled``: the fresh runs see the training images in one random order (seeded by
-  the run's seed; the recipe does not reshuffle between epochs) instead of as drawn (the authors'
+- ``--train-order shuffled``: the fresh runs see the training images in one random order
+  (``Dataset.shuffle`` seeded by the run's seed; the recipe does not reshuffle between epochs) instead of as drawn (the authors'
   alternate the two classes). The validation set and the paper's tests stay the first 1,000 drawn.
 
     python benchmarks/redgreen_paper_tests.py --data SUITE RUNS/red-green/redgreen-* RUNS/seed-*/red-green/redgreen-*
@@ -158,8 +158,8 @@ def retrained(training: Dataset, architecture: str, seed: int, shuffled: bool = 
     ``shuffled``: trained on the images in one random order drawn from ``seed``."""
     config = replace(default_config(architecture), seed=seed)
     model = create_model(architecture, CLASSES, CANVAS, seed=seed)
-    order = np.random.default_rng(seed).permutation(len(training)) if shuffled else np.arange(len(training))
-    train(model, training.select(order), first_images(training), config, device=DEVICE, progress=False)
+    ordered = training.shuffle(seed=seed) if shuffled else training
+    train(model, ordered, first_images(training), config, device=DEVICE, progress=False)
     return model
 
 
@@ -218,12 +218,13 @@ def main() -> None:
 
     try:
         _, entry = protocol_entry(manifest_of(args.data), args.data, PROTOCOL)
-        authors_seed = (AUTHORS_SEED if args.authors_seed is None else args.authors_seed) if args.authors_data else None
+        authors_seed = None
+        if args.authors_data:
+            authors_seed = AUTHORS_SEED if args.authors_seed is None else args.authors_seed
         training = training_set(args.data, authors_seed)
         sets = test_sets(args.data, training)
-        trained_on = "ours" if authors_seed is None else "the authors' images"
-        if authors_seed not in (None, AUTHORS_SEED):
-            trained_on = f"the authors' generator, seed {authors_seed}"
+        names = {None: "ours", AUTHORS_SEED: "the authors' images"}
+        trained_on = names.get(authors_seed, f"the authors' generator, seed {authors_seed}")
         if args.train_order == "shuffled":
             trained_on += ", shuffled once"
         count = len(sets["paper similar"][1])
