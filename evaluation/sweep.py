@@ -10,8 +10,9 @@ goes to a worker: the run's three names, the data folder's path (or Hub id), the
 device; the worker reads the data itself, so on a cluster the folder must be on a file system all
 nodes share (or be a Hub repo).
 
-The baseline table, ``RUNS/baselines.json``, is derived from the finished run folders: one row per
-run with its ID and OOD accuracy (and 95% intervals; a protocol's further test splits such as
+The baseline table, ``RUNS/baselines.json``, is derived from the finished run folders and
+rewritten as each run finishes, so a sweep stopped by a kill or a failure leaves the rows of every
+run it finished: one row per run with its ID and OOD accuracy (and 95% intervals; a protocol's further test splits such as
 Red-Green's ``test_moved`` too), the protocol's version and data fingerprint,
 and the training config. ``load_table`` reads it back for everything derived from the panel.
 """
@@ -148,7 +149,8 @@ def run_sweep(
     gpus_per_run: float = 1,
     report=print,
 ) -> list[Row]:
-    """Train every unfinished run of ``runs`` on ``engine``, then write and return the baseline table.
+    """Train every unfinished run of ``runs`` on ``engine``, rewriting the baseline table as each
+    finishes, and return the table's rows.
 
     On Ray, each run holds ``gpus_per_run`` GPUs when the cluster has any, else none (CPU runs).
     """
@@ -170,49 +172,49 @@ def run_sweep(
     elif engine.kind == "local" and settings.threads is None:
         share = max(1, (os.cpu_count() or 1) // min(engine.workers or 1, max(len(todo), 1)))
         settings = replace(settings, threads=share)
+    rows = {run: table_row(root, run) for run in runs if run not in todo}
+    write_table(root / TABLE, [rows[run] for run in sorted(rows)])
     for run, files in run_tasks(train_run, [(run, settings) for run in todo], engine, gpus=gpus, fresh_workers=True):
         save_run(root, run, files)
+        rows[run] = table_row(root, run)
+        write_table(root / TABLE, [rows[run] for run in sorted(rows)])
         report(f"trained {run.folder}")
-    rows = table_rows(root, runs)
-    write_table(root / TABLE, rows)
-    return rows
+    return [rows[run] for run in sorted(rows)]
 
 
 def table_rows(root: Path, runs: list[Run]) -> list[Row]:
-    """The baseline table's rows for the finished ``runs`` under ``root``, in grid order; each config names its device."""
+    """The baseline table's rows for the finished ``runs`` under ``root``, in grid order."""
+    return [table_row(root, run) for run in sorted(runs) if finished(root, run)]
+
+
+def table_row(root: Path, run: Run) -> Row:
+    """The baseline table's row of one finished run; its config names the device it trained on."""
     from elsewhere.evaluation.metrics import further_splits
     from elsewhere.evaluation.results import load_results
 
-    rows = []
-    for run in sorted(runs):
-        if not finished(root, run):
-            continue
-        results = load_results(Path(root) / run.folder / "results.json")
-        metrics, protocol = results["metrics"], results["protocol"]
-        rows.append(
-            Row(
-                protocol=run.protocol,
-                protocol_version=int(protocol["version"]),
-                fingerprint=str(protocol["fingerprint"]),
-                architecture=run.architecture,
-                seed=run.seed,
-                id_accuracy=float(metrics["id_accuracy"]["value"]),
-                id_ci=tuple(float(v) for v in metrics["id_accuracy"]["ci"]),
-                ood_accuracy=float(metrics["ood_accuracy"]["value"]),
-                ood_ci=tuple(float(v) for v in metrics["ood_accuracy"]["ci"]),
-                # The device the run trained on belongs to its recipe: CPU and GPU kernels differ.
-                config={**results["model"].get("training", {}).get("config", {}), "device": results["device"]},
-                results=f"{run.folder}/results.json",
-                further_tests={
-                    split: {
-                        "accuracy": float(metrics["accuracy"][split]["value"]),
-                        "ci": [float(v) for v in metrics["accuracy"][split]["ci"]],
-                    }
-                    for split in further_splits(metrics)
-                },
-            )
-        )
-    return rows
+    results = load_results(Path(root) / run.folder / "results.json")
+    metrics, protocol = results["metrics"], results["protocol"]
+    return Row(
+        protocol=run.protocol,
+        protocol_version=int(protocol["version"]),
+        fingerprint=str(protocol["fingerprint"]),
+        architecture=run.architecture,
+        seed=run.seed,
+        id_accuracy=float(metrics["id_accuracy"]["value"]),
+        id_ci=tuple(float(v) for v in metrics["id_accuracy"]["ci"]),
+        ood_accuracy=float(metrics["ood_accuracy"]["value"]),
+        ood_ci=tuple(float(v) for v in metrics["ood_accuracy"]["ci"]),
+        # The device the run trained on belongs to its recipe: CPU and GPU kernels differ.
+        config={**results["model"].get("training", {}).get("config", {}), "device": results["device"]},
+        results=f"{run.folder}/results.json",
+        further_tests={
+            split: {
+                "accuracy": float(metrics["accuracy"][split]["value"]),
+                "ci": [float(v) for v in metrics["accuracy"][split]["ci"]],
+            }
+            for split in further_splits(metrics)
+        },
+    )
 
 
 def parse_names(text: str) -> list[str]:

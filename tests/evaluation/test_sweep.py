@@ -144,6 +144,18 @@ def test_the_table_carries_red_greens_moved_test(data, tmp_path):
     assert load_table(tmp_path / "runs" / TABLE) == [row]
 
 
+def test_a_sweep_stopped_by_a_failed_run_keeps_the_table_of_its_finished_runs(data, tmp_path):
+    """The table grows run by run: a failure (or a kill) days into a sweep leaves every finished row."""
+    runs = tmp_path / "runs"
+    # The data folder holds no location-point, so that protocol's run fails after location-halves' ran.
+    grid = plan_sweep(["mlp"], [PROTOCOL, "location-point"], [0])
+    with pytest.raises(ElsewhereError, match="^run mlp on location-point, seed 0: "):
+        run_sweep(runs, grid, Settings(str(data), epochs=1, threads=1), Engine(workers=1), report=lambda line: None)
+    (row,) = load_table(runs / TABLE)
+    assert (row.protocol, row.architecture, row.seed) == (PROTOCOL, "mlp", 0)
+    assert row.results == f"{PROTOCOL}/mlp/results.json" and (runs / row.results).is_file()
+
+
 def _sweep_command(data, runs):
     return [
         sys.executable,
