@@ -65,7 +65,9 @@ def submit_through_form(page, path: Path, model_name: str) -> None:
     """Fill the Submit tab with ``path`` and ``model_name`` and press Submit."""
     page.get_by_role("tab", name="Submit").click()
     page.locator("#predictions-file input[type=file]").set_input_files(str(path))
-    page.locator("#predictions-file").get_by_text(path.name).first.wait_for()
+    # Once uploaded, the file's row is labelled with its name; its text splits stem and extension
+    # ("browser-net .csv"), so only the upload's passing progress line matches the name as text.
+    page.locator("#predictions-file").get_by_label(path.name, exact=True).wait_for()
     page.locator("#model-name").get_by_role("textbox").fill(model_name)
     page.locator("#submitter").get_by_role("textbox").fill("playwright")
     page.locator("#submit-button").click()
