@@ -7,7 +7,8 @@
 # longest first, killed SWEEP_UNTIL_S seconds after this script began), writes the baseline table
 # of what finished, then runs benchmarks/harness_overhead.py and benchmarks/gpu_feed.py. nvidia-smi
 # samples GPU utilisation every 100 ms throughout (gpu.csv). Everything lands in OUT (8 files).
-# RESUME=DIR carries finished runs from an earlier call; SKIP_HARNESS=1 leaves out the two benchmarks.
+# RESUME=DIR carries finished runs from an earlier call; SKIP_HARNESS=1 leaves out the two benchmarks;
+# ARCHS=A,B sweeps only those networks (the runs a table still lacks) instead of the whole panel.
 # Carried wheels (.whl/, see the device notes) install into a folder whose path holds
 # "site-packages": dill pickles modules from any other path by value, and fails on pyarrow's
 # MonthDayNano while `datasets` fingerprints a dataset.
@@ -19,7 +20,7 @@ WORKERS=${4:-12}
 SEEDS=${5:-0,1,2}
 EPOCHS=${6:-}
 PY=${PYTHON:-python3}
-ARCHS=cnn-flatten,cnn-gap,resnet-small,vit-tiny,mixer-tiny,gcnn-c4,mlp,shape-descriptors,redgreen-valid,redgreen-same,redgreen-full,redgreen-circular
+ARCHS=${ARCHS:-cnn-flatten,cnn-gap,resnet-small,vit-tiny,mixer-tiny,gcnn-c4,mlp,shape-descriptors,redgreen-valid,redgreen-same,redgreen-full,redgreen-circular}
 BEGAN=$(date +%s)
 WORK=${WORK:-/tmp/elsewhere-panel}
 SITE=$WORK/env/site-packages
