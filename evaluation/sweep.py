@@ -173,13 +173,19 @@ def run_sweep(
         share = max(1, (os.cpu_count() or 1) // min(engine.workers or 1, max(len(todo), 1)))
         settings = replace(settings, threads=share)
     rows = {run: table_row(root, run) for run in runs if run not in todo}
-    write_table(root / TABLE, [rows[run] for run in sorted(rows)])
+
+    def write() -> list[Row]:
+        table = [rows[run] for run in sorted(rows)]
+        write_table(root / TABLE, table)
+        return table
+
     for run, files in run_tasks(train_run, [(run, settings) for run in todo], engine, gpus=gpus, fresh_workers=True):
         save_run(root, run, files)
         rows[run] = table_row(root, run)
-        write_table(root / TABLE, [rows[run] for run in sorted(rows)])
+        write()
         report(f"trained {run.folder}")
-    return [rows[run] for run in sorted(rows)]
+    # An earlier sweep's table stays until this one has finished a run (or has nothing to train).
+    return write()
 
 
 def table_rows(root: Path, runs: list[Run]) -> list[Row]:

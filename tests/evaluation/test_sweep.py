@@ -146,14 +146,22 @@ def test_the_table_carries_red_greens_moved_test(data, tmp_path):
 
 def test_a_sweep_stopped_by_a_failed_run_keeps_the_table_of_its_finished_runs(data, tmp_path):
     """The table grows run by run: a failure (or a kill) days into a sweep leaves every finished row."""
-    runs = tmp_path / "runs"
+    runs, settings, quiet = tmp_path / "runs", Settings(str(data), epochs=1, threads=1), lambda line: None
     # The data folder holds no location-point, so that protocol's run fails after location-halves' ran.
     grid = plan_sweep(["mlp"], [PROTOCOL, "location-point"], [0])
     with pytest.raises(ElsewhereError, match="^run mlp on location-point, seed 0: "):
-        run_sweep(runs, grid, Settings(str(data), epochs=1, threads=1), Engine(workers=1), report=lambda line: None)
+        run_sweep(runs, grid, settings, Engine(workers=1), report=quiet)
     (row,) = load_table(runs / TABLE)
     assert (row.protocol, row.architecture, row.seed) == (PROTOCOL, "mlp", 0)
     assert row.results == f"{PROTOCOL}/mlp/results.json" and (runs / row.results).is_file()
+    # A sweep that fails before finishing a run leaves the earlier table as it was ...
+    with pytest.raises(ElsewhereError, match="^run mlp on location-point, seed 0: "):
+        run_sweep(runs, plan_sweep(["mlp"], ["location-point"], [0]), settings, Engine(workers=1), report=quiet)
+    assert load_table(runs / TABLE) == [row]
+    # ... and one with nothing left to train writes the table of the runs it kept.
+    (runs / TABLE).unlink()
+    assert run_sweep(runs, plan_sweep(["mlp"], [PROTOCOL], [0]), settings, report=quiet) == [row]
+    assert load_table(runs / TABLE) == [row]
 
 
 def _sweep_command(data, runs):
