@@ -8,7 +8,8 @@
 # of what finished, then runs benchmarks/harness_overhead.py and benchmarks/gpu_feed.py. nvidia-smi
 # samples GPU utilisation every 100 ms throughout (gpu.csv). Everything lands in OUT (8 files).
 # RESUME=DIR carries finished runs from an earlier call; SKIP_HARNESS=1 leaves out the two benchmarks;
-# ARCHS=A,B sweeps only those networks (the runs a table still lacks) instead of the whole panel.
+# ARCHS=A,B and PROTOCOLS=P,Q sweep only those networks and protocols (the runs a table still
+# lacks) instead of the whole panel on every protocol.
 # Carried wheels (.whl/, see the device notes) install into a folder whose path holds
 # "site-packages": dill pickles modules from any other path by value, and fails on pyarrow's
 # MonthDayNano while `datasets` fingerprints a dataset.
@@ -66,7 +67,8 @@ stamp sweep
 # RESUME=DIR: runs finished by an earlier call (their results.json), skipped by the sweep.
 if [ -n "${RESUME:-}" ]; then mkdir -p "$RUNS" && cp -r "$RESUME"/. "$RUNS"/ || exit 1; fi
 LEFT=$((UNTIL - ($(date +%s) - BEGAN)))
-SWEEP=(--data "$DATA" --runs "$RUNS" --archs "$ARCHS" --protocols "$($PY -c 'from elsewhere.splits.registry import protocol_names; print(",".join(protocol_names()))')" --seeds "$SEEDS")
+PROTOCOLS=${PROTOCOLS:-$($PY -c 'from elsewhere.splits.registry import protocol_names; print(",".join(protocol_names()))')}
+SWEEP=(--data "$DATA" --runs "$RUNS" --archs "$ARCHS" --protocols "$PROTOCOLS" --seeds "$SEEDS")
 timeout -k 5 "$LEFT" $PY benchmarks/panel_sweep.py "${SWEEP[@]}" --workers "$WORKERS" --device auto ${EPOCHS:+--epochs $EPOCHS} >"$OUT/sweep.txt" 2>&1
 echo "sweep exit $? (124: stopped at its deadline)"
 tail -3 "$OUT/sweep.txt"

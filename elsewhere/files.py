@@ -5,7 +5,9 @@ interrupted write must never leave a truncated file under the final name, nor de
 was replacing. :func:`atomic_path` gives the writer a temporary path in the same folder (so the
 rename stays on one file system), then flushes it to disk and renames it over the target with
 ``os.replace``, which is atomic on POSIX and Windows; on any error the temporary file is removed
-and the old file is left as it was. :func:`atomic_folder` does the same for a folder of files (a
+and the old file is left as it was. Temporary names carry the writer's process id, so what a killed
+writer left behind (SIGKILL cannot be cleaned up after) is recognised and removed by
+:func:`remove_stale`. :func:`atomic_folder` does the same for a folder of files (a
 dataset, a training run). Like :mod:`elsewhere.errors`, this module imports nothing of ours, so
 every stage may use it without breaking the rule that imports point one way.
 """
@@ -33,8 +35,8 @@ def atomic_path(path: str | Path, *, replace: bool = True) -> Iterator[Path]:
     write: the file is hard-linked into place, and ``FileExistsError`` is raised if that name is taken.
     """
     path = Path(path)
-    # A fresh random name, created by the writer with the usual permissions (mkstemp's would be 0600).
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.partial")
+    # A fresh name, created by the writer with the usual permissions (mkstemp's would be 0600).
+    temporary = path.with_name(f".{path.name}.partial-{os.getpid()}-{secrets.token_hex(8)}")
     try:
         yield temporary
         _fsync(temporary)
@@ -54,8 +56,8 @@ def atomic_folder(path: str | Path, *, replace: bool = True) -> Iterator[Path]:
     """Yield a new empty folder beside ``path`` to fill; on success it becomes ``path``, on error it vanishes.
 
     The staging folder is named after this process (``.NAME.partial-PID``), so that staging folders
-    left by killed runs are recognised, and removed on entry, by the next run for the same
-    ``path``. With ``replace=True`` a folder already at ``path`` is renamed aside, the new one
+    left by killed runs are recognised, and removed on entry (:func:`remove_stale`), by the next run
+    for the same ``path``. With ``replace=True`` a folder already at ``path`` is renamed aside, the new one
     renamed in and the old one removed (if the second rename fails, the old folder is put back);
     with ``replace=False`` one already there (finished meanwhile by another process) is kept and
     the new one discarded.
@@ -75,7 +77,7 @@ def atomic_folder(path: str | Path, *, replace: bool = True) -> Iterator[Path]:
         if not stat.S_ISDIR(path.stat().st_mode):
             raise NotADirectoryError(errno.ENOTDIR, "a file is there, not a folder", str(path))
     parent = path.parent
-    _remove_stale_staging(path)
+    remove_stale(path)
     staging = parent / f".{path.name}.partial-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
@@ -105,25 +107,29 @@ def atomic_folder(path: str | Path, *, replace: bool = True) -> Iterator[Path]:
     _fsync_folder(parent)
 
 
-def _remove_stale_staging(path: Path) -> None:
-    """Remove the staging folders for ``path`` of runs whose process is gone (killed mid-run).
+def remove_stale(path: str | Path) -> None:
+    """Remove the temporary files and staging folders for ``path`` of writers whose process is gone.
 
-    A run killed between its two renames left the old folder aside and none at ``path``: that
-    folder is put back, not removed.
+    A run killed between its two folder renames left the old folder aside and none at ``path``:
+    that folder is put back, not removed. It lists the folder of ``path``, so a writer of many
+    files in one folder calls it once, not per file.
     """
+    path = Path(path)
     parent, name = path.parent, path.name
     if not parent.is_dir():
         return
-    for folder in sorted(parent.iterdir()):
+    for entry in sorted(parent.iterdir()):
         for prefix in (f".{name}.partial-", f".{name}.replaced-"):
-            pid = folder.name.removeprefix(prefix)
-            if pid != folder.name and pid.isdecimal() and int(pid) != os.getpid() and not _alive(int(pid)):
-                if folder.is_dir() and not folder.is_symlink():
-                    if prefix.endswith(".replaced-") and not os.path.lexists(path):
-                        with suppress(OSError):  # another run put it back first
-                            os.replace(folder, path)
-                    else:
-                        shutil.rmtree(folder, ignore_errors=True)
+            pid = entry.name.removeprefix(prefix).split("-")[0]  # folders: PID; files: PID-RANDOM
+            if entry.name.startswith(prefix) and pid.isdecimal() and int(pid) != os.getpid() and not _alive(int(pid)):
+                if entry.is_symlink() or not entry.is_dir():
+                    with suppress(OSError):
+                        entry.unlink()
+                elif prefix.endswith(".replaced-") and not os.path.lexists(path):
+                    with suppress(OSError):  # another run put it back first
+                        os.replace(entry, path)
+                else:
+                    shutil.rmtree(entry, ignore_errors=True)
 
 
 def _alive(pid: int) -> bool:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-import time
 from pathlib import Path
 
 import datasets
@@ -26,13 +25,10 @@ import numpy as np
 
 from elsewhere.errors import ElsewhereError
 from elsewhere.evaluation.runner import decode_split, image_batches
-from elsewhere.files import atomic_path
+from elsewhere.files import atomic_path, remove_stale
 
 FORMAT = "elsewhere-pixels-1"
 BATCH = 256
-# A staging file not written for this long belongs to a writer that was killed: a live one writes
-# a batch every few milliseconds, and the kernel flushes its pages within about 30 seconds.
-STALE_SECONDS = 3600
 
 
 def pixel_key(manifest: dict, protocol: str, split: str) -> str:
@@ -75,7 +71,7 @@ def _write(dataset: datasets.Dataset, shape: tuple[int, ...], folder: Path, key:
     """Decode the split batch by batch into a fresh file (one batch in memory), renamed into place whole."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        _remove_stale(folder, key)
+        remove_stale(folder / f"{key}.npy")
         with atomic_path(folder / f"{key}.npy") as staging:
             out = np.lib.format.open_memmap(staging, mode="w+", dtype=np.uint8, shape=shape)
             at = 0
@@ -94,17 +90,6 @@ def _write(dataset: datasets.Dataset, shape: tuple[int, ...], folder: Path, key:
             f"cannot write the pixel cache in {folder} ({error.strerror or type(error).__name__}); give a "
             "writable folder, or evaluate without a cache"
         ) from None
-
-
-def _remove_stale(folder: Path, key: str) -> None:
-    """Delete the staging files of ``key`` that killed writers left behind (each up to a whole split)."""
-    now = time.time()
-    for path in folder.glob(f".{key}.npy.*.partial"):
-        try:
-            if now - path.lstat().st_mtime > STALE_SECONDS:
-                path.unlink()
-        except OSError:  # gone meanwhile, or not ours to remove: it is only a cache
-            pass
 
 
 def _read(path: Path, shape: tuple[int, ...]) -> np.ndarray | None:

@@ -10,11 +10,13 @@ goes to a worker: the run's three names, the data folder's path (or Hub id), the
 device; the worker reads the data itself, so on a cluster the folder must be on a file system all
 nodes share (or be a Hub repo).
 
-The baseline table, ``RUNS/baselines.json``, is derived from the finished run folders and
-rewritten as each run finishes, so a sweep stopped by a kill or a failure leaves the rows of every
-run it finished: one row per run with its ID and OOD accuracy (and 95% intervals; a protocol's further test splits such as
-Red-Green's ``test_moved`` too), the protocol's version and data fingerprint,
-and the training config. ``load_table`` reads it back for everything derived from the panel.
+The baseline table, ``RUNS/baselines.json``, holds the finished runs of the sweep's grid, read from
+their folders: one row per run with its ID and OOD accuracy (and 95% intervals; a protocol's
+further test splits such as Red-Green's ``test_moved`` too), the protocol's version and data
+fingerprint, and the training config. It is rewritten after each run's folder is in place, so a
+sweep stopped by a kill or a failure leaves the rows of the runs it finished (a kill between a
+run's folder and its row leaves that row to the next sweep). ``load_table`` reads it back for
+everything derived from the panel.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from elsewhere.errors import ElsewhereError
-from elsewhere.files import atomic_folder
+from elsewhere.files import atomic_folder, remove_stale
 from elsewhere.splits.baseline_table import Row, write_table
 from elsewhere.splits.engines import Engine, run_tasks
 
@@ -173,6 +175,7 @@ def run_sweep(
         share = max(1, (os.cpu_count() or 1) // min(engine.workers or 1, max(len(todo), 1)))
         settings = replace(settings, threads=share)
     rows = {run: table_row(root, run) for run in runs if run not in todo}
+    remove_stale(root / TABLE)  # what a sweep killed mid-write left
 
     def write() -> list[Row]:
         table = [rows[run] for run in sorted(rows)]
@@ -189,7 +192,7 @@ def run_sweep(
 
 
 def table_rows(root: Path, runs: list[Run]) -> list[Row]:
-    """The baseline table's rows for the finished ``runs`` under ``root``, in grid order."""
+    """The baseline table's rows for the finished ``runs`` under ``root``, by protocol, architecture and seed."""
     return [table_row(root, run) for run in sorted(runs) if finished(root, run)]
 
 

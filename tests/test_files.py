@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from elsewhere.files import atomic_folder, atomic_path, write_bytes_atomic, write_text_atomic
+from elsewhere.files import atomic_folder, atomic_path, remove_stale, write_bytes_atomic, write_text_atomic
 
 
 class Interrupted(Exception):
@@ -166,6 +166,37 @@ def test_staging_left_by_a_killed_process_is_removed_and_a_live_ones_kept(tmp_pa
         _fill(staging, "new")
     assert not any(folder.exists() for folder in stale)
     assert alive.is_dir() and other.is_dir()
+
+
+KILLED_MID_WRITE = """
+import os, signal, sys
+from elsewhere.files import write_text_atomic
+
+
+def replace(source, destination):
+    os.kill(os.getpid(), signal.SIGKILL)  # killed with the file written, before its rename
+
+
+os.replace = replace
+write_text_atomic(sys.argv[1], "new")
+"""
+
+
+def test_a_file_left_half_written_by_a_killed_process_is_removed_by_the_next_writer(tmp_path):
+    """SIGKILL cannot be cleaned up after: the next writer of that name removes what the dead one left."""
+    target = tmp_path / "baselines.json"
+    write_text_atomic(target, "old")
+    killed = subprocess.run([sys.executable, "-c", KILLED_MID_WRITE, str(target)], capture_output=True)
+    assert killed.returncode == -9
+    (left,) = _leftovers(tmp_path)
+    assert left.startswith(".baselines.json.partial-") and target.read_text() == "old"
+    alive = tmp_path / f".baselines.json.partial-{os.getppid()}-0123456789abcdef"  # a live writer's
+    other = tmp_path / f".other.json.{left.removeprefix('.baselines.json.')}"  # another target's
+    alive.write_text("writing")
+    other.write_text("not ours")
+    remove_stale(target)
+    assert _leftovers(tmp_path) == sorted([alive.name, other.name])
+    assert target.read_text() == "old"
 
 
 def test_an_unwritable_place_is_an_os_error_and_nothing_is_made(tmp_path):

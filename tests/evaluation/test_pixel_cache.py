@@ -4,6 +4,8 @@ import io
 import json
 import os
 import shutil
+import subprocess
+import sys
 import threading
 import tracemalloc
 
@@ -166,13 +168,13 @@ def test_the_staging_file_never_writes_through_a_planted_link(split, key, tmp_pa
 
 def test_staging_files_of_killed_writers_are_removed_and_live_ones_kept(split, key, tmp_path):
     """A writer killed mid-split leaves its staging file (up to the whole split) behind; the next
-    write of that split removes it once it has gone an hour unwritten, but never a live writer's."""
-    dead, live = tmp_path / f".{key}.npy.0123456789abcdef.partial", tmp_path / f".{key}.npy.fedcba9876543210.partial"
-    other = tmp_path / ".another.npy.0123456789abcdef.partial"
+    write of that split removes it, but never a live writer's."""
+    gone = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True).stdout)
+    dead = tmp_path / f".{key}.npy.partial-{gone}-0123456789abcdef"
+    live = tmp_path / f".{key}.npy.partial-{os.getppid()}-fedcba9876543210"
+    other = tmp_path / f".another.npy.partial-{gone}-0123456789abcdef"
     for path in (dead, live, other):
         path.write_bytes(b"\0" * 4096)
-    os.utime(dead, (0, 0))
-    os.utime(other, (0, 0))
     cached_pixels(split, key, tmp_path)
     assert not dead.exists() and live.exists() and other.exists()
 

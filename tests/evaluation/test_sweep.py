@@ -147,6 +147,9 @@ def test_the_table_carries_red_greens_moved_test(data, tmp_path):
 def test_a_sweep_stopped_by_a_failed_run_keeps_the_table_of_its_finished_runs(data, tmp_path):
     """The table grows run by run: a failure (or a kill) days into a sweep leaves every finished row."""
     runs, settings, quiet = tmp_path / "runs", Settings(str(data), epochs=1, threads=1), lambda line: None
+    gone = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True).stdout)
+    runs.mkdir()
+    (runs / f".{TABLE}.partial-{gone}-0123456789abcdef").write_text("a table write killed half-way")
     # The data folder holds no location-point, so that protocol's run fails after location-halves' ran.
     grid = plan_sweep(["mlp"], [PROTOCOL, "location-point"], [0])
     with pytest.raises(ElsewhereError, match="^run mlp on location-point, seed 0: "):
@@ -154,6 +157,7 @@ def test_a_sweep_stopped_by_a_failed_run_keeps_the_table_of_its_finished_runs(da
     (row,) = load_table(runs / TABLE)
     assert (row.protocol, row.architecture, row.seed) == (PROTOCOL, "mlp", 0)
     assert row.results == f"{PROTOCOL}/mlp/results.json" and (runs / row.results).is_file()
+    assert not [p for p in runs.iterdir() if p.name.startswith(".")]
     # A sweep that fails before finishing a run leaves the earlier table as it was ...
     with pytest.raises(ElsewhereError, match="^run mlp on location-point, seed 0: "):
         run_sweep(runs, plan_sweep(["mlp"], ["location-point"], [0]), settings, Engine(workers=1), report=quiet)
@@ -203,6 +207,8 @@ def test_a_killed_sweep_resumes_with_only_the_missing_runs(data, tmp_path):
     kept = first.read_bytes()
     done_before = {run for run in plan_sweep(**GRID) if (runs / run.folder / "results.json").is_file()}
     assert len(done_before) < 4, "the sweep finished before it was killed"
+    if (runs / TABLE).is_file():  # rewritten after each run's folder is in place, never before
+        assert {Run(r.protocol, r.architecture, r.seed) for r in load_table(runs / TABLE)} <= done_before
 
     lines = []
     rows = run_sweep(runs, plan_sweep(**GRID), Settings(str(data), epochs=1), report=lines.append)
