@@ -35,6 +35,7 @@ TABLE = "baselines.json"
 # Red-Green's networks read its 32×32 two-box canvases only.
 RED_GREEN_PREFIX = "redgreen-"
 RED_GREEN_PROTOCOL = "red-green"
+SCRATCH = "elsewhere-run"  # a run's scratch folder in the worker's temporary folder
 RUN_FILES = ("model.safetensors", "predictions.parquet", "results.json", "history.json")
 
 
@@ -114,7 +115,9 @@ def train_run(task: tuple[Run, Settings]) -> tuple[Run, dict[str, bytes]]:
         torch.set_num_threads(settings.threads)
     from elsewhere.evaluation.harness import train_baseline
 
-    with tempfile.TemporaryDirectory(prefix="elsewhere-run-") as scratch:
+    # Named after this process, so that the next run on this machine removes it if a kill leaves it.
+    remove_stale(Path(tempfile.gettempdir()) / SCRATCH)
+    with tempfile.TemporaryDirectory(prefix=f".{SCRATCH}.partial-{os.getpid()}-") as scratch:
         out = Path(scratch) / "run"
         try:
             train_baseline(

@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 import pytest
@@ -95,6 +96,19 @@ def test_a_failed_run_names_itself(tmp_path):
     run = Run("location-halves", "cnn-gap", 1)
     with pytest.raises(ElsewhereError, match=r"^run cnn-gap on location-halves, seed 1: .*none"):
         train_run((run, Settings(data=str(tmp_path / "none"), device="cpu")))
+
+
+def test_a_run_removes_the_scratch_folders_of_killed_runs_and_leaves_none_of_its_own(tmp_path, monkeypatch):
+    """A worker killed mid-run cannot clean up: the next run on that machine removes its scratch folder."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    gone = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True).stdout)
+    dead = tmp_path / f".elsewhere-run.partial-{gone}-abc123"
+    live = tmp_path / f".elsewhere-run.partial-{os.getppid()}-def456"
+    for folder in (dead, live):
+        (folder / "run").mkdir(parents=True)
+    with pytest.raises(ElsewhereError, match="^run cnn-gap on location-halves, seed 1: "):
+        train_run((Run("location-halves", "cnn-gap", 1), Settings(data=str(tmp_path / "none"), device="cpu")))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [live.name]
 
 
 def test_table_round_trips_and_bad_tables_are_one_line(tmp_path):
