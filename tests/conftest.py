@@ -3,6 +3,8 @@ session, and the browser tests' requirement of a real Chromium."""
 
 import importlib.util
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -48,6 +50,13 @@ def tiny_dataset(tmp_path_factory):
     folder = tmp_path_factory.mktemp("data") / "tiny"
     generate(folder, size="tiny", seed=TINY_SEED, workers=2, progress=False)
     return folder
+
+
+@pytest.fixture
+def dead_pid() -> int:
+    """The process id of a process that has exited: whose leftovers the code must treat as stale."""
+    child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, check=True)
+    return int(child.stdout)
 
 
 @pytest.fixture(autouse=True)

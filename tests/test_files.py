@@ -153,14 +153,13 @@ def test_without_replace_a_folder_already_there_is_kept(tmp_path):
     assert _leftovers(tmp_path) == []
 
 
-def test_staging_left_by_a_killed_process_is_removed_and_a_live_ones_kept(tmp_path):
-    dead = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True).stdout)
-    stale = [tmp_path / f".data.partial-{dead}", tmp_path / f".data.replaced-{dead}"]
+def test_staging_left_by_a_killed_process_is_removed_and_a_live_ones_kept(tmp_path, dead_pid):
+    stale = [tmp_path / f".data.partial-{dead_pid}", tmp_path / f".data.replaced-{dead_pid}"]
     for folder in stale:
         (folder / "half").mkdir(parents=True)
     alive = tmp_path / f".data.partial-{os.getppid()}"
     alive.mkdir()
-    other = tmp_path / f".other.partial-{dead}"  # another target's: not ours to remove
+    other = tmp_path / f".other.partial-{dead_pid}"  # another target's: not ours to remove
     other.mkdir()
     with atomic_folder(tmp_path / "data") as staging:
         _fill(staging, "new")

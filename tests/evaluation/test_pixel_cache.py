@@ -4,8 +4,6 @@ import io
 import json
 import os
 import shutil
-import subprocess
-import sys
 import threading
 import tracemalloc
 
@@ -166,13 +164,12 @@ def test_the_staging_file_never_writes_through_a_planted_link(split, key, tmp_pa
     assert victim.read_text() == "precious\n"
 
 
-def test_staging_files_of_killed_writers_are_removed_and_live_ones_kept(split, key, tmp_path):
+def test_staging_files_of_killed_writers_are_removed_and_live_ones_kept(split, key, tmp_path, dead_pid):
     """A writer killed mid-split leaves its staging file (up to the whole split) behind; the next
     write of that split removes it, but never a live writer's."""
-    gone = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True).stdout)
-    dead = tmp_path / f".{key}.npy.partial-{gone}-0123456789abcdef"
+    dead = tmp_path / f".{key}.npy.partial-{dead_pid}-0123456789abcdef"
     live = tmp_path / f".{key}.npy.partial-{os.getppid()}-fedcba9876543210"
-    other = tmp_path / f".another.npy.partial-{gone}-0123456789abcdef"
+    other = tmp_path / f".another.npy.partial-{dead_pid}-0123456789abcdef"
     for path in (dead, live, other):
         path.write_bytes(b"\0" * 4096)
     cached_pixels(split, key, tmp_path)

@@ -98,11 +98,10 @@ def test_a_failed_run_names_itself(tmp_path):
         train_run((run, Settings(data=str(tmp_path / "none"), device="cpu")))
 
 
-def test_a_run_removes_the_scratch_folders_of_killed_runs_and_leaves_none_of_its_own(tmp_path, monkeypatch):
+def test_a_run_removes_the_scratch_folders_of_killed_runs_and_leaves_none_of_its_own(tmp_path, monkeypatch, dead_pid):
     """A worker killed mid-run cannot clean up: the next run on that machine removes its scratch folder."""
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    gone = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True).stdout)
-    dead = tmp_path / f".elsewhere-run.partial-{gone}-abc123"
+    dead = tmp_path / f".elsewhere-run.partial-{dead_pid}-abc123"
     live = tmp_path / f".elsewhere-run.partial-{os.getppid()}-def456"
     for folder in (dead, live):
         (folder / "run").mkdir(parents=True)
@@ -158,12 +157,11 @@ def test_the_table_carries_red_greens_moved_test(data, tmp_path):
     assert load_table(tmp_path / "runs" / TABLE) == [row]
 
 
-def test_a_sweep_stopped_by_a_failed_run_keeps_the_table_of_its_finished_runs(data, tmp_path):
+def test_a_sweep_stopped_by_a_failed_run_keeps_the_table_of_its_finished_runs(data, tmp_path, dead_pid):
     """The table grows run by run: a failure (or a kill) days into a sweep leaves every finished row."""
     runs, settings, quiet = tmp_path / "runs", Settings(str(data), epochs=1, threads=1), lambda line: None
-    gone = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True).stdout)
     runs.mkdir()
-    (runs / f".{TABLE}.partial-{gone}-0123456789abcdef").write_text("a table write killed half-way")
+    (runs / f".{TABLE}.partial-{dead_pid}-0123456789abcdef").write_text("a table write killed half-way")
     # The data folder holds no location-point, so that protocol's run fails after location-halves' ran.
     grid = plan_sweep(["mlp"], [PROTOCOL, "location-point"], [0])
     with pytest.raises(ElsewhereError, match="^run mlp on location-point, seed 0: "):

@@ -220,10 +220,9 @@ def test_labels_file_is_never_clobbered_nor_published(tmp_path, monkeypatch):
         generate(out, labels=tmp_path / "elsewhere" / ".." / "private" / "l.parquet", **arguments)
 
 
-def test_stale_staging_of_a_killed_run_is_cleaned(tmp_path):
+def test_stale_staging_of_a_killed_run_is_cleaned(tmp_path, dead_pid):
     out = tmp_path / "data"
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    stale = tmp_path / f".data.partial-{int(dead.stdout)}"
+    stale = tmp_path / f".data.partial-{dead_pid}"
     (stale / "data").mkdir(parents=True)
     (stale / "data" / "half.parquet").write_bytes(b"half")
     alive = tmp_path / f".data.partial-{os.getppid()}"
