@@ -164,6 +164,7 @@ def run_sweep(
     if Path(settings.data).exists():  # a local folder: the same absolute path on every worker
         settings = replace(settings, data=str(Path(settings.data).resolve()))
     todo = [run for run in runs if not finished(root, run)]
+    rows = {run: table_row(root, run) for run in runs if run not in todo}  # a damaged one stops the sweep before it trains
     for run in runs:
         if run not in todo:
             report(f"kept    {run.folder}")
@@ -177,7 +178,6 @@ def run_sweep(
     elif engine.kind == "local" and settings.threads is None:
         share = max(1, (os.cpu_count() or 1) // min(engine.workers or 1, max(len(todo), 1)))
         settings = replace(settings, threads=share)
-    rows = {run: table_row(root, run) for run in runs if run not in todo}
     remove_stale(root / TABLE)  # what a sweep killed mid-write left
 
     def write() -> list[Row]:
@@ -204,7 +204,11 @@ def table_row(root: Path, run: Run) -> Row:
     from elsewhere.evaluation.metrics import further_splits
     from elsewhere.evaluation.results import load_results
 
-    results = load_results(Path(root) / run.folder / "results.json")
+    folder = Path(root) / run.folder
+    try:
+        results = load_results(folder / "results.json")
+    except ElsewhereError as error:
+        raise ElsewhereError(f"{error}; or remove that folder ({folder}) and the sweep trains the run again") from None
     metrics, protocol = results["metrics"], results["protocol"]
     return Row(
         protocol=run.protocol,

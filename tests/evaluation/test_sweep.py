@@ -110,6 +110,20 @@ def test_a_run_removes_the_scratch_folders_of_killed_runs_and_leaves_none_of_its
     assert sorted(p.name for p in tmp_path.iterdir()) == [live.name]
 
 
+def test_a_finished_run_with_a_damaged_results_file_is_one_line_that_says_how_to_retrain_it(tmp_path):
+    runs = tmp_path / "runs"
+    damaged = runs / Run(PROTOCOL, "mlp", 0).folder
+    damaged.mkdir(parents=True)
+    (damaged / "results.json").write_text("{cut short")
+    with pytest.raises(ElsewhereError) as error:
+        run_sweep(
+            runs, plan_sweep(["mlp"], [PROTOCOL], [0]), Settings(str(tmp_path / "none")), report=lambda line: None
+        )
+    message = str(error.value)
+    assert "\n" not in message and str(damaged) in message and "remove that folder" in message
+    assert not (runs / TABLE).exists()
+
+
 def test_table_round_trips_and_bad_tables_are_one_line(tmp_path):
     path = tmp_path / TABLE
     write_table(path, [])
