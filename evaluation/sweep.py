@@ -164,7 +164,8 @@ def run_sweep(
     if Path(settings.data).exists():  # a local folder: the same absolute path on every worker
         settings = replace(settings, data=str(Path(settings.data).resolve()))
     todo = [run for run in runs if not finished(root, run)]
-    rows = {run: table_row(root, run) for run in runs if run not in todo}  # a damaged one stops the sweep before it trains
+    # The kept runs' rows: a damaged results file stops the sweep before it trains anything.
+    rows = {run: table_row(root, run) for run in runs if run not in todo}
     for run in runs:
         if run not in todo:
             report(f"kept    {run.folder}")
