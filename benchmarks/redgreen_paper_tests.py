@@ -20,8 +20,9 @@ within it) and scores Red-Green networks on them, beside our ``test_id`` and ``t
   two tests are built from those. ``--authors-seed N`` draws another 2,000 images the same way:
   how far the figures move between draws says how much of a difference one draw of data can make.
 - ``--train-order shuffled``: the fresh runs see the training images in one random order
-  (``Dataset.shuffle`` seeded by the run's seed; the recipe does not reshuffle between epochs) instead of as drawn (the authors'
-  alternate the two classes). The validation set and the paper's tests stay the first 1,000 drawn.
+  (``Dataset.shuffle`` seeded by the run's seed; the recipe does not reshuffle between epochs)
+  instead of as drawn (the authors' alternate the two classes). The validation set and the paper's
+  tests stay the first 1,000 drawn.
 
     python benchmarks/redgreen_paper_tests.py --data SUITE RUNS/red-green/redgreen-* RUNS/seed-*/red-green/redgreen-*
     python benchmarks/redgreen_paper_tests.py --data SUITE --retrain redgreen-periodic --seeds 0,1,2 [--authors-data]

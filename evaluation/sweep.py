@@ -163,12 +163,11 @@ def run_sweep(
     root.mkdir(parents=True, exist_ok=True)
     if Path(settings.data).exists():  # a local folder: the same absolute path on every worker
         settings = replace(settings, data=str(Path(settings.data).resolve()))
-    todo = [run for run in runs if not finished(root, run)]
     # The kept runs' rows: a damaged results file stops the sweep before it trains anything.
-    rows = {run: table_row(root, run) for run in runs if run not in todo}
-    for run in runs:
-        if run not in todo:
-            report(f"kept    {run.folder}")
+    rows = {run: table_row(root, run) for run in runs if finished(root, run)}
+    todo = [run for run in runs if run not in rows]
+    for run in rows:
+        report(f"kept    {run.folder}")
     gpus = 0.0
     if engine.kind == "ray" and todo:
         from elsewhere.splits.engines import connect_ray

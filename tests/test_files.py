@@ -181,8 +181,9 @@ write_text_atomic(sys.argv[1], "new")
 """
 
 
-def test_a_file_left_half_written_by_a_killed_process_is_removed_by_the_next_writer(tmp_path):
-    """SIGKILL cannot be cleaned up after: the next writer of that name removes what the dead one left."""
+def test_a_temporary_file_left_by_a_killed_writer_is_removed_by_remove_stale(tmp_path):
+    """SIGKILL cannot be cleaned up after: ``remove_stale``, which a later writer of that name calls,
+    removes what the dead one left, and nothing of a live writer or of another name."""
     target = tmp_path / "baselines.json"
     write_text_atomic(target, "old")
     killed = subprocess.run([sys.executable, "-c", KILLED_MID_WRITE, str(target)], capture_output=True)
