@@ -34,19 +34,27 @@ def test_local_engine_returns_every_result_once():
     assert list(run_tasks(_square, [], Engine("local", workers=2))) == []
 
 
-def _fail_at_once_or_finish(item: str) -> str:
-    if item == "fail":
+def _fail_once_the_other_runs(task: tuple[str, str]) -> str:
+    """``fail`` raises only after ``slow`` has started, so the test sees a task truly in flight."""
+    name, folder = task
+    started = Path(folder) / "slow-started"
+    if name == "fail":
+        deadline = time.monotonic() + 60
+        while not started.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
         raise ElsewhereError("this task fails")
-    time.sleep(2.0)
-    return item
+    started.touch()
+    time.sleep(1.0)
+    return name
 
 
-def test_a_failed_local_task_keeps_the_results_of_the_tasks_in_flight():
+def test_a_failed_local_task_keeps_the_results_of_the_tasks_in_flight(tmp_path):
     # A sweep's runs last minutes: one failing run must not throw away the others already running
     # (they are waited for anyway), nor hide them from the caller, who saves each as it arrives.
     seen = []
+    tasks = [("fail", str(tmp_path)), ("slow", str(tmp_path))]
     with pytest.raises(ElsewhereError, match="this task fails"):
-        for result in run_tasks(_fail_at_once_or_finish, ["fail", "slow"], Engine("local", workers=2)):
+        for result in run_tasks(_fail_once_the_other_runs, tasks, Engine("local", workers=2)):
             seen.append(result)
     assert seen == ["slow"]
 
