@@ -8,6 +8,8 @@ checks that the protocol version in the data is the one this harness knows.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import datasets
@@ -84,6 +86,19 @@ def load_split(data: str | Path, protocol: str, split: str) -> datasets.Dataset:
         raise ElsewhereError(f"cannot load {protocol}/{split} from {data}: {error}") from None
 
 
+@contextmanager
+def _quiet_datasets() -> Iterator[None]:
+    """Without the progress bars of `datasets`: reading the labels is a step of scoring, and on a cold
+    cache its bars went to stderr in front of a refusal that must be one line."""
+    was_disabled = datasets.are_progress_bars_disabled()
+    datasets.disable_progress_bars()
+    try:
+        yield
+    finally:
+        if not was_disabled:
+            datasets.enable_progress_bars()
+
+
 def evaluated_splits(protocol: Protocol) -> tuple[str, ...]:
     """The splits of ``protocol`` that are scored: ``test_id``, ``test_ood``, any further ``test_*`` split
     (Red-Green's ``test_moved``) and the probe. A predictions file covers every one of them."""
@@ -107,7 +122,8 @@ def load_truth(data: str | Path, protocol_name: str, labels: Path | None = None)
     else:
         frames = []
         for split in evaluated_splits(protocol):
-            table = load_split(data, protocol_name, split).select_columns(FACTOR_COLUMNS)
+            with _quiet_datasets():
+                table = load_split(data, protocol_name, split).select_columns(FACTOR_COLUMNS)
             frame = table.to_pandas()
             frame.insert(1, "split", split)
             frames.append(frame)

@@ -45,6 +45,9 @@ FACTORY = """
 
 
 def _run(capsys, *argv) -> tuple[int, str, str]:
+    """What the command printed: not what the test printed before (a first read of the data prints
+    the progress bars of `datasets`)."""
+    capsys.readouterr()
     status = main([str(a) for a in argv])
     out = capsys.readouterr()
     return status, out.out, out.err.strip()
@@ -133,6 +136,20 @@ def test_bad_predictions_are_one_line(tiny_dataset, tmp_path, capsys):
         tmp_path / "r.json",
     )
     assert status == 2 and "missing" in err and items["id"][0] in err and "\n" not in err
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_bad_predictions_are_one_line_on_a_cold_cache(tiny_dataset, tmp_path, capsys, monkeypatch):
+    # The first read of a dataset builds the `datasets` cache, whose progress bars went to stderr in
+    # front of the error: a new user's first refused file was several lines. A cache of its own here,
+    # so that the first read happens in this test whatever ran before.
+    cache = tmp_path / "cache"
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", cache)
+    (tmp_path / "bad.csv").write_text("id,prediction\nnot-an-id,0\n")
+    predictions = ("--predictions", tmp_path / "bad.csv", "--out", tmp_path / "r.json")
+    status, out, err = _run(capsys, "score", "--data", tiny_dataset, "--protocol", PROTOCOL, *predictions)
+    assert any(cache.iterdir()), "the dataset was not read into the cold cache"
+    assert status == 2 and out == "" and err.startswith("elsewhere score: error: ") and "\n" not in err
     assert not (tmp_path / "r.json").exists()
 
 
