@@ -121,12 +121,11 @@ def load_truth(data: str | Path, protocol_name: str, labels: Path | None = None)
         )
     else:
         frames = []
-        for split in evaluated_splits(protocol):
-            with _quiet_datasets():
-                table = load_split(data, protocol_name, split).select_columns(FACTOR_COLUMNS)
-            frame = table.to_pandas()
-            frame.insert(1, "split", split)
-            frames.append(frame)
+        with _quiet_datasets():
+            for split in evaluated_splits(protocol):
+                frame = load_split(data, protocol_name, split).select_columns(FACTOR_COLUMNS).to_pandas()
+                frame.insert(1, "split", split)
+                frames.append(frame)
         frame = pd.concat(frames, ignore_index=True)
     train = protocol.train
     return Truth(
