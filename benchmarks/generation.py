@@ -92,24 +92,25 @@ def ours(out: Path, protocol: str, size: str, workers: int) -> int:
 
 
 def _measure(call: str) -> dict:
-    """Run one measurement in a fresh process, so that its peak memory is its own."""
-    code = (
-        f"import sys, time, json, resource; sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
-        "import generation as g; from pathlib import Path\n"
-        f"out = Path({tempfile.mkdtemp()!r})\n"
-        "start = time.perf_counter()\n"
-        # The libraries both sides load (datasets alone takes seconds), timed apart from the work.
-        "import datasets, PIL.Image, elsewhere.splits.dataset\n"
-        "imports = time.perf_counter() - start\n"
-        f"n = {call}\n"
-        "seconds = time.perf_counter() - start - imports\n"
-        "me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)\n"
-        "peak = max(me.ru_maxrss, kids.ru_maxrss)\n"
-        "cpu = me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime\n"
-        "print(json.dumps({'images': n, 'seconds': seconds, 'imports': imports, 'peak_mib': peak / 1024, 'cpu': cpu}))\n"
-    )
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    """Run one measurement in a fresh process, so that its peak memory is its own; its output is deleted after."""
+    with tempfile.TemporaryDirectory() as scratch:
+        code = (
+            f"import sys, time, json, resource; sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+            "import generation as g; from pathlib import Path\n"
+            f"out = Path({scratch!r})\n"
+            "start = time.perf_counter()\n"
+            # The libraries both sides load (datasets alone takes seconds), timed apart from the work.
+            "import datasets, PIL.Image, elsewhere.splits.dataset\n"
+            "imports = time.perf_counter() - start\n"
+            f"n = {call}\n"
+            "seconds = time.perf_counter() - start - imports\n"
+            "me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+            "peak = max(me.ru_maxrss, kids.ru_maxrss)\n"
+            "cpu = me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime\n"
+            "print(json.dumps({'images': n, 'seconds': seconds, 'imports': imports, 'peak_mib': peak / 1024, 'cpu': cpu}))\n"
+        )
+        env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     if result.returncode:
         raise SystemExit(result.stderr)
     return json.loads(result.stdout.strip().splitlines()[-1])

@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import tempfile
 import time
+import weakref
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -115,10 +117,14 @@ def forget_upload(path: str | Path | None) -> None:
 
 
 class CsvFiles:
-    """The CSV downloads of table views, one file per distinct content, pruned when unused for :data:`CACHE_SECONDS`."""
+    """The CSV downloads of table views, one file per distinct content, pruned when unused for :data:`CACHE_SECONDS`.
+
+    The folder goes with the object, or at the latest when the process exits.
+    """
 
     def __init__(self) -> None:
         self.folder = Path(tempfile.mkdtemp(prefix="elsewhere-csv-"))
+        weakref.finalize(self, shutil.rmtree, self.folder, ignore_errors=True)
 
     def write(self, view: str, data: bytes) -> Path:
         now = time.time()

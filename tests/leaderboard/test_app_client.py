@@ -317,6 +317,19 @@ def test_csv_files_are_named_by_content():
     assert sorted(p.name for p in files.folder.rglob("*") if p.is_file()) == ["elsewhere-suite.csv"] * 2
 
 
+def test_csv_files_leave_no_folder_behind():
+    """Every app built (each test, each restart of the board) made a temporary folder that outlived it."""
+    import gc
+
+    from elsewhere.leaderboard.app import CsvFiles
+
+    files = CsvFiles()
+    folder = files.write("suite", b"a\n").parent.parent
+    del files
+    gc.collect()
+    assert not folder.exists()
+
+
 def test_panel_endpoint_gives_the_committed_table(app):
     from elsewhere.leaderboard.views import panel_view
 
