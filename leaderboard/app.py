@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import signal
 import tempfile
 import time
 import weakref
@@ -570,6 +571,10 @@ def launch(
     store = Store(db if db is not None else settings.database_path())
     truths = Truths(data, labels)
     demo = build_app(store, truths, data)
+    if not prevent_thread_lock:
+        # A Space restart, `docker stop` or `kill` sends SIGTERM, whose default ends the process
+        # without its exit handlers (the CSV folder stayed behind): shut down as on Ctrl-C instead.
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
     demo.launch(
         server_name=host,
         server_port=port,

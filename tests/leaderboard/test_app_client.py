@@ -7,7 +7,13 @@ folder of the test's own (``GRADIO_TEMP_DIR``), so the tests can see that none i
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -328,6 +334,34 @@ def test_csv_files_leave_no_folder_behind():
     del files
     gc.collect()
     assert not folder.exists()
+
+
+def test_a_board_stopped_by_sigterm_leaves_no_folder_behind(tiny_dataset: Path, tmp_path: Path):
+    """A Space restart, `docker stop` or `kill` sends SIGTERM, which ended the board without its exit
+    handlers: its CSV folder stayed in the temporary folder. It now shuts down as on Ctrl-C."""
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    port = free_port()
+    command = [str(Path(sys.executable).parent / "elsewhere"), "leaderboard", "--port", str(port)]
+    command += ["--db", str(tmp_path / "board.sqlite"), "--data", str(tiny_dataset)]
+    env = dict(os.environ, TMPDIR=str(temp), HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False")
+    board = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        for _ in range(240):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5):
+                    break
+            except OSError:
+                assert board.poll() is None, board.stdout.read().decode()[-3000:]
+                time.sleep(0.5)
+        assert [p.name[:13] for p in temp.glob("elsewhere-csv-*")] == ["elsewhere-csv"]
+        board.send_signal(signal.SIGTERM)
+        output = board.communicate(timeout=60)[0].decode()
+    finally:
+        board.kill()
+    # 0: stopped while serving; 130: the signal came while gradio was still starting up ("interrupted").
+    assert board.returncode in (0, 130) and "Traceback" not in output, output[-3000:]
+    assert not list(temp.glob("elsewhere-csv-*"))
 
 
 def test_panel_endpoint_gives_the_committed_table(app):
