@@ -354,6 +354,8 @@ def test_a_board_stopped_by_sigterm_leaves_no_folder_behind(tiny_dataset: Path, 
             except OSError:
                 assert board.poll() is None, board.stdout.read().decode()[-3000:]
                 time.sleep(0.5)
+        else:
+            pytest.fail("the board did not answer within 2 minutes")
         assert [p.name[:13] for p in temp.glob("elsewhere-csv-*")] == ["elsewhere-csv"]
         board.send_signal(signal.SIGTERM)
         output = board.communicate(timeout=60)[0].decode()
