@@ -571,19 +571,22 @@ def launch(
     store = Store(db if db is not None else settings.database_path())
     truths = Truths(data, labels)
     demo = build_app(store, truths, data)
-    if not prevent_thread_lock:
-        # A Space restart, `docker stop` or `kill` sends SIGTERM, whose default ends the process
-        # without its exit handlers (the CSV folder stayed behind): shut down as on Ctrl-C instead.
-        signal.signal(signal.SIGTERM, signal.default_int_handler)
-    demo.launch(
-        server_name=host,
-        server_port=port,
-        max_file_size=settings.max_upload_bytes(),
-        auth=logins,
-        prevent_thread_lock=prevent_thread_lock,
-        quiet=quiet,
-        ssr_mode=False,
-        theme=gr.themes.Soft(),
-        css=CSS,
-    )
+    # A Space restart, `docker stop` or `kill` sends SIGTERM, whose default ends the process without
+    # its exit handlers (the CSV folder stayed behind): while the board serves, shut down as on Ctrl-C.
+    previous = None if prevent_thread_lock else signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        demo.launch(
+            server_name=host,
+            server_port=port,
+            max_file_size=settings.max_upload_bytes(),
+            auth=logins,
+            prevent_thread_lock=prevent_thread_lock,
+            quiet=quiet,
+            ssr_mode=False,
+            theme=gr.themes.Soft(),
+            css=CSS,
+        )
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     return demo

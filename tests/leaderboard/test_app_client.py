@@ -366,6 +366,40 @@ def test_a_board_stopped_by_sigterm_leaves_no_folder_behind(tiny_dataset: Path, 
     assert not list(temp.glob("elsewhere-csv-*"))
 
 
+STOP_A_BLOCKING_LAUNCH = """
+import _thread, signal, sys, threading, time, urllib.request
+from elsewhere.leaderboard.app import launch
+
+db, data, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+
+def interrupt_once_served():
+    for _ in range(240):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5)
+            break
+        except OSError:
+            time.sleep(0.5)
+    _thread.interrupt_main()
+
+threading.Thread(target=interrupt_once_served, daemon=True).start()
+try:
+    launch(db, data, port=port, quiet=True)
+except KeyboardInterrupt:
+    pass  # the interrupt came before gradio blocked
+print("SIGTERM handler after launch:", signal.getsignal(signal.SIGTERM) is signal.SIG_DFL)
+"""
+
+
+def test_a_blocking_launch_puts_the_sigterm_handler_back_when_it_returns(tiny_dataset: Path, tmp_path: Path):
+    """The SIGTERM mapping belongs to the serving board: a script that serves, stops the board and
+    goes on must get its own SIGTERM handling back."""
+    port = free_port()
+    command = [sys.executable, "-c", STOP_A_BLOCKING_LAUNCH, str(tmp_path / "board.sqlite"), str(tiny_dataset)]
+    env = dict(os.environ, TMPDIR=str(tmp_path), HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False")
+    done = subprocess.run([*command, str(port)], env=env, capture_output=True, text=True, timeout=180)
+    assert "SIGTERM handler after launch: True" in done.stdout, (done.stdout + done.stderr)[-3000:]
+
+
 def test_panel_endpoint_gives_the_committed_table(app):
     from elsewhere.leaderboard.views import panel_view
 
