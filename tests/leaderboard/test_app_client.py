@@ -376,6 +376,7 @@ def interrupt_once_served():
     for _ in range(240):
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5)
+            print("served", flush=True)
             break
         except OSError:
             time.sleep(0.5)
@@ -397,6 +398,7 @@ def test_a_blocking_launch_puts_the_sigterm_handler_back_when_it_returns(tiny_da
     command = [sys.executable, "-c", STOP_A_BLOCKING_LAUNCH, str(tmp_path / "board.sqlite"), str(tiny_dataset)]
     env = dict(os.environ, TMPDIR=str(tmp_path), HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False")
     done = subprocess.run([*command, str(port)], env=env, capture_output=True, text=True, timeout=180)
+    assert "served" in done.stdout, (done.stdout + done.stderr)[-3000:]  # the board did serve
     assert "SIGTERM handler after launch: True" in done.stdout, (done.stdout + done.stderr)[-3000:]
 
 
